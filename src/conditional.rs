@@ -1,0 +1,198 @@
+//! Validators and conditional requests (RFC 9110 §8.8 and §13): the `ETag` and `Last-Modified` of a
+//! file version, and how `If-Match`, `If-Unmodified-Since`, `If-None-Match`, `If-Modified-Since` and
+//! `If-Range` are evaluated against them, in the order §13.2.2 prescribes.
+
+use std::fs::Metadata;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::request::Headers;
+
+/// The validators of one version of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validators {
+    /// A strong entity-tag, quotes included.
+    pub etag: String,
+    /// The modification time, truncated to whole seconds (HTTP dates have no finer precision).
+    pub last_modified: SystemTime,
+}
+
+impl Validators {
+    /// Validators from file metadata: the tag combines modification time (to the nanosecond) and
+    /// size, so any rewrite of the file changes it. `variant` distinguishes encodings (`br`, `gz`).
+    pub fn from_meta(meta: &Metadata, variant: &str) -> Validators {
+        let since_epoch = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        let suffix = if variant.is_empty() { String::new() } else { format!("-{variant}") };
+        Validators {
+            etag: format!(
+                "\"{:x}-{:x}-{:x}{suffix}\"",
+                since_epoch.as_secs(),
+                since_epoch.subsec_nanos(),
+                meta.len()
+            ),
+            last_modified: UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()),
+        }
+    }
+
+    /// The `Last-Modified` value.
+    pub fn http_date(&self) -> String {
+        httpdate::fmt_http_date(self.last_modified)
+    }
+}
+
+/// What the preconditions of a request decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on and answer normally.
+    Proceed,
+    /// `304 Not Modified`.
+    NotModified,
+    /// `412 Precondition Failed`.
+    Failed,
+}
+
+/// Evaluates the preconditions of a GET or HEAD request (RFC 9110 §13.2.2).
+pub fn evaluate(headers: &Headers, validators: &Validators) -> Outcome {
+    if let Some(if_match) = headers.get("if-match") {
+        if !list_matches(if_match, &validators.etag, true) {
+            return Outcome::Failed;
+        }
+    } else if let Some(date) = headers.get("if-unmodified-since").and_then(parse_date)
+        && validators.last_modified > date
+    {
+        return Outcome::Failed;
+    }
+    if let Some(if_none_match) = headers.get("if-none-match") {
+        if list_matches(if_none_match, &validators.etag, false) {
+            return Outcome::NotModified;
+        }
+    } else if let Some(date) = headers.get("if-modified-since").and_then(parse_date)
+        && validators.last_modified <= date
+    {
+        return Outcome::NotModified;
+    }
+    Outcome::Proceed
+}
+
+/// Whether a `Range` may be honoured given `If-Range` (RFC 9110 §13.1.5): absent, or naming the
+/// current version by strong tag or by exact date.
+pub fn if_range_holds(headers: &Headers, validators: &Validators) -> bool {
+    let Some(value) = headers.get("if-range") else {
+        return true;
+    };
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        return matches!(parse_tag(value), Some((false, tag, "")) if tag == validators.etag);
+    }
+    parse_date(value) == Some(validators.last_modified)
+}
+
+fn parse_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value.trim()).ok()
+}
+
+/// Whether `*` or any entity-tag in the list matches `etag`, by strong or weak comparison.
+fn list_matches(list: &str, etag: &str, strong: bool) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    let mut rest = list;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return false;
+        }
+        let Some((weak, tag, after)) = parse_tag(rest) else {
+            return false;
+        };
+        let etag_is_weak = etag.starts_with("W/");
+        if tag == etag.trim_start_matches("W/") && !(strong && (weak || etag_is_weak)) {
+            return true;
+        }
+        rest = after;
+    }
+}
+
+/// Splits one entity-tag off the front: `(weak, "\"opaque\"", rest)`.
+fn parse_tag(text: &str) -> Option<(bool, &str, &str)> {
+    let (weak, text) = match text.strip_prefix("W/") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let body = text.strip_prefix('"')?;
+    let end = body.find('"')?;
+    Some((weak, &text[..end + 2], &body[end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+    use crate::request::parse_head;
+
+    fn headers(fields: &str) -> Headers {
+        let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n");
+        parse_head(head.as_bytes(), &Limits::default()).unwrap().unwrap().0.headers
+    }
+
+    fn v() -> Validators {
+        Validators {
+            etag: "\"abc\"".into(),
+            last_modified: httpdate::parse_http_date("Tue, 24 Nov 2026 10:00:00 GMT").unwrap(),
+        }
+    }
+
+    fn outcome(fields: &str) -> Outcome {
+        evaluate(&headers(fields), &v())
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_and_lists() {
+        assert_eq!(outcome("If-None-Match: \"abc\"\r\n"), Outcome::NotModified);
+        assert_eq!(outcome("If-None-Match: W/\"abc\"\r\n"), Outcome::NotModified);
+        assert_eq!(outcome("If-None-Match: \"x\", \"abc\"\r\n"), Outcome::NotModified);
+        assert_eq!(outcome("If-None-Match: *\r\n"), Outcome::NotModified);
+        assert_eq!(outcome("If-None-Match: \"x\"\r\n"), Outcome::Proceed);
+    }
+
+    #[test]
+    fn if_modified_since_is_ignored_with_if_none_match_or_a_bad_date() {
+        assert_eq!(outcome("If-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n"), Outcome::NotModified);
+        assert_eq!(outcome("If-Modified-Since: Tue, 24 Nov 2026 09:59:59 GMT\r\n"), Outcome::Proceed);
+        assert_eq!(outcome("If-Modified-Since: yesterday\r\n"), Outcome::Proceed);
+        assert_eq!(
+            outcome("If-None-Match: \"x\"\r\nIf-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n"),
+            Outcome::Proceed
+        );
+    }
+
+    #[test]
+    fn if_match_and_if_unmodified_since_fail_with_412() {
+        assert_eq!(outcome("If-Match: \"abc\"\r\n"), Outcome::Proceed);
+        assert_eq!(outcome("If-Match: W/\"abc\"\r\n"), Outcome::Failed);
+        assert_eq!(outcome("If-Match: \"zzz\"\r\n"), Outcome::Failed);
+        assert_eq!(outcome("If-Match: *\r\n"), Outcome::Proceed);
+        assert_eq!(outcome("If-Unmodified-Since: Tue, 24 Nov 2026 09:00:00 GMT\r\n"), Outcome::Failed);
+        assert_eq!(outcome("If-Unmodified-Since: Tue, 24 Nov 2026 11:00:00 GMT\r\n"), Outcome::Proceed);
+        // If-Match takes precedence over If-Unmodified-Since.
+        assert_eq!(
+            outcome("If-Match: \"abc\"\r\nIf-Unmodified-Since: Tue, 24 Nov 2026 09:00:00 GMT\r\n"),
+            Outcome::Proceed
+        );
+        // A failed If-Match wins over a matching If-None-Match.
+        assert_eq!(outcome("If-Match: \"zzz\"\r\nIf-None-Match: \"abc\"\r\n"), Outcome::Failed);
+    }
+
+    #[test]
+    fn if_range_needs_a_strong_tag_or_the_exact_date() {
+        assert!(if_range_holds(&headers(""), &v()));
+        assert!(if_range_holds(&headers("If-Range: \"abc\"\r\n"), &v()));
+        assert!(!if_range_holds(&headers("If-Range: W/\"abc\"\r\n"), &v()));
+        assert!(!if_range_holds(&headers("If-Range: \"old\"\r\n"), &v()));
+        assert!(if_range_holds(&headers("If-Range: Tue, 24 Nov 2026 10:00:00 GMT\r\n"), &v()));
+        assert!(!if_range_holds(&headers("If-Range: Tue, 24 Nov 2026 09:00:00 GMT\r\n"), &v()));
+    }
+}

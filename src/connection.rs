@@ -1,0 +1,606 @@
+//! The HTTP/1.1 byte layer: one client connection as a sans-I/O state machine.
+//!
+//! The caller moves bytes: [`Connection::feed`] with what arrived, [`Connection::next`] for what to
+//! do (send bytes, log an exchange, wait for input, close). The machine never touches a socket,
+//! sleeps or spawns, which is what lets the same code run natively, inside the WASI component, and
+//! under tests and fuzzers fed with exact bytes. It owns framing, keep-alive, pipelining (requests
+//! are answered strictly in order) and error recovery; what to answer is the responder's job.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::Config;
+use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
+use crate::request_body::Discard;
+use crate::responder;
+use crate::response::{self, Body, Response, Segment};
+
+/// One request answered, for the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The request line as received, or what could be read of it.
+    pub request_line: String,
+    pub status: u16,
+    /// Response body bytes sent.
+    pub body_bytes: u64,
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Write these bytes to the client.
+    Send(Vec<u8>),
+    /// Record this exchange.
+    Log(Exchange),
+    /// Wait for the client's next bytes, then [`Connection::feed`] them.
+    Receive,
+    /// Close the connection once what was sent has been written.
+    Close,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Connection {
+    config: Arc<Config>,
+    /// Bytes received and not yet consumed.
+    input: Vec<u8>,
+    /// The client closed its side: no more input will come.
+    input_closed: bool,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for the next request head.
+    Head,
+    /// Reading past the body of `request` before answering it.
+    Discarding { request: Request, discard: Discard },
+    /// Producing a response.
+    Sending(Outgoing),
+    /// A response was produced; log it, then go on (or close).
+    Finished { exchange: Exchange, close: bool },
+    /// Nothing more will be sent.
+    Closed,
+}
+
+/// A response being sent.
+#[derive(Debug)]
+struct Outgoing {
+    head: Vec<u8>,
+    body: Body,
+    /// Whether the body is sent at all (not for HEAD, 304, 204).
+    send_body: bool,
+    /// Index of the segment being sent, and bytes of it already sent.
+    segment: usize,
+    segment_sent: u64,
+    /// Where the body's file is positioned, to avoid seeking before every read.
+    file_position: Option<u64>,
+    close: bool,
+    exchange: Exchange,
+}
+
+impl Connection {
+    /// A new connection serving `config`.
+    pub fn new(config: Arc<Config>) -> Connection {
+        Connection {
+            config,
+            input: Vec::new(),
+            input_closed: false,
+            state: State::Head,
+        }
+    }
+
+    /// Bytes that arrived from the client; an empty slice means the client closed its side.
+    pub fn feed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            self.input_closed = true;
+        } else if !matches!(self.state, State::Closed) {
+            self.input.extend_from_slice(data);
+        }
+    }
+
+    /// True when no request is partly received and no response partly sent.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head) && self.input.is_empty()
+    }
+
+    /// The next step; a [`Step::Send`] carries at most about `max_bytes` bytes (a response head
+    /// is never split).
+    pub fn next(&mut self, max_bytes: usize) -> Step {
+        loop {
+            match &mut self.state {
+                State::Head => match request::parse_head(&self.input, &self.config.limits) {
+                    Ok(Some((request, framing, head_len))) => {
+                        self.input.drain(..head_len);
+                        if framing == BodyFraming::None {
+                            self.answer(request);
+                        } else {
+                            let discard = Discard::new(framing, self.config.limits.max_discarded_body);
+                            self.state = State::Discarding { request, discard };
+                        }
+                    }
+                    Ok(None) if self.input_closed => self.state = State::Closed,
+                    Ok(None) => return Step::Receive,
+                    Err(error) => {
+                        let line = first_line(&self.input);
+                        self.refuse(error, line);
+                    }
+                },
+                State::Discarding { request, discard } => match discard.feed(&self.input) {
+                    Ok((used, done)) => {
+                        self.input.drain(..used);
+                        if done {
+                            let State::Discarding { request, .. } = std::mem::replace(&mut self.state, State::Head) else {
+                                unreachable!("state checked above")
+                            };
+                            self.answer(request);
+                        } else if self.input_closed {
+                            self.state = State::Closed;
+                        } else {
+                            return Step::Receive;
+                        }
+                    }
+                    Err(error) => {
+                        let line = request_line(request);
+                        self.refuse(error, line);
+                    }
+                },
+                State::Sending(out) => match out.produce(max_bytes) {
+                    Produced::Bytes(bytes) => return Step::Send(bytes),
+                    Produced::Done => {
+                        let exchange = out.exchange.clone();
+                        let close = out.close;
+                        self.state = State::Finished { exchange, close };
+                    }
+                    Produced::Broken(bytes) => {
+                        // The file changed under us: the promised length cannot be kept, so the
+                        // client must see the connection end rather than wrong bytes.
+                        self.state = State::Closed;
+                        if !bytes.is_empty() {
+                            return Step::Send(bytes);
+                        }
+                    }
+                },
+                State::Finished { exchange, close } => {
+                    let exchange = exchange.clone();
+                    self.state = if *close { State::Closed } else { State::Head };
+                    return Step::Log(exchange);
+                }
+                State::Closed => {
+                    self.input.clear();
+                    return Step::Close;
+                }
+            }
+        }
+    }
+
+    /// Answers a complete, well-framed request.
+    fn answer(&mut self, request: Request) {
+        let response = responder::respond(&request, &self.config);
+        let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
+        let keep_alive_10 = !close && request.version == Version::Http10;
+        let send_body = request.method != Method::Head;
+        self.start(response, request_line(&request), send_body, close, keep_alive_10);
+    }
+
+    /// Answers a request that cannot be read with an error, then closes: after a framing error
+    /// nothing that follows on the connection can be trusted.
+    fn refuse(&mut self, error: RequestError, request_line: String) {
+        self.input.clear();
+        let response = Response::error(error.status(), error.message());
+        self.start(response, request_line, true, true, false);
+    }
+
+    fn start(&mut self, response: Response, request_line: String, send_body: bool, close: bool, keep_alive_10: bool) {
+        let bodiless = response.is_bodiless();
+        let length = response.body.len();
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let length_text = length.to_string();
+        let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", &date)];
+        fields.extend(response.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        if !bodiless {
+            fields.push(("Content-Length", &length_text));
+        }
+        if close {
+            fields.push(("Connection", "close"));
+        } else if keep_alive_10 {
+            fields.push(("Connection", "keep-alive"));
+        }
+        let mut head = Vec::with_capacity(256);
+        response::write_head(&mut head, response.status, fields);
+        let send_body = send_body && !bodiless;
+        self.state = State::Sending(Outgoing {
+            head,
+            body: response.body,
+            send_body,
+            segment: 0,
+            segment_sent: 0,
+            file_position: None,
+            close,
+            exchange: Exchange {
+                request_line,
+                status: response.status,
+                body_bytes: if send_body { length } else { 0 },
+            },
+        });
+    }
+}
+
+enum Produced {
+    Bytes(Vec<u8>),
+    Done,
+    /// The body could not be completed; these bytes are the last to send.
+    Broken(Vec<u8>),
+}
+
+impl Outgoing {
+    /// The next chunk of the response: the head first, then body bytes up to `max_bytes`.
+    fn produce(&mut self, max_bytes: usize) -> Produced {
+        let mut out = std::mem::take(&mut self.head);
+        let max_bytes = max_bytes.max(1);
+        while self.send_body && out.len() < max_bytes {
+            let Some(segment) = self.body.segments.get(self.segment) else {
+                break;
+            };
+            let room = max_bytes - out.len();
+            let finished = match segment {
+                Segment::Bytes(bytes) => {
+                    let start = self.segment_sent as usize;
+                    let take = room.min(bytes.len() - start);
+                    out.extend_from_slice(&bytes[start..start + take]);
+                    self.segment_sent += take as u64;
+                    self.segment_sent == bytes.len() as u64
+                }
+                Segment::FileRange { offset, len } => {
+                    let (offset, len) = (*offset, *len);
+                    let want = (len - self.segment_sent).min(room as u64) as usize;
+                    match self.read_file(offset + self.segment_sent, want, &mut out) {
+                        Ok(read) if read == want => {
+                            self.segment_sent += read as u64;
+                            self.segment_sent == len
+                        }
+                        _ => return Produced::Broken(out),
+                    }
+                }
+            };
+            if finished {
+                self.segment += 1;
+                self.segment_sent = 0;
+            }
+        }
+        if out.is_empty() { Produced::Done } else { Produced::Bytes(out) }
+    }
+
+    /// Appends exactly `want` bytes of the body's file from `position` to `out`, or reports how
+    /// many it could read before the file ended.
+    fn read_file(&mut self, position: u64, want: usize, out: &mut Vec<u8>) -> std::io::Result<usize> {
+        let file = self.body.file.as_mut().ok_or(std::io::ErrorKind::NotFound)?;
+        if self.file_position != Some(position) {
+            file.seek(SeekFrom::Start(position))?;
+        }
+        let start = out.len();
+        out.resize(start + want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match file.read(&mut out[start + filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.truncate(start + filled);
+        self.file_position = Some(position + filled as u64);
+        Ok(filled)
+    }
+}
+
+fn request_line(request: &Request) -> String {
+    let version = match request.version {
+        Version::Http10 => "HTTP/1.0",
+        Version::Http11 => "HTTP/1.1",
+    };
+    format!("{} {} {version}", request.method.as_str(), request.target)
+}
+
+/// The first line of what a client sent, for logging a request that could not be parsed.
+fn first_line(input: &[u8]) -> String {
+    let line = input.split(|&b| b == b'\n').find(|l| !l.is_empty() && *l != b"\r").unwrap_or(b"");
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::TempDir;
+
+    /// A served folder with a few files.
+    fn site() -> TempDir {
+        let dir = TempDir::new();
+        let root = dir.path();
+        std::fs::write(root.join("hello.txt"), "Hello, world!\n").unwrap();
+        std::fs::write(root.join("digits.txt"), "0123456789").unwrap();
+        std::fs::create_dir(root.join("blog")).unwrap();
+        std::fs::write(root.join("blog/index.html"), "<p>blog</p>").unwrap();
+        std::fs::create_dir(root.join("files")).unwrap();
+        std::fs::write(root.join("files/b.txt"), "b").unwrap();
+        std::fs::write(root.join("files/A & <a>.txt"), "a").unwrap();
+        std::fs::write(root.join("app.js"), "console.log(1)").unwrap();
+        std::fs::write(root.join("app.js.gz"), "GZ").unwrap();
+        dir
+    }
+
+    fn connection(dir: &TempDir) -> Connection {
+        Connection::new(Arc::new(Config::new(dir.path())))
+    }
+
+    /// Feeds `input`, then runs the machine until it waits or closes. Returns the bytes sent (with
+    /// the `Date` value replaced by `<date>` after checking it parses), the log, and whether it closed.
+    fn drive(conn: &mut Connection, input: &[u8], max: usize) -> (String, Vec<Exchange>, bool) {
+        conn.feed(input);
+        let mut out = Vec::new();
+        let mut log = Vec::new();
+        loop {
+            match conn.next(max) {
+                Step::Send(bytes) => out.extend_from_slice(&bytes),
+                Step::Log(exchange) => log.push(exchange),
+                Step::Receive => return (normalize(&out), log, false),
+                Step::Close => return (normalize(&out), log, true),
+            }
+        }
+    }
+
+    fn normalize(bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let mut result = String::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("\r\nDate: ") {
+            let value_start = at + 8;
+            let value_end = value_start + rest[value_start..].find("\r\n").unwrap();
+            httpdate::parse_http_date(&rest[value_start..value_end]).expect("Date parses");
+            result.push_str(&rest[..value_start]);
+            result.push_str("<date>");
+            rest = &rest[value_end..];
+        }
+        result.push_str(rest);
+        result
+    }
+
+    fn get(dir: &TempDir, request: &str) -> String {
+        drive(&mut connection(dir), request.as_bytes(), 1 << 20).0
+    }
+
+    fn etag_of(dir: &TempDir, name: &str) -> String {
+        let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+        crate::conditional::Validators::from_meta(&meta, "").etag
+    }
+
+    fn last_modified_of(dir: &TempDir, name: &str) -> String {
+        let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+        crate::conditional::Validators::from_meta(&meta, "").http_date()
+    }
+
+    #[test]
+    fn serves_a_file_with_exact_bytes() {
+        let dir = site();
+        let response = get(&dir, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        let expected = format!(
+            "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: <date>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nLast-Modified: {}\r\nETag: {}\r\n\
+             Accept-Ranges: bytes\r\nContent-Length: 14\r\n\r\nHello, world!\n",
+            last_modified_of(&dir, "hello.txt"),
+            etag_of(&dir, "hello.txt")
+        );
+        assert_eq!(response, expected);
+    }
+
+    #[test]
+    fn output_does_not_depend_on_how_input_is_split() {
+        let dir = site();
+        let input = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /blog HTTP/1.1\r\nHost: x\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-4\r\n\r\n";
+        let whole = drive(&mut connection(&dir), input, 1 << 20);
+        for max in [1, 7, 64] {
+            let mut conn = connection(&dir);
+            let mut out = String::new();
+            let mut log = Vec::new();
+            for byte in input {
+                let (o, l, closed) = drive(&mut conn, std::slice::from_ref(byte), max);
+                assert!(!closed);
+                out.push_str(&o);
+                log.extend(l);
+            }
+            assert_eq!((out, log, false), whole, "split byte by byte, max {max}");
+        }
+        assert_eq!(whole.1.len(), 3);
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order_and_logged() {
+        let dir = site();
+        let (out, log, closed) = drive(
+            &mut connection(&dir),
+            b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            1 << 20,
+        );
+        assert!(!closed);
+        let first = out.find("0123456789").unwrap();
+        let second = out.find("Hello, world!").unwrap();
+        assert!(first < second);
+        assert_eq!(log[0].request_line, "GET /digits.txt HTTP/1.1");
+        assert_eq!((log[0].status, log[0].body_bytes), (200, 10));
+        assert_eq!((log[1].status, log[1].body_bytes), (200, 14));
+    }
+
+    #[test]
+    fn head_sends_gets_headers_without_the_body() {
+        let dir = site();
+        let get_response = get(&dir, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        let head_response = get(&dir, "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(head_response, get_response.strip_suffix("Hello, world!\n").unwrap());
+    }
+
+    #[test]
+    fn folders_redirect_then_serve_their_index() {
+        let dir = site();
+        let redirect = get(&dir, "GET /blog?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(redirect.starts_with("HTTP/1.1 301 Moved Permanently\r\n"), "{redirect}");
+        assert!(redirect.contains("\r\nLocation: /blog/?x=1\r\n"));
+        let index = get(&dir, "GET /blog/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(index.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(index.contains("Content-Type: text/html; charset=utf-8\r\n"));
+        assert!(index.ends_with("\r\n\r\n<p>blog</p>"));
+    }
+
+    #[test]
+    fn folders_without_an_index_are_listed() {
+        let dir = site();
+        let page = get(&dir, "GET /files/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(page.contains("<title>Directory listing for /files/</title>"));
+        let a = page.find("<a href=\"A%20%26%20%3Ca%3E.txt\">A &amp; &lt;a&gt;.txt</a>").unwrap();
+        let b = page.find("<a href=\"b.txt\">b.txt</a>").unwrap();
+        assert!(a < b);
+        let json = get(&dir, "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+        assert!(json.contains("Content-Type: application/json\r\n"));
+        assert!(json.contains("\"name\":\"A & <a>.txt\""));
+    }
+
+    #[test]
+    fn missing_paths_and_traversal_get_404_and_keep_the_connection() {
+        let dir = site();
+        for target in ["/nope", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/hello.txt/"] {
+            let (out, _, closed) = drive(
+                &mut connection(&dir),
+                format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+                1 << 20,
+            );
+            assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{target}: {out}");
+            assert!(out.contains("Content-Type: text/html; charset=utf-8\r\n"));
+            assert!(!closed);
+        }
+    }
+
+    #[test]
+    fn malformed_requests_get_400_and_close() {
+        let dir = site();
+        for (input, status) in [
+            ("GARBAGE\r\n\r\n", "400 Bad Request"),
+            ("GET / HTTP/1.1\r\n\r\n", "400 Bad Request"),
+            ("GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n", "400 Bad Request"),
+            ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505 HTTP Version Not Supported"),
+            ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "400 Bad Request"),
+        ] {
+            let (out, log, closed) = drive(&mut connection(&dir), input.as_bytes(), 1 << 20);
+            assert!(out.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{input:?}: {out}");
+            let close_expected = !input.contains("%00");
+            assert_eq!(closed, close_expected, "{input:?}");
+            if close_expected {
+                assert!(out.contains("\r\nConnection: close\r\n"));
+            }
+            assert_eq!(log.len(), 1);
+        }
+    }
+
+    #[test]
+    fn connection_close_and_http10_end_the_connection() {
+        let dir = site();
+        let (out, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1 << 20);
+        assert!(closed && out.contains("\r\nConnection: close\r\n"));
+        let (_, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.0\r\n\r\n", 1 << 20);
+        assert!(closed);
+        let (out, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 << 20);
+        assert!(!closed && out.contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn request_bodies_are_read_past_within_a_limit() {
+        let dir = site();
+        let (out, log, closed) = drive(
+            &mut connection(&dir),
+            b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",
+            1 << 20,
+        );
+        assert!(!closed);
+        assert_eq!(log.iter().map(|e| e.status).collect::<Vec<_>>(), [200, 200]);
+        assert!(out.contains("0123456789") && out.contains("Hello, world!"));
+        let (out, _, closed) = drive(&mut connection(&dir), b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n", 1 << 20);
+        assert!(out.starts_with("HTTP/1.1 413 Content Too Large\r\n") && closed);
+    }
+
+    #[test]
+    fn ranges_validators_and_encodings_reach_the_wire() {
+        let dir = site();
+        let partial = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n");
+        assert!(partial.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+        assert!(partial.contains("\r\nContent-Range: bytes 7-9/10\r\nContent-Length: 3\r\n\r\n789"));
+        let multi = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-6\r\n\r\n");
+        let boundary = multi.split("boundary=").nth(1).unwrap().split("\r\n").next().unwrap();
+        let body = format!(
+            "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n\
+             --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n--{boundary}--\r\n"
+        );
+        assert!(multi.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())), "{multi}");
+        let unsatisfiable = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=50-\r\n\r\n");
+        assert!(unsatisfiable.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"));
+        assert!(unsatisfiable.contains("\r\nContent-Range: bytes */10\r\n"));
+
+        let etag = etag_of(&dir, "hello.txt");
+        let not_modified = get(&dir, &format!("GET /hello.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n"));
+        assert_eq!(
+            not_modified,
+            format!(
+                "HTTP/1.1 304 Not Modified\r\nServer: hhttpp\r\nDate: <date>\r\nLast-Modified: {}\r\nETag: {etag}\r\n\r\n",
+                last_modified_of(&dir, "hello.txt")
+            )
+        );
+
+        let gz = get(&dir, "GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n");
+        assert!(gz.contains("\r\nContent-Encoding: gzip\r\nVary: Accept-Encoding\r\nContent-Length: 2\r\n\r\nGZ"), "{gz}");
+        let plain = get(&dir, "GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(plain.contains("\r\nVary: Accept-Encoding\r\n") && plain.ends_with("console.log(1)"));
+    }
+
+    #[test]
+    fn a_file_that_shrinks_mid_response_ends_the_connection() {
+        let dir = site();
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, vec![7u8; 100_000]).unwrap();
+        let mut conn = connection(&dir);
+        conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+        let Step::Send(first) = conn.next(1000) else { panic!("expected bytes") };
+        assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        std::fs::write(&path, b"short").unwrap();
+        let mut sent = first.len();
+        loop {
+            match conn.next(1000) {
+                Step::Send(bytes) => sent += bytes.len(),
+                Step::Close => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(sent < 100_000);
+    }
+
+    #[test]
+    fn methods_other_than_get_head_options() {
+        let dir = site();
+        let options = get(&dir, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(options.starts_with("HTTP/1.1 204 No Content\r\n") && options.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"));
+        assert!(!options.contains("Content-Length"));
+        let post = get(&dir, "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+        assert!(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n") && post.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"));
+        let brew = get(&dir, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(brew.starts_with("HTTP/1.1 501 Not Implemented\r\n"));
+    }
+
+    #[test]
+    fn eof_after_a_request_still_answers_it() {
+        let dir = site();
+        let mut conn = connection(&dir);
+        conn.feed(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (out, _, closed) = drive(&mut conn, b"", 1 << 20);
+        assert!(out.ends_with("0123456789") && closed);
+    }
+}

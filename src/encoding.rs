@@ -1,0 +1,117 @@
+//! Content negotiation for precompressed files: given `Accept-Encoding` (RFC 9110 §12.5.3) and the
+//! encodings present beside a file (`foo.js.br`, `foo.js.gz`), which one to send.
+
+/// An encoding a file may be stored in beside the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Brotli,
+    Gzip,
+}
+
+impl Coding {
+    /// Every stored coding, in the server's preference order (smaller first).
+    pub const ALL: [Coding; 2] = [Coding::Brotli, Coding::Gzip];
+
+    /// The file-name suffix of a file stored in this coding.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Coding::Brotli => "br",
+            Coding::Gzip => "gz",
+        }
+    }
+
+    /// The `Content-Encoding` token.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Brotli => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+}
+
+/// Splits one element of a weighted list (`gzip;q=0.8`) into its name and quality (0 to 1000).
+/// `None` for an empty element or an invalid qvalue.
+pub fn weighted(item: &str) -> Option<(&str, u16)> {
+    let mut parts = item.split(';');
+    let name = parts.next()?.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let q = parts
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("q").then(|| parse_q(v.trim()))
+        })
+        .unwrap_or(Some(1000))?;
+    Some((name, q))
+}
+
+/// The quality `accept_encoding` gives `token`, with `*` as the fallback.
+/// `None` means the header does not mention it at all.
+fn quality(accept_encoding: &str, token: &str) -> Option<u16> {
+    let mut wildcard = None;
+    for (name, q) in accept_encoding.split(',').filter_map(weighted) {
+        if name.eq_ignore_ascii_case(token) || (token == "gzip" && name.eq_ignore_ascii_case("x-gzip")) {
+            return Some(q);
+        }
+        if name == "*" {
+            wildcard = Some(q);
+        }
+    }
+    wildcard
+}
+
+/// `0.8` → 800; `None` if not a valid qvalue.
+fn parse_q(value: &str) -> Option<u16> {
+    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_value: u16 = format!("{frac:0<3}").parse().ok()?;
+    match int {
+        "0" => Some(frac_value),
+        "1" if frac_value == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Chooses among the codings `available` beside a file: the one the client weights highest
+/// (ties go to the server's preference), unless the client prefers the original bytes.
+pub fn choose(accept_encoding: Option<&str>, available: &[Coding]) -> Option<Coding> {
+    let accept = accept_encoding?;
+    let identity = quality(accept, "identity").unwrap_or(1);
+    let mut best: Option<(u16, Coding)> = None;
+    for &coding in Coding::ALL.iter().filter(|c| available.contains(c)) {
+        let q = quality(accept, coding.token()).unwrap_or(0);
+        if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, coding));
+        }
+    }
+    // `identity` with no explicit q counts as acceptable but never beats an explicit coding.
+    best.filter(|(q, _)| *q >= identity).map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Coding::*;
+
+    #[test]
+    fn prefers_brotli_then_gzip_when_both_are_accepted() {
+        assert_eq!(choose(Some("gzip, deflate, br"), &[Brotli, Gzip]), Some(Brotli));
+        assert_eq!(choose(Some("gzip, deflate, br"), &[Gzip]), Some(Gzip));
+        assert_eq!(choose(Some("gzip"), &[Brotli]), None);
+        assert_eq!(choose(None, &[Brotli, Gzip]), None);
+    }
+
+    #[test]
+    fn honours_q_values() {
+        assert_eq!(choose(Some("br;q=0.5, gzip;q=0.9"), &[Brotli, Gzip]), Some(Gzip));
+        assert_eq!(choose(Some("br;q=0, gzip"), &[Brotli, Gzip]), Some(Gzip));
+        assert_eq!(choose(Some("*;q=0.1"), &[Gzip]), Some(Gzip));
+        assert_eq!(choose(Some("*, br;q=0"), &[Brotli]), None);
+        assert_eq!(choose(Some("identity;q=1, gzip;q=0.5"), &[Gzip]), None);
+        assert_eq!(choose(Some("gzip;q=1.5"), &[Gzip]), None);
+        assert_eq!(choose(Some("x-gzip"), &[Gzip]), Some(Gzip));
+    }
+}

@@ -1,0 +1,35 @@
+//! hhttpp's core: a static-file HTTP/1.1 server as a sans-I/O state machine.
+//!
+//! Bytes a client sent go in, bytes to send come out; files are read only below the configured
+//! root. There are no sockets, threads or runtime here, so the same code runs natively, inside the
+//! WASI component (`hhttpp.wasm`), and under tests that feed exact bytes.
+//!
+//! Two layers, kept apart:
+//! - the **HTTP/1.1 byte layer** — [`connection`] (framing, keep-alive, pipelining), [`request`]
+//!   (head parsing and limits) and [`request_body`] (bodies read past);
+//! - the **static-file responder** — [`responder`] and what it uses: [`target`] (paths),
+//!   [`resolve`] (the folder boundary), [`listing`], [`conditional`] (validators), [`range`],
+//!   [`encoding`] (precompressed files), [`media_type`] and [`response`].
+
+pub mod conditional;
+pub mod config;
+pub mod connection;
+pub mod encoding;
+pub mod listing;
+pub mod media_type;
+pub mod range;
+pub mod request;
+pub mod request_body;
+pub mod resolve;
+pub mod responder;
+pub mod response;
+pub mod target;
+
+#[cfg(target_family = "wasm")]
+mod component;
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use config::{Config, Limits};
+pub use connection::{Connection, Exchange, Step};

@@ -1,0 +1,226 @@
+//! The static-file responder: one request in, one [`Response`] description out.
+//!
+//! It decides everything about *what* is answered — method rules, path resolution, index files,
+//! redirects, listings, validators and `304`/`412`, ranges and `416`, precompressed variants, error
+//! pages — and nothing about *how* bytes travel: no framing, no keep-alive, no `Date`. The HTTP/1.1
+//! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
+
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::conditional::{self, Outcome, Validators};
+use crate::config::Config;
+use crate::encoding::{self, Coding};
+use crate::listing;
+use crate::media_type;
+use crate::range::{self, Ranges};
+use crate::request::{Method, Request};
+use crate::resolve::{self, Entry, ResolveError};
+use crate::response::{Body, Response, Segment};
+use crate::target::{self, Target, TargetForm};
+
+/// The methods a static server allows, for `Allow`.
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Index files served for a folder, in order of preference.
+const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
+
+/// Answers one request against the served folder.
+pub fn respond(request: &Request, config: &Config) -> Response {
+    match &request.method {
+        Method::Get | Method::Head => {}
+        Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
+        Method::Known(name) => {
+            return Response::error(405, &format!("The method {name} is not allowed here."))
+                .with("Allow", ALLOW);
+        }
+        Method::Unknown(_) => return Response::error(501, "The method is not implemented."),
+    }
+    let target = match target::parse(&request.target) {
+        Ok(TargetForm::Path(target)) => target,
+        Ok(TargetForm::Asterisk) => return Response::error(400, "Only OPTIONS may target \"*\"."),
+        Err(error) => return Response::error(400, error.message()),
+    };
+    match resolve::resolve(&config.root, &target.segments) {
+        Err(error) => not_servable(error),
+        Ok(Entry::File { path, meta }) if !target.trailing_slash => {
+            serve_file(request, config, &target, path, meta)
+        }
+        Ok(Entry::File { .. }) => not_servable(ResolveError::NotFound),
+        Ok(Entry::Folder { path, .. }) => serve_folder(request, config, &target, &path),
+    }
+}
+
+fn not_servable(error: ResolveError) -> Response {
+    match error {
+        ResolveError::NotFound => Response::error(404, "Nothing matches the given path."),
+        ResolveError::Forbidden => Response::error(403, "This path may not be read."),
+    }
+}
+
+fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path) -> Response {
+    if !target.trailing_slash {
+        let location = target.folder_location();
+        return Response::error(301, &format!("This folder is at {location}"))
+            .with("Location", location);
+    }
+    for index in INDEX_FILES {
+        let mut segments = target.segments.clone();
+        segments.push(index.to_owned());
+        if let Ok(Entry::File { path, meta }) = resolve::resolve(&config.root, &segments) {
+            let index_target = Target { segments, trailing_slash: false, query: None };
+            return serve_file(request, config, &index_target, path, meta);
+        }
+    }
+    if !config.listing {
+        return not_servable(ResolveError::NotFound);
+    }
+    let entries = match listing::read(path) {
+        Ok(entries) => entries,
+        Err(error) => return not_servable(ResolveError::from_io(&error)),
+    };
+    let (content_type, page) = if wants_json(request) {
+        ("application/json", listing::json(&entries))
+    } else {
+        ("text/html; charset=utf-8", listing::html(&target.display_path(), &entries))
+    };
+    Response::new(200, Body::bytes(page))
+        .with("Content-Type", content_type)
+        .with("Vary", "Accept")
+        .with("Cache-Control", "no-cache")
+}
+
+/// Whether the client asked for the listing as JSON rather than HTML.
+fn wants_json(request: &Request) -> bool {
+    request
+        .headers
+        .all("accept")
+        .flat_map(|v| v.split(','))
+        .filter_map(encoding::weighted)
+        .any(|(media, q)| media.eq_ignore_ascii_case("application/json") && q > 0)
+}
+
+/// Serves a regular file: picks a precompressed variant, evaluates preconditions, then ranges.
+fn serve_file(request: &Request, config: &Config, target: &Target, path: PathBuf, meta: Metadata) -> Response {
+    let content_type = media_type::for_path(&path);
+    let variants = precompressed_variants(config, target);
+    let vary_encoding = !variants.is_empty();
+    let accept_encoding = request.headers.get("accept-encoding");
+    let chosen = encoding::choose(accept_encoding, &variants.iter().map(|(c, _, _)| *c).collect::<Vec<_>>());
+    let (path, meta, coding) = match chosen.and_then(|c| variants.into_iter().find(|(v, _, _)| *v == c)) {
+        Some((coding, path, meta)) => (path, meta, Some(coding)),
+        None => (path, meta, None),
+    };
+    let validators = Validators::from_meta(&meta, coding.map_or("", Coding::suffix));
+    let mut base = Vec::with_capacity(8);
+    base.push(("Content-Type", content_type.clone()));
+    base.push(("Last-Modified", validators.http_date()));
+    base.push(("ETag", validators.etag.clone()));
+    base.push(("Accept-Ranges", "bytes".to_owned()));
+    if let Some(coding) = coding {
+        base.push(("Content-Encoding", coding.token().to_owned()));
+    }
+    if vary_encoding {
+        base.push(("Vary", "Accept-Encoding".to_owned()));
+    }
+    let with_base = |mut response: Response, fields: &[(&'static str, String)]| {
+        response.headers.extend(fields.iter().cloned());
+        response
+    };
+
+    match conditional::evaluate(&request.headers, &validators) {
+        Outcome::NotModified => {
+            // RFC 9110 §15.4.5: a 304 repeats the validators and Vary, and no content fields.
+            let fields: Vec<_> = base
+                .iter()
+                .filter(|(n, _)| matches!(*n, "ETag" | "Last-Modified" | "Vary"))
+                .cloned()
+                .collect();
+            return with_base(Response::new(304, Body::empty()), &fields);
+        }
+        Outcome::Failed => return Response::error(412, "A precondition of the request failed."),
+        Outcome::Proceed => {}
+    }
+
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) => return not_servable(ResolveError::from_io(&error)),
+    };
+    let len = meta.len();
+    let ranges = match request.headers.get("range") {
+        Some(value) if conditional::if_range_holds(&request.headers, &validators) => {
+            range::parse(value, len, config.limits.max_ranges)
+        }
+        _ => Ranges::Full,
+    };
+    match ranges {
+        Ranges::Full => with_base(Response::new(200, Body::file_range(file, 0, len)), &base),
+        Ranges::Unsatisfiable => {
+            let response = Response::error(416, "None of the requested ranges is satisfiable.");
+            with_base(response, &[("Content-Range", format!("bytes */{len}"))])
+        }
+        Ranges::Partial(ranges) if ranges.len() == 1 => {
+            let r = ranges[0];
+            with_base(Response::new(206, Body::file_range(file, r.first, r.len())), &base)
+                .with("Content-Range", r.content_range(len))
+        }
+        Ranges::Partial(ranges) => {
+            let boundary = boundary(&validators);
+            let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
+            for (i, r) in ranges.iter().enumerate() {
+                let lead = if i == 0 { "" } else { "\r\n" };
+                let part_head = format!(
+                    "{lead}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+                    r.content_range(len)
+                );
+                segments.push(Segment::Bytes(part_head.into_bytes()));
+                segments.push(Segment::FileRange { offset: r.first, len: r.len() });
+            }
+            segments.push(Segment::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
+            let body = Body { file: Some(file), segments };
+            let fields: Vec<_> = base
+                .into_iter()
+                .map(|(n, v)| {
+                    if n == "Content-Type" {
+                        (n, format!("multipart/byteranges; boundary={boundary}"))
+                    } else {
+                        (n, v)
+                    }
+                })
+                .collect();
+            with_base(Response::new(206, body), &fields)
+        }
+    }
+}
+
+/// The precompressed siblings of the requested file that exist and are regular files.
+fn precompressed_variants(config: &Config, target: &Target) -> Vec<(Coding, PathBuf, Metadata)> {
+    let Some(last) = target.segments.last() else {
+        return Vec::new();
+    };
+    Coding::ALL
+        .iter()
+        .filter_map(|&coding| {
+            let mut segments = target.segments.clone();
+            *segments.last_mut()? = format!("{last}.{}", coding.suffix());
+            match resolve::resolve(&config.root, &segments) {
+                Ok(Entry::File { path, meta }) => Some((coding, path, meta)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A multipart boundary unlikely to occur in the file: derived from its tag and the clock.
+fn boundary(validators: &Validators) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in validators.etag.bytes().chain(nanos.to_le_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("hhttpp-{hash:016x}")
+}

@@ -1,0 +1,182 @@
+//! A response as the responder describes it: status, header fields and a body made of byte strings
+//! and file ranges, plus how its head is written on an HTTP/1.1 wire and what an error page says.
+//!
+//! The body is a description, not bytes: a file range is read only when the connection sends it,
+//! in chunks, so a large file is never held in memory.
+
+use std::fs::File;
+
+/// One piece of a body, in order.
+#[derive(Debug)]
+pub enum Segment {
+    Bytes(Vec<u8>),
+    /// `len` bytes of the body's file, starting at `offset`.
+    FileRange { offset: u64, len: u64 },
+}
+
+/// A response body: segments, and the file that `FileRange` segments read from.
+#[derive(Debug, Default)]
+pub struct Body {
+    pub file: Option<File>,
+    pub segments: Vec<Segment>,
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Body {
+        Body::default()
+    }
+
+    /// A body of bytes held in memory.
+    pub fn bytes(bytes: impl Into<Vec<u8>>) -> Body {
+        Body {
+            file: None,
+            segments: vec![Segment::Bytes(bytes.into())],
+        }
+    }
+
+    /// `len` bytes of `file` from `offset`.
+    pub fn file_range(file: File, offset: u64, len: u64) -> Body {
+        Body {
+            file: Some(file),
+            segments: vec![Segment::FileRange { offset, len }],
+        }
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Bytes(b) => b.len() as u64,
+                Segment::FileRange { len, .. } => *len,
+            })
+            .sum()
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the responder answers: everything but the connection-level fields (`Date`,
+/// `Content-Length`, `Connection`), which the byte layer adds.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    /// A response with no header fields yet.
+    pub fn new(status: u16, body: Body) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// Adds a header field.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The value of the header field `name`, if the responder set it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An error page: a small HTML document naming the status and what went wrong.
+    pub fn error(status: u16, message: &str) -> Response {
+        let reason = reason(status);
+        let message = crate::listing::escape_html(message);
+        let page = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <title>{status} {reason}</title>\n</head>\n<body>\n<h1>{status} {reason}</h1>\n\
+             <p>{message}</p>\n</body>\n</html>\n"
+        );
+        Response::new(status, Body::bytes(page)).with("Content-Type", "text/html; charset=utf-8")
+    }
+
+    /// Whether this status forbids a body and `Content-Length` (RFC 9110 §8.6, §15.3.5, §15.4.5).
+    pub fn is_bodiless(&self) -> bool {
+        matches!(self.status, 100..=199 | 204 | 304)
+    }
+}
+
+/// The reason phrase for a status code.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// Appends `HTTP/1.1 <status> <reason>`, the given fields and the blank line to `out`.
+pub fn write_head<'a>(
+    out: &mut Vec<u8>,
+    status: u16,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_is_written_in_wire_format() {
+        let mut out = Vec::new();
+        write_head(&mut out, 404, [("A", "1"), ("B", "two")]);
+        assert_eq!(out, b"HTTP/1.1 404 Not Found\r\nA: 1\r\nB: two\r\n\r\n");
+    }
+
+    #[test]
+    fn error_pages_name_the_status_and_escape_the_message() {
+        let r = Response::error(400, "bad <thing>");
+        assert_eq!(r.status, 400);
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        let Segment::Bytes(page) = &r.body.segments[0] else { panic!() };
+        let page = String::from_utf8(page.clone()).unwrap();
+        assert!(page.contains("<title>400 Bad Request</title>"));
+        assert!(page.contains("bad &lt;thing&gt;"));
+    }
+}
