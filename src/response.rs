@@ -158,6 +158,35 @@ pub fn write_head<'a>(
     out.extend_from_slice(b"\r\n");
 }
 
+/// A complete error response that closes the connection, for a host that must answer without
+/// the connection machine (its guest failed, or it is over capacity).
+pub fn standalone_error(status: u16, message: &str) -> Vec<u8> {
+    let response = Response::error(status, message);
+    let body: Vec<u8> = response
+        .body
+        .segments
+        .iter()
+        .flat_map(|s| match s {
+            Segment::Bytes(b) => b.clone(),
+            Segment::FileRange { .. } => Vec::new(),
+        })
+        .collect();
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let length = body.len().to_string();
+    let mut out = Vec::with_capacity(256 + body.len());
+    let fields = response.headers.iter().map(|(n, v)| (*n, v.as_str()));
+    write_head(
+        &mut out,
+        status,
+        [("Server", "hhttpp"), ("Date", date.as_str())]
+            .into_iter()
+            .chain(fields)
+            .chain([("Content-Length", length.as_str()), ("Connection", "close")]),
+    );
+    out.extend_from_slice(&body);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

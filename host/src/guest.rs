@@ -1,0 +1,135 @@
+//! The sandboxed core: compiling `hhttpp.wasm` once, and giving each connection its own instance.
+//!
+//! Every instance sees one preopened folder, read-only, mounted at `/`, and nothing else: no
+//! network, no environment, no arguments, no stdin, no other files. Its memory is capped and each
+//! call into it has a CPU deadline (epoch interruption), so a hostile folder or client can at worst
+//! end its own connection. Instances are never shared between connections, so one client can never
+//! observe state left by another.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wasmtime::Result;
+use wasmtime::error::Context;
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    world: "server",
+    path: "../wit",
+    exports: { default: async },
+});
+
+pub use exports::hhttpp::server::http1::Step;
+
+/// The component, embedded at build time by `build.rs`.
+static COMPONENT: &[u8] = include_bytes!(env!("HHTTPP_COMPONENT"));
+
+/// How often the epoch advances; CPU deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Limits given to every guest instance.
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    /// Most linear memory one instance may grow to.
+    pub memory_bytes: usize,
+    /// Most CPU time one call into the guest may take before it traps.
+    pub cpu_per_call: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        GuestLimits {
+            memory_bytes: 64 * 1024 * 1024,
+            cpu_per_call: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The state a guest's store holds: its WASI context and its limits.
+struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The compiled component, linked once; cheap to instantiate per connection.
+pub struct Guests {
+    engine: Engine,
+    pre: ServerPre<GuestState>,
+    root: PathBuf,
+    limits: GuestLimits,
+}
+
+impl Guests {
+    /// Compiles the embedded component and links it against WASI.
+    pub fn new(root: &Path, limits: GuestLimits) -> Result<Guests> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let component = Component::new(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Guests { engine, pre, root: root.to_path_buf(), limits })
+    }
+
+    /// The engine, whose epoch a timer must advance every [`EPOCH_TICK`].
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A fresh instance with its own connection resource, for one client connection.
+    pub async fn connect(&self) -> Result<GuestConnection> {
+        let wasi = WasiCtxBuilder::new()
+            .preopened_dir(&self.root, "/", FsPerms::ReadOnly)
+            .with_context(|| format!("opening {}", self.root.display()))?
+            .allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, GuestState { wasi, table: ResourceTable::new(), limits });
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_trap();
+        let ticks = (self.limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        let server = self.pre.instantiate_async(&mut store).await?;
+        let connection = server.hhttpp_server_http1().connection().call_constructor(&mut store).await?;
+        Ok(GuestConnection { store, server, connection, ticks })
+    }
+}
+
+/// One client connection's instance and connection resource.
+pub struct GuestConnection {
+    store: Store<GuestState>,
+    server: Server,
+    connection: ResourceAny,
+    ticks: u64,
+}
+
+impl GuestConnection {
+    /// Hands the guest bytes that arrived (empty: the client closed its side).
+    pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
+        self.store.set_epoch_deadline(self.ticks);
+        self.server.hhttpp_server_http1().connection().call_feed(&mut self.store, self.connection, data).await
+    }
+
+    /// Asks the guest what to do next.
+    pub async fn next(&mut self, max_bytes: u32) -> Result<Step> {
+        self.store.set_epoch_deadline(self.ticks);
+        self.server.hhttpp_server_http1().connection().call_next(&mut self.store, self.connection, max_bytes).await
+    }
+}

@@ -1,0 +1,50 @@
+//! `hhttpp:server/http1`: the connection machine exported as a WIT resource for the native host.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::connection::{self, Connection};
+
+wit_bindgen::generate!({ world: "server", path: "wit" });
+
+use exports::hhttpp::server::http1::{Exchange, Guest, GuestConnection, Step};
+
+struct Component;
+
+impl Guest for Component {
+    type Connection = ConnectionResource;
+}
+
+/// One client connection. With no preopen there is nothing to serve: every request gets a 404.
+struct ConnectionResource(RefCell<Connection>);
+
+impl GuestConnection for ConnectionResource {
+    fn new() -> Self {
+        let root = super::served_root().unwrap_or_default();
+        ConnectionResource(RefCell::new(Connection::new(Arc::new(Config::new(root)))))
+    }
+
+    fn feed(&self, data: Vec<u8>) {
+        self.0.borrow_mut().feed(&data);
+    }
+
+    fn next(&self, max_bytes: u32) -> Step {
+        match self.0.borrow_mut().next(max_bytes as usize) {
+            connection::Step::Send(bytes) => Step::Send(bytes),
+            connection::Step::Log(e) => Step::Log(Exchange {
+                request_line: e.request_line,
+                status: e.status,
+                body_bytes: e.body_bytes,
+            }),
+            connection::Step::Receive => Step::Receive,
+            connection::Step::Close => Step::Close,
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.0.borrow().is_idle()
+    }
+}
+
+export!(Component);

@@ -1,0 +1,24 @@
+//! The WASI component glue (wasm32-wasip2 only): the core exported two ways from one `hhttpp.wasm`.
+//!
+//! - [`http1`]: the `hhttpp:server/http1` interface, a connection resource the native host feeds
+//!   with the raw bytes of each client socket.
+//! - [`serve`]: `wasi:cli/run`, so `wasmtime run -S inherit-network --dir ./site hhttpp.wasm`
+//!   listens and serves by itself, many clients at once through a `wasi:io/poll` loop.
+//!
+//! Either way the component sees exactly one preopened folder and serves it, whatever guest path
+//! the runtime gave it.
+
+mod http1;
+mod serve;
+
+use std::path::PathBuf;
+
+/// The single preopened folder this component serves, by its guest name.
+fn served_root() -> Result<PathBuf, String> {
+    let mut preopens = wasi::filesystem::preopens::get_directories();
+    match preopens.len() {
+        1 => Ok(PathBuf::from(preopens.remove(0).1)),
+        0 => Err("no folder to serve: give the component exactly one directory (wasmtime run --dir ./site …)".into()),
+        n => Err(format!("{n} folders were preopened; give the component exactly one --dir")),
+    }
+}
