@@ -25,7 +25,11 @@ impl Validators {
             .ok()
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
-        let suffix = if variant.is_empty() { String::new() } else { format!("-{variant}") };
+        let suffix = if variant.is_empty() {
+            String::new()
+        } else {
+            format!("-{variant}")
+        };
         Validators {
             etag: format!(
                 "\"{:x}-{:x}-{:x}{suffix}\"",
@@ -135,7 +139,11 @@ mod tests {
 
     fn headers(fields: &str) -> Headers {
         let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n");
-        parse_head(head.as_bytes(), &Limits::default()).unwrap().unwrap().0.headers
+        parse_head(head.as_bytes(), &Limits::default())
+            .unwrap()
+            .unwrap()
+            .0
+            .headers
     }
 
     fn v() -> Validators {
@@ -152,17 +160,32 @@ mod tests {
     #[test]
     fn if_none_match_uses_weak_comparison_and_lists() {
         assert_eq!(outcome("If-None-Match: \"abc\"\r\n"), Outcome::NotModified);
-        assert_eq!(outcome("If-None-Match: W/\"abc\"\r\n"), Outcome::NotModified);
-        assert_eq!(outcome("If-None-Match: \"x\", \"abc\"\r\n"), Outcome::NotModified);
+        assert_eq!(
+            outcome("If-None-Match: W/\"abc\"\r\n"),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            outcome("If-None-Match: \"x\", \"abc\"\r\n"),
+            Outcome::NotModified
+        );
         assert_eq!(outcome("If-None-Match: *\r\n"), Outcome::NotModified);
         assert_eq!(outcome("If-None-Match: \"x\"\r\n"), Outcome::Proceed);
     }
 
     #[test]
     fn if_modified_since_is_ignored_with_if_none_match_or_a_bad_date() {
-        assert_eq!(outcome("If-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n"), Outcome::NotModified);
-        assert_eq!(outcome("If-Modified-Since: Tue, 24 Nov 2026 09:59:59 GMT\r\n"), Outcome::Proceed);
-        assert_eq!(outcome("If-Modified-Since: yesterday\r\n"), Outcome::Proceed);
+        assert_eq!(
+            outcome("If-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n"),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            outcome("If-Modified-Since: Tue, 24 Nov 2026 09:59:59 GMT\r\n"),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            outcome("If-Modified-Since: yesterday\r\n"),
+            Outcome::Proceed
+        );
         assert_eq!(
             outcome("If-None-Match: \"x\"\r\nIf-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n"),
             Outcome::Proceed
@@ -175,15 +198,24 @@ mod tests {
         assert_eq!(outcome("If-Match: W/\"abc\"\r\n"), Outcome::Failed);
         assert_eq!(outcome("If-Match: \"zzz\"\r\n"), Outcome::Failed);
         assert_eq!(outcome("If-Match: *\r\n"), Outcome::Proceed);
-        assert_eq!(outcome("If-Unmodified-Since: Tue, 24 Nov 2026 09:00:00 GMT\r\n"), Outcome::Failed);
-        assert_eq!(outcome("If-Unmodified-Since: Tue, 24 Nov 2026 11:00:00 GMT\r\n"), Outcome::Proceed);
+        assert_eq!(
+            outcome("If-Unmodified-Since: Tue, 24 Nov 2026 09:00:00 GMT\r\n"),
+            Outcome::Failed
+        );
+        assert_eq!(
+            outcome("If-Unmodified-Since: Tue, 24 Nov 2026 11:00:00 GMT\r\n"),
+            Outcome::Proceed
+        );
         // If-Match takes precedence over If-Unmodified-Since.
         assert_eq!(
             outcome("If-Match: \"abc\"\r\nIf-Unmodified-Since: Tue, 24 Nov 2026 09:00:00 GMT\r\n"),
             Outcome::Proceed
         );
         // A failed If-Match wins over a matching If-None-Match.
-        assert_eq!(outcome("If-Match: \"zzz\"\r\nIf-None-Match: \"abc\"\r\n"), Outcome::Failed);
+        assert_eq!(
+            outcome("If-Match: \"zzz\"\r\nIf-None-Match: \"abc\"\r\n"),
+            Outcome::Failed
+        );
     }
 
     #[test]
@@ -192,7 +224,13 @@ mod tests {
         assert!(if_range_holds(&headers("If-Range: \"abc\"\r\n"), &v()));
         assert!(!if_range_holds(&headers("If-Range: W/\"abc\"\r\n"), &v()));
         assert!(!if_range_holds(&headers("If-Range: \"old\"\r\n"), &v()));
-        assert!(if_range_holds(&headers("If-Range: Tue, 24 Nov 2026 10:00:00 GMT\r\n"), &v()));
-        assert!(!if_range_holds(&headers("If-Range: Tue, 24 Nov 2026 09:00:00 GMT\r\n"), &v()));
+        assert!(if_range_holds(
+            &headers("If-Range: Tue, 24 Nov 2026 10:00:00 GMT\r\n"),
+            &v()
+        ));
+        assert!(!if_range_holds(
+            &headers("If-Range: Tue, 24 Nov 2026 09:00:00 GMT\r\n"),
+            &v()
+        ));
     }
 }

@@ -116,7 +116,8 @@ impl Connection {
                         if framing == BodyFraming::None {
                             self.answer(request);
                         } else {
-                            let discard = Discard::new(framing, self.config.limits.max_discarded_body);
+                            let discard =
+                                Discard::new(framing, self.config.limits.max_discarded_body);
                             self.state = State::Discarding { request, discard };
                         }
                     }
@@ -131,7 +132,9 @@ impl Connection {
                     Ok((used, done)) => {
                         self.input.drain(..used);
                         if done {
-                            let State::Discarding { request, .. } = std::mem::replace(&mut self.state, State::Head) else {
+                            let State::Discarding { request, .. } =
+                                std::mem::replace(&mut self.state, State::Head)
+                            else {
                                 unreachable!("state checked above")
                             };
                             self.answer(request);
@@ -181,7 +184,13 @@ impl Connection {
         let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
         let keep_alive_10 = !close && request.version == Version::Http10;
         let send_body = request.method != Method::Head;
-        self.start(response, request_line(&request), send_body, close, keep_alive_10);
+        self.start(
+            response,
+            request_line(&request),
+            send_body,
+            close,
+            keep_alive_10,
+        );
     }
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error
@@ -192,7 +201,14 @@ impl Connection {
         self.start(response, request_line, true, true, false);
     }
 
-    fn start(&mut self, response: Response, request_line: String, send_body: bool, close: bool, keep_alive_10: bool) {
+    fn start(
+        &mut self,
+        response: Response,
+        request_line: String,
+        send_body: bool,
+        close: bool,
+        keep_alive_10: bool,
+    ) {
         let bodiless = response.is_bodiless();
         let length = response.body.len();
         let date = httpdate::fmt_http_date(SystemTime::now());
@@ -269,13 +285,26 @@ impl Outgoing {
                 self.segment_sent = 0;
             }
         }
-        if out.is_empty() { Produced::Done } else { Produced::Bytes(out) }
+        if out.is_empty() {
+            Produced::Done
+        } else {
+            Produced::Bytes(out)
+        }
     }
 
     /// Appends exactly `want` bytes of the body's file from `position` to `out`, or reports how
     /// many it could read before the file ended.
-    fn read_file(&mut self, position: u64, want: usize, out: &mut Vec<u8>) -> std::io::Result<usize> {
-        let file = self.body.file.as_mut().ok_or(std::io::ErrorKind::NotFound)?;
+    fn read_file(
+        &mut self,
+        position: u64,
+        want: usize,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<usize> {
+        let file = self
+            .body
+            .file
+            .as_mut()
+            .ok_or(std::io::ErrorKind::NotFound)?;
         if self.file_position != Some(position) {
             file.seek(SeekFrom::Start(position))?;
         }
@@ -306,7 +335,10 @@ fn request_line(request: &Request) -> String {
 
 /// The first line of what a client sent, for logging a request that could not be parsed.
 fn first_line(input: &[u8]) -> String {
-    let line = input.split(|&b| b == b'\n').find(|l| !l.is_empty() && *l != b"\r").unwrap_or(b"");
+    let line = input
+        .split(|&b| b == b'\n')
+        .find(|l| !l.is_empty() && *l != b"\r")
+        .unwrap_or(b"");
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned()
 }
@@ -438,14 +470,20 @@ mod tests {
         let dir = site();
         let get_response = get(&dir, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         let head_response = get(&dir, "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert_eq!(head_response, get_response.strip_suffix("Hello, world!\n").unwrap());
+        assert_eq!(
+            head_response,
+            get_response.strip_suffix("Hello, world!\n").unwrap()
+        );
     }
 
     #[test]
     fn folders_redirect_then_serve_their_index() {
         let dir = site();
         let redirect = get(&dir, "GET /blog?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(redirect.starts_with("HTTP/1.1 301 Moved Permanently\r\n"), "{redirect}");
+        assert!(
+            redirect.starts_with("HTTP/1.1 301 Moved Permanently\r\n"),
+            "{redirect}"
+        );
         assert!(redirect.contains("\r\nLocation: /blog/?x=1\r\n"));
         let index = get(&dir, "GET /blog/ HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(index.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -459,10 +497,15 @@ mod tests {
         let page = get(&dir, "GET /files/ HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(page.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(page.contains("<title>Directory listing for /files/</title>"));
-        let a = page.find("<a href=\"A%20%26%20%3Ca%3E.txt\">A &amp; &lt;a&gt;.txt</a>").unwrap();
+        let a = page
+            .find("<a href=\"A%20%26%20%3Ca%3E.txt\">A &amp; &lt;a&gt;.txt</a>")
+            .unwrap();
         let b = page.find("<a href=\"b.txt\">b.txt</a>").unwrap();
         assert!(a < b);
-        let json = get(&dir, "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+        let json = get(
+            &dir,
+            "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n",
+        );
         assert!(json.contains("Content-Type: application/json\r\n"));
         assert!(json.contains("\"name\":\"A & <a>.txt\""));
     }
@@ -470,13 +513,21 @@ mod tests {
     #[test]
     fn missing_paths_and_traversal_get_404_and_keep_the_connection() {
         let dir = site();
-        for target in ["/nope", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/hello.txt/"] {
+        for target in [
+            "/nope",
+            "/../../../../etc/passwd",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            "/hello.txt/",
+        ] {
             let (out, _, closed) = drive(
                 &mut connection(&dir),
                 format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
                 1 << 20,
             );
-            assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{target}: {out}");
+            assert!(
+                out.starts_with("HTTP/1.1 404 Not Found\r\n"),
+                "{target}: {out}"
+            );
             assert!(out.contains("Content-Type: text/html; charset=utf-8\r\n"));
             assert!(!closed);
         }
@@ -489,11 +540,20 @@ mod tests {
             ("GARBAGE\r\n\r\n", "400 Bad Request"),
             ("GET / HTTP/1.1\r\n\r\n", "400 Bad Request"),
             ("GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n", "400 Bad Request"),
-            ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505 HTTP Version Not Supported"),
-            ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "400 Bad Request"),
+            (
+                "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+                "505 HTTP Version Not Supported",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "400 Bad Request",
+            ),
         ] {
             let (out, log, closed) = drive(&mut connection(&dir), input.as_bytes(), 1 << 20);
-            assert!(out.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{input:?}: {out}");
+            assert!(
+                out.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+                "{input:?}: {out}"
+            );
             let close_expected = !input.contains("%00");
             assert_eq!(closed, close_expected, "{input:?}");
             if close_expected {
@@ -506,11 +566,23 @@ mod tests {
     #[test]
     fn connection_close_and_http10_end_the_connection() {
         let dir = site();
-        let (out, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1 << 20);
+        let (out, _, closed) = drive(
+            &mut connection(&dir),
+            b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            1 << 20,
+        );
         assert!(closed && out.contains("\r\nConnection: close\r\n"));
-        let (_, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.0\r\n\r\n", 1 << 20);
+        let (_, _, closed) = drive(
+            &mut connection(&dir),
+            b"GET /hello.txt HTTP/1.0\r\n\r\n",
+            1 << 20,
+        );
         assert!(closed);
-        let (out, _, closed) = drive(&mut connection(&dir), b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 1 << 20);
+        let (out, _, closed) = drive(
+            &mut connection(&dir),
+            b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            1 << 20,
+        );
         assert!(!closed && out.contains("\r\nConnection: keep-alive\r\n"));
     }
 
@@ -525,29 +597,56 @@ mod tests {
         assert!(!closed);
         assert_eq!(log.iter().map(|e| e.status).collect::<Vec<_>>(), [200, 200]);
         assert!(out.contains("0123456789") && out.contains("Hello, world!"));
-        let (out, _, closed) = drive(&mut connection(&dir), b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n", 1 << 20);
+        let (out, _, closed) = drive(
+            &mut connection(&dir),
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n",
+            1 << 20,
+        );
         assert!(out.starts_with("HTTP/1.1 413 Content Too Large\r\n") && closed);
     }
 
     #[test]
     fn ranges_validators_and_encodings_reach_the_wire() {
         let dir = site();
-        let partial = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n");
+        let partial = get(
+            &dir,
+            "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n",
+        );
         assert!(partial.starts_with("HTTP/1.1 206 Partial Content\r\n"));
-        assert!(partial.contains("\r\nContent-Range: bytes 7-9/10\r\nContent-Length: 3\r\n\r\n789"));
-        let multi = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-6\r\n\r\n");
-        let boundary = multi.split("boundary=").nth(1).unwrap().split("\r\n").next().unwrap();
+        assert!(
+            partial.contains("\r\nContent-Range: bytes 7-9/10\r\nContent-Length: 3\r\n\r\n789")
+        );
+        let multi = get(
+            &dir,
+            "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-6\r\n\r\n",
+        );
+        let boundary = multi
+            .split("boundary=")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap();
         let body = format!(
             "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n\
              --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n--{boundary}--\r\n"
         );
-        assert!(multi.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())), "{multi}");
-        let unsatisfiable = get(&dir, "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=50-\r\n\r\n");
+        assert!(
+            multi.ends_with(&format!("Content-Length: {}\r\n\r\n{body}", body.len())),
+            "{multi}"
+        );
+        let unsatisfiable = get(
+            &dir,
+            "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=50-\r\n\r\n",
+        );
         assert!(unsatisfiable.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"));
         assert!(unsatisfiable.contains("\r\nContent-Range: bytes */10\r\n"));
 
         let etag = etag_of(&dir, "hello.txt");
-        let not_modified = get(&dir, &format!("GET /hello.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n"));
+        let not_modified = get(
+            &dir,
+            &format!("GET /hello.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n"),
+        );
         assert_eq!(
             not_modified,
             format!(
@@ -556,10 +655,20 @@ mod tests {
             )
         );
 
-        let gz = get(&dir, "GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n");
-        assert!(gz.contains("\r\nContent-Encoding: gzip\r\nVary: Accept-Encoding\r\nContent-Length: 2\r\n\r\nGZ"), "{gz}");
+        let gz = get(
+            &dir,
+            "GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n",
+        );
+        assert!(
+            gz.contains(
+                "\r\nContent-Encoding: gzip\r\nVary: Accept-Encoding\r\nContent-Length: 2\r\n\r\nGZ"
+            ),
+            "{gz}"
+        );
         let plain = get(&dir, "GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(plain.contains("\r\nVary: Accept-Encoding\r\n") && plain.ends_with("console.log(1)"));
+        assert!(
+            plain.contains("\r\nVary: Accept-Encoding\r\n") && plain.ends_with("console.log(1)")
+        );
     }
 
     #[test]
@@ -569,7 +678,9 @@ mod tests {
         std::fs::write(&path, vec![7u8; 100_000]).unwrap();
         let mut conn = connection(&dir);
         conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
-        let Step::Send(first) = conn.next(1000) else { panic!("expected bytes") };
+        let Step::Send(first) = conn.next(1000) else {
+            panic!("expected bytes")
+        };
         assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
         std::fs::write(&path, b"short").unwrap();
         let mut sent = first.len();
@@ -587,10 +698,19 @@ mod tests {
     fn methods_other_than_get_head_options() {
         let dir = site();
         let options = get(&dir, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(options.starts_with("HTTP/1.1 204 No Content\r\n") && options.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"));
+        assert!(
+            options.starts_with("HTTP/1.1 204 No Content\r\n")
+                && options.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n")
+        );
         assert!(!options.contains("Content-Length"));
-        let post = get(&dir, "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
-        assert!(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n") && post.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"));
+        let post = get(
+            &dir,
+            "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        );
+        assert!(
+            post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+                && post.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n")
+        );
         let brew = get(&dir, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(brew.starts_with("HTTP/1.1 501 Not Implemented\r\n"));
     }

@@ -40,7 +40,9 @@ pub fn weighted(item: &str) -> Option<(&str, u16)> {
     let q = parts
         .find_map(|p| {
             let (k, v) = p.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("q").then(|| parse_q(v.trim()))
+            k.trim()
+                .eq_ignore_ascii_case("q")
+                .then(|| parse_q(v.trim()))
         })
         .unwrap_or(Some(1000))?;
     Some((name, q))
@@ -51,7 +53,9 @@ pub fn weighted(item: &str) -> Option<(&str, u16)> {
 fn quality(accept_encoding: &str, token: &str) -> Option<u16> {
     let mut wildcard = None;
     for (name, q) in accept_encoding.split(',').filter_map(weighted) {
-        if name.eq_ignore_ascii_case(token) || (token == "gzip" && name.eq_ignore_ascii_case("x-gzip")) {
+        if name.eq_ignore_ascii_case(token)
+            || (token == "gzip" && name.eq_ignore_ascii_case("x-gzip"))
+        {
             return Some(q);
         }
         if name == "*" {
@@ -98,7 +102,10 @@ mod tests {
 
     #[test]
     fn prefers_brotli_then_gzip_when_both_are_accepted() {
-        assert_eq!(choose(Some("gzip, deflate, br"), &[Brotli, Gzip]), Some(Brotli));
+        assert_eq!(
+            choose(Some("gzip, deflate, br"), &[Brotli, Gzip]),
+            Some(Brotli)
+        );
         assert_eq!(choose(Some("gzip, deflate, br"), &[Gzip]), Some(Gzip));
         assert_eq!(choose(Some("gzip"), &[Brotli]), None);
         assert_eq!(choose(None, &[Brotli, Gzip]), None);
@@ -106,7 +113,10 @@ mod tests {
 
     #[test]
     fn honours_q_values() {
-        assert_eq!(choose(Some("br;q=0.5, gzip;q=0.9"), &[Brotli, Gzip]), Some(Gzip));
+        assert_eq!(
+            choose(Some("br;q=0.5, gzip;q=0.9"), &[Brotli, Gzip]),
+            Some(Gzip)
+        );
         assert_eq!(choose(Some("br;q=0, gzip"), &[Brotli, Gzip]), Some(Gzip));
         assert_eq!(choose(Some("*;q=0.1"), &[Gzip]), Some(Gzip));
         assert_eq!(choose(Some("*, br;q=0"), &[Brotli]), None);

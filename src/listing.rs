@@ -24,7 +24,9 @@ pub enum Kind {
     File,
     Folder,
     /// A symbolic link (to a folder when `to_folder`).
-    Link { to_folder: bool },
+    Link {
+        to_folder: bool,
+    },
     /// Anything else (FIFO, socket, device): listed, never served.
     Other,
 }
@@ -69,7 +71,9 @@ pub fn read(folder: &Path) -> io::Result<Vec<Entry>> {
     for item in fs::read_dir(folder)? {
         let item = item?;
         let name = item.file_name().to_string_lossy().into_owned();
-        let Ok(link_meta) = item.metadata() else { continue };
+        let Ok(link_meta) = item.metadata() else {
+            continue;
+        };
         let target_meta = fs::metadata(item.path()).ok();
         let kind = if link_meta.file_type().is_symlink() {
             Kind::Link {
@@ -86,7 +90,7 @@ pub fn read(folder: &Path) -> io::Result<Vec<Entry>> {
         entries.push(Entry {
             name,
             kind,
-            size: meta.is_file().then(|| meta.len()),
+            size: meta.is_file().then_some(meta.len()),
             modified: meta.modified().ok(),
         });
     }
@@ -109,10 +113,16 @@ pub fn html(display_path: &str, entries: &[Entry]) -> String {
             escape_html(&entry.display_name())
         ));
         if let Some(size) = entry.size {
-            page.push_str(&format!(" <span class=\"size\" data-bytes=\"{size}\">{}</span>", human_size(size)));
+            page.push_str(&format!(
+                " <span class=\"size\" data-bytes=\"{size}\">{}</span>",
+                human_size(size)
+            ));
         }
         if let Some(modified) = entry.modified {
-            page.push_str(&format!(" <time>{}</time>", httpdate::fmt_http_date(modified)));
+            page.push_str(&format!(
+                " <time>{}</time>",
+                httpdate::fmt_http_date(modified)
+            ));
         }
         page.push_str("</li>\n");
     }
@@ -185,12 +195,23 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, kind: Kind) -> Entry {
-        Entry { name: name.into(), kind, size: None, modified: None }
+        Entry {
+            name: name.into(),
+            kind,
+            size: None,
+            modified: None,
+        }
     }
 
     #[test]
     fn html_escapes_names_and_encodes_links() {
-        let page = html("/a&b/", &[entry("<x> \"y\".html", Kind::File), entry("d", Kind::Folder)]);
+        let page = html(
+            "/a&b/",
+            &[
+                entry("<x> \"y\".html", Kind::File),
+                entry("d", Kind::Folder),
+            ],
+        );
         assert!(page.contains("<title>Directory listing for /a&amp;b/</title>"));
         assert!(page.contains(
             "<li><a href=\"%3Cx%3E%20%22y%22.html\">&lt;x&gt; &quot;y&quot;.html</a></li>"
@@ -200,7 +221,13 @@ mod tests {
 
     #[test]
     fn links_are_marked_like_python() {
-        let page = html("/", &[entry("l", Kind::Link { to_folder: true }), entry("f", Kind::Link { to_folder: false })]);
+        let page = html(
+            "/",
+            &[
+                entry("l", Kind::Link { to_folder: true }),
+                entry("f", Kind::Link { to_folder: false }),
+            ],
+        );
         assert!(page.contains("<a href=\"l/\">l@</a>"));
         assert!(page.contains("<a href=\"f\">f@</a>"));
     }
@@ -209,7 +236,8 @@ mod tests {
     fn json_lists_the_same_entries() {
         let mut e = entry("a\"b", Kind::File);
         e.size = Some(3);
-        let v: serde_json::Value = serde_json::from_str(&json(&[e, entry("d", Kind::Folder)])).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&json(&[e, entry("d", Kind::Folder)])).unwrap();
         assert_eq!(v[0]["name"], "a\"b");
         assert_eq!(v[0]["size"], 3);
         assert_eq!(v[1]["type"], "directory");
@@ -231,7 +259,11 @@ mod tests {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         std::fs::create_dir(dir.path().join("B")).unwrap();
-        let names: Vec<String> = read(dir.path()).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = read(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["A.txt", "B", "b.txt", "c"]);
     }
 }

@@ -18,7 +18,10 @@ fn is_text(essence: &str) -> bool {
     essence.starts_with("text/")
         || matches!(
             essence,
-            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "image/svg+xml"
                 | "application/manifest+json"
         )
 }
@@ -31,7 +34,10 @@ mod tests {
     fn text_gets_a_charset_and_binary_does_not() {
         assert_eq!(for_path(Path::new("a.html")), "text/html; charset=utf-8");
         assert_eq!(for_path(Path::new("a.css")), "text/css; charset=utf-8");
-        assert_eq!(for_path(Path::new("a.js")), "text/javascript; charset=utf-8");
+        assert_eq!(
+            for_path(Path::new("a.js")),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(for_path(Path::new("a.svg")), "image/svg+xml; charset=utf-8");
         assert_eq!(for_path(Path::new("a.png")), "image/png");
         assert_eq!(for_path(Path::new("noext")), "application/octet-stream");

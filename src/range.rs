@@ -98,7 +98,10 @@ fn parse_spec(spec: &str, len: u64) -> Spec {
             if suffix == 0 || len == 0 {
                 Spec::Unsatisfiable
             } else {
-                Spec::Range(ByteRange { first: len.saturating_sub(suffix), last: len - 1 })
+                Spec::Range(ByteRange {
+                    first: len.saturating_sub(suffix),
+                    last: len - 1,
+                })
             }
         }
         (false, Some(first), last) if last.is_some() || open_ended => {
@@ -119,14 +122,18 @@ fn parse_spec(spec: &str, len: u64) -> Spec {
 fn coalesce(ranges: Vec<ByteRange>) -> Vec<ByteRange> {
     let mut sorted = ranges.clone();
     sorted.sort_by_key(|r| r.first);
-    let overlapping = sorted.windows(2).any(|w| w[1].first <= w[0].last.saturating_add(1));
+    let overlapping = sorted
+        .windows(2)
+        .any(|w| w[1].first <= w[0].last.saturating_add(1));
     if !overlapping {
         return ranges;
     }
     let mut merged: Vec<ByteRange> = Vec::new();
     for r in sorted {
         match merged.last_mut() {
-            Some(prev) if r.first <= prev.last.saturating_add(1) => prev.last = prev.last.max(r.last),
+            Some(prev) if r.first <= prev.last.saturating_add(1) => {
+                prev.last = prev.last.max(r.last)
+            }
             _ => merged.push(r),
         }
     }
@@ -153,7 +160,10 @@ mod tests {
         assert_eq!(p("bytes=-5000"), Ranges::Partial(vec![r(0, 999)]));
         assert_eq!(p("bytes=990-5000"), Ranges::Partial(vec![r(990, 999)]));
         assert_eq!(p("Bytes = 0-0"), Ranges::Partial(vec![r(0, 0)]));
-        assert_eq!(p("bytes=0-99999999999999999999999"), Ranges::Partial(vec![r(0, 999)]));
+        assert_eq!(
+            p("bytes=0-99999999999999999999999"),
+            Ranges::Partial(vec![r(0, 999)])
+        );
     }
 
     #[test]
@@ -171,7 +181,10 @@ mod tests {
 
     #[test]
     fn several_ranges_keep_order_unless_they_overlap() {
-        assert_eq!(p("bytes=500-599,0-9"), Ranges::Partial(vec![r(500, 599), r(0, 9)]));
+        assert_eq!(
+            p("bytes=500-599,0-9"),
+            Ranges::Partial(vec![r(500, 599), r(0, 9)])
+        );
         assert_eq!(p("bytes=0-9,5-20,21-30"), Ranges::Partial(vec![r(0, 30)]));
         assert_eq!(p("bytes=0-9,2000-3000"), Ranges::Partial(vec![r(0, 9)]));
     }

@@ -169,7 +169,9 @@ impl RequestError {
                 "Content-Length and Transfer-Encoding must not be sent together."
             }
             RequestError::BadTransferEncoding => "The Transfer-Encoding header field is invalid.",
-            RequestError::UnknownTransferEncoding => "The request's transfer coding is not supported.",
+            RequestError::UnknownTransferEncoding => {
+                "The request's transfer coding is not supported."
+            }
             RequestError::BodyTooLarge => "The request body is too large.",
             RequestError::BadChunkedBody => "The chunked request body is malformed.",
         }
@@ -253,10 +255,7 @@ fn check_request_line(buf: &[u8], limits: &Limits) -> Result<(), RequestError> {
         Some(end) => &rest[..end],
         None => rest,
     };
-    let target_len = line
-        .split(|&b| b == b' ')
-        .nth(1)
-        .map_or(0, <[u8]>::len);
+    let target_len = line.split(|&b| b == b' ').nth(1).map_or(0, <[u8]>::len);
     // A line still arriving that is already longer than any acceptable one is refused early.
     let line_allowance = limits.max_target_len + 64;
     if target_len > limits.max_target_len || line.len() > line_allowance {
@@ -267,12 +266,16 @@ fn check_request_line(buf: &[u8], limits: &Limits) -> Result<(), RequestError> {
 
 /// `505` for `HTTP/2.0`, `HTTP/3` and the like; `400` for anything else that is not a version.
 fn version_error(buf: &[u8]) -> RequestError {
-    let line = buf.split(|&b| b == b'\n').find(|l| !l.is_empty() && *l != b"\r");
+    let line = buf
+        .split(|&b| b == b'\n')
+        .find(|l| !l.is_empty() && *l != b"\r");
     let version = line
         .and_then(|l| l.split(|&b| b == b' ').nth(2))
         .map(|v| v.strip_suffix(b"\r").unwrap_or(v));
     match version {
-        Some(v) if v.len() >= 6 && v.starts_with(b"HTTP/") && v[5].is_ascii_digit() && v[5] != b'1' => {
+        Some(v)
+            if v.len() >= 6 && v.starts_with(b"HTTP/") && v[5].is_ascii_digit() && v[5] != b'1' =>
+        {
             RequestError::VersionNotSupported
         }
         _ => RequestError::Malformed,
@@ -318,7 +321,11 @@ fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
         return Ok(BodyFraming::Chunked);
     }
     let mut length = None;
-    for value in request.headers.all("content-length").flat_map(|v| v.split(',')) {
+    for value in request
+        .headers
+        .all("content-length")
+        .flat_map(|v| v.split(','))
+    {
         let value = value.trim();
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(RequestError::BadContentLength);
@@ -367,19 +374,32 @@ mod tests {
 
     #[test]
     fn leading_empty_lines_are_ignored() {
-        assert!(parse(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap().is_some());
+        assert!(
+            parse(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
     fn each_syntax_error_has_its_own_status() {
         assert_eq!(error(b"GET / HTTP/1.1\r\n\r\n"), RequestError::MissingHost);
-        assert_eq!(error(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), RequestError::DuplicateHost);
+        assert_eq!(
+            error(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            RequestError::DuplicateHost
+        );
         assert_eq!(error(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n").status(), 505);
         assert_eq!(error(b"GET / HTTP/3\r\nHost: a\r\n\r\n").status(), 505);
         assert_eq!(error(b"GET / FOO/1.1\r\nHost: a\r\n\r\n").status(), 400);
         assert_eq!(error(b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n").status(), 400);
-        assert_eq!(error(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n").status(), 400);
-        assert_eq!(error(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n").status(), 400);
+        assert_eq!(
+            error(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n").status(),
+            400
+        );
+        assert_eq!(
+            error(b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n").status(),
+            400
+        );
         assert_eq!(error(b"GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n").status(), 400);
     }
 
@@ -394,7 +414,9 @@ mod tests {
     fn keep_alive_follows_version_and_connection_tokens() {
         let ka = |b: &[u8]| parse(b).unwrap().unwrap().0.keep_alive();
         assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n"
+        ));
         assert!(ka(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
     }
 
@@ -415,22 +437,52 @@ mod tests {
     #[test]
     fn body_framing_refuses_ambiguity() {
         let framing = |b: &[u8]| parse(b).map(|r| r.unwrap().1);
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"), Ok(BodyFraming::Length(5)));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), Ok(BodyFraming::Length(5)));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), Err(RequestError::BadContentLength));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), Err(RequestError::BadContentLength));
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"),
+            Ok(BodyFraming::Length(5))
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            Ok(BodyFraming::Length(5))
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            Err(RequestError::BadContentLength)
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"),
+            Err(RequestError::BadContentLength)
+        );
         assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), Err(RequestError::LengthWithTransferEncoding));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"), Ok(BodyFraming::Chunked));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), Err(RequestError::BadTransferEncoding));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), Err(RequestError::UnknownTransferEncoding));
-        assert_eq!(framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n"), Err(RequestError::BodyTooLarge));
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Ok(BodyFraming::Chunked)
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            Err(RequestError::BadTransferEncoding)
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Err(RequestError::UnknownTransferEncoding)
+        );
+        assert_eq!(
+            framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n"),
+            Err(RequestError::BodyTooLarge)
+        );
     }
 
     #[test]
     fn methods_are_classified_case_sensitively() {
         let method = |b: &[u8]| parse(b).unwrap().unwrap().0.method;
         assert_eq!(method(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"), Method::Head);
-        assert_eq!(method(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n"), Method::Known("POST".into()));
-        assert_eq!(method(b"get / HTTP/1.1\r\nHost: a\r\n\r\n"), Method::Unknown("get".into()));
+        assert_eq!(
+            method(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Method::Known("POST".into())
+        );
+        assert_eq!(
+            method(b"get / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Method::Unknown("get".into())
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct Discard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// `n` more bytes of a `Content-Length` body, or of the current chunk.
-    Data { remaining: u64, chunked: bool },
+    Data {
+        remaining: u64,
+        chunked: bool,
+    },
     /// The CRLF after a chunk's data.
     ChunkEnd,
     /// A chunk-size line.
@@ -32,10 +35,16 @@ impl Discard {
     pub fn new(framing: BodyFraming, limit: u64) -> Discard {
         let state = match framing {
             BodyFraming::None => State::Done,
-            BodyFraming::Length(n) => State::Data { remaining: n, chunked: false },
+            BodyFraming::Length(n) => State::Data {
+                remaining: n,
+                chunked: false,
+            },
             BodyFraming::Chunked => State::ChunkSize,
         };
-        Discard { state, budget: limit }
+        Discard {
+            state,
+            budget: limit,
+        }
     }
 
     /// Consumes what it can of `input`. Returns how many bytes were consumed and whether the body
@@ -54,7 +63,11 @@ impl Discard {
                         self.state = State::Data { remaining, chunked };
                         return Ok((used, false));
                     }
-                    self.state = if chunked { State::ChunkEnd } else { State::Done };
+                    self.state = if chunked {
+                        State::ChunkEnd
+                    } else {
+                        State::Done
+                    };
                 }
                 State::ChunkEnd => {
                     if rest.len() < 2 {
@@ -80,13 +93,20 @@ impl Discard {
                     used += end + 1;
                     self.state = if self.state == State::Trailers {
                         self.charge(end as u64 + 1)?;
-                        if line.is_empty() { State::Done } else { State::Trailers }
+                        if line.is_empty() {
+                            State::Done
+                        } else {
+                            State::Trailers
+                        }
                     } else {
                         match chunk_size(line)? {
                             0 => State::Trailers,
                             n => {
                                 self.charge(n)?;
-                                State::Data { remaining: n, chunked: true }
+                                State::Data {
+                                    remaining: n,
+                                    chunked: true,
+                                }
                             }
                         }
                     };
@@ -96,7 +116,10 @@ impl Discard {
     }
 
     fn charge(&mut self, bytes: u64) -> Result<(), RequestError> {
-        self.budget = self.budget.checked_sub(bytes).ok_or(RequestError::BodyTooLarge)?;
+        self.budget = self
+            .budget
+            .checked_sub(bytes)
+            .ok_or(RequestError::BodyTooLarge)?;
         Ok(())
     }
 }
@@ -150,9 +173,21 @@ mod tests {
 
     #[test]
     fn malformed_or_oversized_chunked_bodies_are_refused() {
-        assert_eq!(run(BodyFraming::Chunked, b"zz\r\n"), Err(RequestError::BadChunkedBody));
-        assert_eq!(run(BodyFraming::Chunked, b"2\r\nabXX"), Err(RequestError::BadChunkedBody));
-        assert_eq!(run(BodyFraming::Chunked, b"65\r\n"), Err(RequestError::BodyTooLarge));
-        assert_eq!(run(BodyFraming::Chunked, b"ffffffffffffffffff\r\n"), Err(RequestError::BadChunkedBody));
+        assert_eq!(
+            run(BodyFraming::Chunked, b"zz\r\n"),
+            Err(RequestError::BadChunkedBody)
+        );
+        assert_eq!(
+            run(BodyFraming::Chunked, b"2\r\nabXX"),
+            Err(RequestError::BadChunkedBody)
+        );
+        assert_eq!(
+            run(BodyFraming::Chunked, b"65\r\n"),
+            Err(RequestError::BodyTooLarge)
+        );
+        assert_eq!(
+            run(BodyFraming::Chunked, b"ffffffffffffffffff\r\n"),
+            Err(RequestError::BadChunkedBody)
+        );
     }
 }

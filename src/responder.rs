@@ -69,7 +69,11 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
         let mut segments = target.segments.clone();
         segments.push(index.to_owned());
         if let Ok(Entry::File { path, meta }) = resolve::resolve(&config.root, &segments) {
-            let index_target = Target { segments, trailing_slash: false, query: None };
+            let index_target = Target {
+                segments,
+                trailing_slash: false,
+                query: None,
+            };
             return serve_file(request, config, &index_target, path, meta);
         }
     }
@@ -83,7 +87,10 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
     let (content_type, page) = if wants_json(request) {
         ("application/json", listing::json(&entries))
     } else {
-        ("text/html; charset=utf-8", listing::html(&target.display_path(), &entries))
+        (
+            "text/html; charset=utf-8",
+            listing::html(&target.display_path(), &entries),
+        )
     };
     Response::new(200, Body::bytes(page))
         .with("Content-Type", content_type)
@@ -102,16 +109,26 @@ fn wants_json(request: &Request) -> bool {
 }
 
 /// Serves a regular file: picks a precompressed variant, evaluates preconditions, then ranges.
-fn serve_file(request: &Request, config: &Config, target: &Target, path: PathBuf, meta: Metadata) -> Response {
+fn serve_file(
+    request: &Request,
+    config: &Config,
+    target: &Target,
+    path: PathBuf,
+    meta: Metadata,
+) -> Response {
     let content_type = media_type::for_path(&path);
     let variants = precompressed_variants(config, target);
     let vary_encoding = !variants.is_empty();
     let accept_encoding = request.headers.get("accept-encoding");
-    let chosen = encoding::choose(accept_encoding, &variants.iter().map(|(c, _, _)| *c).collect::<Vec<_>>());
-    let (path, meta, coding) = match chosen.and_then(|c| variants.into_iter().find(|(v, _, _)| *v == c)) {
-        Some((coding, path, meta)) => (path, meta, Some(coding)),
-        None => (path, meta, None),
-    };
+    let chosen = encoding::choose(
+        accept_encoding,
+        &variants.iter().map(|(c, _, _)| *c).collect::<Vec<_>>(),
+    );
+    let (path, meta, coding) =
+        match chosen.and_then(|c| variants.into_iter().find(|(v, _, _)| *v == c)) {
+            Some((coding, path, meta)) => (path, meta, Some(coding)),
+            None => (path, meta, None),
+        };
     let validators = Validators::from_meta(&meta, coding.map_or("", Coding::suffix));
     let mut base = Vec::with_capacity(8);
     base.push(("Content-Type", content_type.clone()));
@@ -162,8 +179,11 @@ fn serve_file(request: &Request, config: &Config, target: &Target, path: PathBuf
         }
         Ranges::Partial(ranges) if ranges.len() == 1 => {
             let r = ranges[0];
-            with_base(Response::new(206, Body::file_range(file, r.first, r.len())), &base)
-                .with("Content-Range", r.content_range(len))
+            with_base(
+                Response::new(206, Body::file_range(file, r.first, r.len())),
+                &base,
+            )
+            .with("Content-Range", r.content_range(len))
         }
         Ranges::Partial(ranges) => {
             let boundary = boundary(&validators);
@@ -175,10 +195,18 @@ fn serve_file(request: &Request, config: &Config, target: &Target, path: PathBuf
                     r.content_range(len)
                 );
                 segments.push(Segment::Bytes(part_head.into_bytes()));
-                segments.push(Segment::FileRange { offset: r.first, len: r.len() });
+                segments.push(Segment::FileRange {
+                    offset: r.first,
+                    len: r.len(),
+                });
             }
-            segments.push(Segment::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
-            let body = Body { file: Some(file), segments };
+            segments.push(Segment::Bytes(
+                format!("\r\n--{boundary}--\r\n").into_bytes(),
+            ));
+            let body = Body {
+                file: Some(file),
+                segments,
+            };
             let fields: Vec<_> = base
                 .into_iter()
                 .map(|(n, v)| {

@@ -11,7 +11,10 @@ use std::fs::File;
 pub enum Segment {
     Bytes(Vec<u8>),
     /// `len` bytes of the body's file, starting at `offset`.
-    FileRange { offset: u64, len: u64 },
+    FileRange {
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// A response body: segments, and the file that `FileRange` segments read from.
@@ -203,7 +206,9 @@ mod tests {
         let r = Response::error(400, "bad <thing>");
         assert_eq!(r.status, 400);
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
-        let Segment::Bytes(page) = &r.body.segments[0] else { panic!() };
+        let Segment::Bytes(page) = &r.body.segments[0] else {
+            panic!()
+        };
         let page = String::from_utf8(page.clone()).unwrap();
         assert!(page.contains("<title>400 Bad Request</title>"));
         assert!(page.contains("bad &lt;thing&gt;"));

@@ -192,7 +192,10 @@ mod tests {
     #[test]
     fn accepts_absolute_form_and_asterisk() {
         assert_eq!(segments("http://example.com/a/b"), ["a", "b"]);
-        assert_eq!(path("HTTP://example.com:8000").segments, Vec::<String>::new());
+        assert_eq!(
+            path("HTTP://example.com:8000").segments,
+            Vec::<String>::new()
+        );
         assert_eq!(path("http://example.com?q").query.as_deref(), Some("q"));
         assert_eq!(parse("*"), Ok(TargetForm::Asterisk));
         assert_eq!(parse("ftp://example.com/a"), Err(TargetError::BadForm));
@@ -201,7 +204,10 @@ mod tests {
     #[test]
     fn folder_location_is_never_protocol_relative() {
         assert_eq!(path("//evil.example/%2e%2e").folder_location(), "/");
-        assert_eq!(path("//evil.example/x?q=1").folder_location(), "/evil.example/x/?q=1");
+        assert_eq!(
+            path("//evil.example/x?q=1").folder_location(),
+            "/evil.example/x/?q=1"
+        );
         assert_eq!(path("/a%20b").folder_location(), "/a%20b/");
     }
 }

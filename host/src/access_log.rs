@@ -5,9 +5,24 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// Formats one log line (without the newline).
-pub fn line(peer: SocketAddr, request_line: &str, status: u16, body_bytes: u64, now: SystemTime) -> String {
-    let size = if body_bytes == 0 { "-".to_owned() } else { body_bytes.to_string() };
-    format!("{} - - [{}] \"{}\" {status} {size}", peer.ip(), log_date(now), request_line.escape_debug())
+pub fn line(
+    peer: SocketAddr,
+    request_line: &str,
+    status: u16,
+    body_bytes: u64,
+    now: SystemTime,
+) -> String {
+    let size = if body_bytes == 0 {
+        "-".to_owned()
+    } else {
+        body_bytes.to_string()
+    };
+    format!(
+        "{} - - [{}] \"{}\" {status} {size}",
+        peer.ip(),
+        log_date(now),
+        request_line.escape_debug()
+    )
 }
 
 /// `Tue, 24 Nov 2026 08:12:01 GMT` → `24/Nov/2026 08:12:01`.

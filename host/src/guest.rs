@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::Result;
-use wasmtime::error::Context;
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::error::Context;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -56,7 +56,10 @@ struct GuestState {
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -78,7 +81,12 @@ impl Guests {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Guests { engine, pre, root: root.to_path_buf(), limits })
+        Ok(Guests {
+            engine,
+            pre,
+            root: root.to_path_buf(),
+            limits,
+        })
     }
 
     /// The engine, whose epoch a timer must advance every [`EPOCH_TICK`].
@@ -101,14 +109,30 @@ impl Guests {
             .instances(4)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, GuestState { wasi, table: ResourceTable::new(), limits });
+        let mut store = Store::new(
+            &self.engine,
+            GuestState {
+                wasi,
+                table: ResourceTable::new(),
+                limits,
+            },
+        );
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
         let ticks = (self.limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         let server = self.pre.instantiate_async(&mut store).await?;
-        let connection = server.hhttpp_server_http1().connection().call_constructor(&mut store).await?;
-        Ok(GuestConnection { store, server, connection, ticks })
+        let connection = server
+            .hhttpp_server_http1()
+            .connection()
+            .call_constructor(&mut store)
+            .await?;
+        Ok(GuestConnection {
+            store,
+            server,
+            connection,
+            ticks,
+        })
     }
 }
 
@@ -124,12 +148,20 @@ impl GuestConnection {
     /// Hands the guest bytes that arrived (empty: the client closed its side).
     pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
         self.store.set_epoch_deadline(self.ticks);
-        self.server.hhttpp_server_http1().connection().call_feed(&mut self.store, self.connection, data).await
+        self.server
+            .hhttpp_server_http1()
+            .connection()
+            .call_feed(&mut self.store, self.connection, data)
+            .await
     }
 
     /// Asks the guest what to do next.
     pub async fn next(&mut self, max_bytes: u32) -> Result<Step> {
         self.store.set_epoch_deadline(self.ticks);
-        self.server.hhttpp_server_http1().connection().call_next(&mut self.store, self.connection, max_bytes).await
+        self.server
+            .hhttpp_server_http1()
+            .connection()
+            .call_next(&mut self.store, self.connection, max_bytes)
+            .await
     }
 }

@@ -13,9 +13,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
 use wasmtime::error::Context;
 use wasmtime::{Result, bail};
-use clap::Parser;
 
 use cli::Cli;
 use guest::{GuestLimits, Guests};
@@ -39,7 +39,9 @@ fn run(cli: Cli) -> Result<()> {
         Ok(_) => bail!("{} is not a directory", directory.display()),
         Err(error) => bail!("cannot serve {}: {error}", directory.display()),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let address = SocketAddr::new(cli.bind, cli.port);
         let listener = tokio::net::TcpListener::bind(address)
@@ -51,7 +53,12 @@ fn run(cli: Cli) -> Result<()> {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
             SocketAddr::V4(v4) => v4.ip().to_string(),
         };
-        println!("Serving HTTP on {} port {} (http://{host}:{}/) ...", local.ip(), local.port(), local.port());
+        println!(
+            "Serving HTTP on {} port {} (http://{host}:{}/) ...",
+            local.ip(),
+            local.port(),
+            local.port()
+        );
         server::run(listener, guests, ServeOptions { quiet: cli.quiet }).await
     })
 }

@@ -32,7 +32,11 @@ pub struct ServeOptions {
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task.
-pub async fn run(listener: TcpListener, guests: Arc<Guests>, options: ServeOptions) -> wasmtime::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    guests: Arc<Guests>,
+    options: ServeOptions,
+) -> wasmtime::Result<()> {
     let engine = guests.engine().clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EPOCH_TICK);
@@ -69,10 +73,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -83,13 +88,23 @@ async fn shutdown_signal() {
 }
 
 /// Moves bytes between one client and its guest until either side is done.
-async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, guests: &Guests, options: ServeOptions) {
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    guests: &Guests,
+    options: ServeOptions,
+) {
     let _ = stream.set_nodelay(true);
     let mut guest = match guests.connect().await {
         Ok(guest) => guest,
         Err(error) => {
             eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
-            let _ = stream.write_all(&hhttpp::response::standalone_error(503, "The server cannot take this connection now.")).await;
+            let _ = stream
+                .write_all(&hhttpp::response::standalone_error(
+                    503,
+                    "The server cannot take this connection now.",
+                ))
+                .await;
             return;
         }
     };
@@ -102,7 +117,10 @@ async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, guests: &Gues
             Err(error) => {
                 eprintln!("hhttpp: {peer}: guest failed: {error:#}");
                 if !responding {
-                    let page = hhttpp::response::standalone_error(500, "The server failed while answering this request.");
+                    let page = hhttpp::response::standalone_error(
+                        500,
+                        "The server failed while answering this request.",
+                    );
                     let _ = timeout(WRITE_TIMEOUT, stream.write_all(&page)).await;
                 }
                 break;
@@ -111,14 +129,26 @@ async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, guests: &Gues
         match step {
             Step::Send(bytes) => {
                 responding = true;
-                if !matches!(timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await, Ok(Ok(()))) {
+                if !matches!(
+                    timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await,
+                    Ok(Ok(()))
+                ) {
                     return;
                 }
             }
             Step::Log(exchange) => {
                 responding = false;
                 if !options.quiet {
-                    eprintln!("{}", access_log::line(peer, &exchange.request_line, exchange.status, exchange.body_bytes, SystemTime::now()));
+                    eprintln!(
+                        "{}",
+                        access_log::line(
+                            peer,
+                            &exchange.request_line,
+                            exchange.status,
+                            exchange.body_bytes,
+                            SystemTime::now()
+                        )
+                    );
                 }
             }
             Step::Receive => {

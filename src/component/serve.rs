@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use wasi::io::poll::{Pollable, poll};
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
-use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
+use wasi::sockets::network::{
+    ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+};
 use wasi::sockets::tcp::TcpSocket;
 
 use crate::config::Config;
@@ -45,7 +47,15 @@ fn serve() -> Result<(), String> {
     let root = super::served_root()?;
     let config = Arc::new(Config::new(root));
     let listener = bind(listen)?;
-    println!("Serving HTTP on {} port {} (http://{listen}/) ...", listen.ip(), listen.port());
+    let local = listener
+        .local_address()
+        .map(socket_address)
+        .unwrap_or(listen);
+    println!(
+        "Serving HTTP on {} port {} (http://{local}/) ...",
+        local.ip(),
+        local.port()
+    );
     let mut clients: Vec<Client> = Vec::new();
     loop {
         let mut pollables: Vec<Pollable> = Vec::with_capacity(clients.len() + 2);
@@ -55,7 +65,9 @@ fn serve() -> Result<(), String> {
         for client in &clients {
             pollables.push(client.pollable());
         }
-        pollables.push(wasi::clocks::monotonic_clock::subscribe_duration(1_000_000_000));
+        pollables.push(wasi::clocks::monotonic_clock::subscribe_duration(
+            1_000_000_000,
+        ));
         let refs: Vec<&Pollable> = pollables.iter().collect();
         let ready = poll(&refs);
         drop(pollables);
@@ -65,7 +77,12 @@ fn serve() -> Result<(), String> {
             while clients.len() < MAX_CLIENTS {
                 match listener.accept() {
                     Ok((socket, input, output)) => {
-                        clients.push(Client::new(Connection::new(config.clone()), socket, input, output));
+                        clients.push(Client::new(
+                            Connection::new(config.clone()),
+                            socket,
+                            input,
+                            output,
+                        ));
                     }
                     Err(ErrorCode::WouldBlock) => break,
                     Err(error) => {
@@ -95,31 +112,53 @@ fn listen_address() -> Result<SocketAddr, String> {
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--listen" => listen = rest.next().ok_or("--listen needs an address such as 127.0.0.1:8000")?.clone(),
+            "--listen" => {
+                listen = rest
+                    .next()
+                    .ok_or("--listen needs an address such as 127.0.0.1:8000")?
+                    .clone()
+            }
             "-h" | "--help" => {
-                println!("usage: wasmtime run -S inherit-network --dir ./site hhttpp.wasm [--listen ADDR]");
+                println!(
+                    "usage: wasmtime run -S inherit-network --dir ./site hhttpp.wasm [--listen ADDR]"
+                );
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument {other:?} (usage: hhttpp.wasm [--listen ADDR])")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?} (usage: hhttpp.wasm [--listen ADDR])"
+                ));
+            }
         }
     }
-    listen.parse().map_err(|_| format!("--listen {listen:?} is not an address such as 127.0.0.1:8000"))
+    listen
+        .parse()
+        .map_err(|_| format!("--listen {listen:?} is not an address such as 127.0.0.1:8000"))
 }
 
 fn bind(address: SocketAddr) -> Result<TcpSocket, String> {
     let (family, wasi_address) = match address.ip() {
         IpAddr::V4(ip) => {
             let o = ip.octets();
-            (IpAddressFamily::Ipv4, IpSocketAddress::Ipv4(Ipv4SocketAddress { port: address.port(), address: (o[0], o[1], o[2], o[3]) }))
+            (
+                IpAddressFamily::Ipv4,
+                IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                    port: address.port(),
+                    address: (o[0], o[1], o[2], o[3]),
+                }),
+            )
         }
         IpAddr::V6(ip) => {
             let s = ip.segments();
-            (IpAddressFamily::Ipv6, IpSocketAddress::Ipv6(Ipv6SocketAddress {
-                port: address.port(),
-                flow_info: 0,
-                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
-                scope_id: 0,
-            }))
+            (
+                IpAddressFamily::Ipv6,
+                IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                    port: address.port(),
+                    flow_info: 0,
+                    address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                    scope_id: 0,
+                }),
+            )
         }
     };
     let explain = |step: &str, error: ErrorCode| match error {
@@ -131,14 +170,32 @@ fn bind(address: SocketAddr) -> Result<TcpSocket, String> {
         other => format!("cannot {step} {address}: {other:?}"),
     };
     let network = wasi::sockets::instance_network::instance_network();
-    let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(family).map_err(|e| explain("create a socket for", e))?;
-    socket.start_bind(&network, wasi_address).map_err(|e| explain("bind", e))?;
+    let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(family)
+        .map_err(|e| explain("create a socket for", e))?;
+    socket
+        .start_bind(&network, wasi_address)
+        .map_err(|e| explain("bind", e))?;
     socket.subscribe().block();
     socket.finish_bind().map_err(|e| explain("bind", e))?;
     socket.start_listen().map_err(|e| explain("listen on", e))?;
     socket.subscribe().block();
-    socket.finish_listen().map_err(|e| explain("listen on", e))?;
+    socket
+        .finish_listen()
+        .map_err(|e| explain("listen on", e))?;
     Ok(socket)
+}
+
+fn socket_address(address: IpSocketAddress) -> SocketAddr {
+    match address {
+        IpSocketAddress::Ipv4(a) => {
+            let (o0, o1, o2, o3) = a.address;
+            SocketAddr::from(([o0, o1, o2, o3], a.port))
+        }
+        IpSocketAddress::Ipv6(a) => {
+            let (s0, s1, s2, s3, s4, s5, s6, s7) = a.address;
+            SocketAddr::from(([s0, s1, s2, s3, s4, s5, s6, s7], a.port))
+        }
+    }
 }
 
 /// One client: its connection machine, streams, and the bytes not yet written.
@@ -157,7 +214,12 @@ struct Client {
 }
 
 impl Client {
-    fn new(connection: Connection, socket: TcpSocket, input: InputStream, output: OutputStream) -> Client {
+    fn new(
+        connection: Connection,
+        socket: TcpSocket,
+        input: InputStream,
+        output: OutputStream,
+    ) -> Client {
         Client {
             connection,
             input,
@@ -213,7 +275,12 @@ impl Client {
                     self.pending = bytes;
                     self.written = 0;
                 }
-                Step::Log(e) => eprintln!("\"{}\" {} {}", e.request_line.escape_debug(), e.status, e.body_bytes),
+                Step::Log(e) => eprintln!(
+                    "\"{}\" {} {}",
+                    e.request_line.escape_debug(),
+                    e.status,
+                    e.body_bytes
+                ),
                 Step::Close => self.closing = true,
                 Step::Receive => match self.input.read(CHUNK as u64) {
                     Ok(bytes) if bytes.is_empty() => return progressed,

@@ -1,0 +1,266 @@
+//! Shared by the integration tests: temporary sites, servers started on ephemeral loopback ports
+//! (stopped by PID when dropped), and raw HTTP/1.1 exchanges over TCP with exact bytes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long any single network read in a test may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A temporary folder to serve, removed on drop.
+pub struct Site(PathBuf);
+
+impl Site {
+    pub fn new() -> Site {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("hhttpp-it-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Site(path)
+    }
+
+    /// Writes `contents` to `relative`, creating folders as needed.
+    pub fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> &Site {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The repository's example site.
+pub fn example_site() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../example_site")
+}
+
+/// A running server process, killed (by PID, through its handle) when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    /// Lines the server printed on stderr so far (the access log).
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts the `hhttpp` binary on an ephemeral loopback port serving `dir`.
+    pub fn hhttpp(dir: &Path) -> Server {
+        Server::hhttpp_with(dir, &[])
+    }
+
+    /// Same, with extra arguments.
+    pub fn hhttpp_with(dir: &Path, extra: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hhttpp"));
+        command
+            .args(["0", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .args(extra);
+        Server::spawn(command)
+    }
+
+    /// Starts `command`, which must print python's banner (`... port N ...`) on stdout.
+    pub fn spawn(mut command: Command) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let stderr_lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr_lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let banner = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(banner) => banner,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "server printed no banner; stderr: {:?}",
+                    stderr_lines.lock().unwrap()
+                );
+            }
+        };
+        let port = banner
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in banner {banner:?}"));
+        Server {
+            child,
+            port,
+            stderr: stderr_lines,
+        }
+    }
+
+    /// A new connection to the server.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// Sends `request` on a new connection and returns everything received until the server
+    /// closes (or, for a kept-alive connection, one response).
+    pub fn request(&self, request: &[u8]) -> Response {
+        let mut stream = self.connect();
+        stream.write_all(request).unwrap();
+        read_response(&mut stream, request.starts_with(b"HEAD "))
+    }
+
+    /// `GET path` with a Host header.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+    }
+
+    /// Waits until the access log holds `count` lines, or panics.
+    pub fn log_lines(&self, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let lines = self.stderr.lock().unwrap().clone();
+            if lines.len() >= count {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "expected {count} log lines, got {:?}",
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The response head exactly as received.
+    pub head: String,
+}
+
+impl Response {
+    /// The value of the first header field named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads one response from `stream`: the head, then a body of `Content-Length` bytes (none for
+/// HEAD, 204 and 304).
+pub fn read_response(stream: &mut TcpStream, head_request: bool) -> Response {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut fields);
+        if let Ok(httparse::Status::Complete(head_len)) = parsed.parse(&buffer) {
+            let status = parsed.code.unwrap();
+            let headers: Vec<(String, String)> = parsed
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
+                .collect();
+            let length = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.parse::<usize>().unwrap())
+                .unwrap_or(0);
+            let length = if head_request || status == 304 || status == 204 {
+                0
+            } else {
+                length
+            };
+            while buffer.len() < head_len + length {
+                let n = stream.read(&mut chunk).expect("read body");
+                assert!(
+                    n > 0,
+                    "connection closed after {} of {length} body bytes",
+                    buffer.len() - head_len
+                );
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            let head = String::from_utf8_lossy(&buffer[..head_len]).into_owned();
+            let body = buffer[head_len..head_len + length].to_vec();
+            return Response {
+                status,
+                headers,
+                body,
+                head,
+            };
+        }
+        let n = stream.read(&mut chunk).expect("read head");
+        assert!(
+            n > 0,
+            "connection closed before a response head; got {:?}",
+            String::from_utf8_lossy(&buffer)
+        );
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Whether the server closed `stream` (reads EOF, or a reset) within the timeout.
+pub fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
