@@ -115,6 +115,17 @@ impl Connection {
                         self.input.drain(..head_len);
                         if framing == BodyFraming::None {
                             self.answer(request);
+                        } else if answers_before_body(&request) {
+                            // Nothing in the body could change the answer, and the client may be
+                            // waiting for `100 Continue`: answer now, then close rather than read it
+                            // (RFC 9110 §10.1.1).
+                            self.input.clear();
+                            self.input_closed = true;
+                            self.answer(request);
+                        } else if matches!(framing, BodyFraming::Length(n) if n > self.config.limits.max_discarded_body)
+                        {
+                            let line = request_line(&request);
+                            self.refuse(RequestError::BodyTooLarge, line);
                         } else {
                             let discard =
                                 Discard::new(framing, self.config.limits.max_discarded_body);
@@ -323,6 +334,13 @@ impl Outgoing {
         self.file_position = Some(position + filled as u64);
         Ok(filled)
     }
+}
+
+/// Whether a request with a body is answered without reading the body: methods this server
+/// refuses anyway, and clients waiting for `100 Continue`.
+fn answers_before_body(request: &Request) -> bool {
+    !matches!(request.method, Method::Get | Method::Head | Method::Options)
+        || request.headers.has_token("expect", "100-continue")
 }
 
 fn request_line(request: &Request) -> String {
@@ -713,6 +731,31 @@ mod tests {
         );
         let brew = get(&dir, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(brew.starts_with("HTTP/1.1 501 Not Implemented\r\n"));
+    }
+
+    #[test]
+    fn refused_methods_and_expect_continue_are_answered_before_the_body() {
+        let dir = site();
+        let (out, _, closed) = drive(
+            &mut connection(&dir),
+            b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n",
+            1 << 20,
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+                && out.contains("\r\nConnection: close\r\n"),
+            "{out}"
+        );
+        assert!(closed);
+        let (out, _, closed) = drive(
+            &mut connection(&dir),
+            b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+            1 << 20,
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("0123456789") && closed,
+            "{out}"
+        );
     }
 
     #[test]

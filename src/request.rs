@@ -235,11 +235,6 @@ pub fn parse_head(
     };
     check_host(&request)?;
     let framing = body_framing(&request)?;
-    if let BodyFraming::Length(n) = framing
-        && n > limits.max_discarded_body
-    {
-        return Err(RequestError::BodyTooLarge);
-    }
     Ok(Some((request, framing, head_len)))
 }
 
@@ -468,7 +463,7 @@ mod tests {
         );
         assert_eq!(
             framing(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n"),
-            Err(RequestError::BodyTooLarge)
+            Ok(BodyFraming::Length(99_999_999))
         );
     }
 

@@ -7,7 +7,6 @@
 
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::Config;
@@ -186,7 +185,7 @@ fn serve_file(
             .with("Content-Range", r.content_range(len))
         }
         Ranges::Partial(ranges) => {
-            let boundary = boundary(&validators);
+            let boundary = boundary(&validators, &ranges);
             let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
             for (i, r) in ranges.iter().enumerate() {
                 let lead = if i == 0 { "" } else { "\r\n" };
@@ -240,14 +239,15 @@ fn precompressed_variants(config: &Config, target: &Target) -> Vec<(Coding, Path
         .collect()
 }
 
-/// A multipart boundary unlikely to occur in the file: derived from its tag and the clock.
-fn boundary(validators: &Validators) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+/// The multipart boundary: a hash of the file version and the ranges, so that GET and HEAD of
+/// the same request carry the same header fields.
+fn boundary(validators: &Validators, ranges: &[range::ByteRange]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in validators.etag.bytes().chain(nanos.to_le_bytes()) {
+    let positions = ranges
+        .iter()
+        .flat_map(|r| [r.first, r.last])
+        .flat_map(u64::to_le_bytes);
+    for byte in validators.etag.bytes().chain(positions) {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
     }
     format!("hhttpp-{hash:016x}")

@@ -2,6 +2,8 @@
 //! (stopped by PID when dropped), and raw HTTP/1.1 exchanges over TCP with exact bytes.
 #![allow(dead_code)]
 
+pub mod cases;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,172 @@
+//! One table of request → expected response cases for the static-file responder, shared by every
+//! way hhttpp is run, so that the ways cannot drift apart. `{etag}` and `{last-modified}` in a
+//! request stand for the current validators of `/hello.txt`.
+
+use super::{Response, Site};
+
+/// The folder the cases run against.
+pub fn site() -> Site {
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n")
+        .file("digits.txt", "0123456789")
+        .file("app.js", "console.log('hi');\n")
+        .file("app.js.br", "BR")
+        .file("app.js.gz", "GZ")
+        .file("dir/b.txt", "b")
+        .file("dir/A.txt", "a")
+        .file("dir/sub/x.txt", "x")
+        .file("blog/index.html", "<p>blog</p>")
+        .file("only-htm/index.htm", "<p>htm</p>")
+        .file("with space/ü.txt", "unicode");
+    site
+}
+
+/// What a response must show.
+pub struct Case {
+    pub name: &'static str,
+    /// The whole request, bytes as sent (`{etag}` and `{last-modified}` substituted).
+    pub request: &'static str,
+    pub status: u16,
+    /// Header fields that must have exactly this value.
+    pub headers: &'static [(&'static str, &'static str)],
+    /// Header fields that must be absent.
+    pub absent: &'static [&'static str],
+    /// The exact body, if checked.
+    pub body: Option<&'static str>,
+    /// Text the body must contain, if checked.
+    pub contains: &'static [&'static str],
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+macro_rules! case {
+    ($name:literal, $request:literal => $status:literal $(, headers: [$(($h:literal, $v:expr)),* $(,)?])? $(, absent: [$($a:literal),* $(,)?])? $(, body: $body:literal)? $(, contains: [$($c:literal),* $(,)?])? $(,)?) => {
+        Case {
+            name: $name,
+            request: $request,
+            status: $status,
+            headers: &[$($(($h, $v)),*)?],
+            absent: &[$($($a),*)?],
+            body: None $(.or(Some($body)))?,
+            contains: &[$($($c),*)?],
+        }
+    };
+}
+
+/// Every responder behaviour, as a case.
+pub fn responder_cases() -> Vec<Case> {
+    vec![
+        case!("file", "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200,
+            headers: [("Content-Type", TEXT), ("Content-Length", "14"), ("Accept-Ranges", "bytes")], body: "Hello, world!\n"),
+        case!("head", "HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200,
+            headers: [("Content-Type", TEXT), ("Content-Length", "14")], body: ""),
+        case!("utf-8 path", "GET /with%20space/%C3%BC.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200, body: "unicode"),
+        case!("dot segments", "GET /dir/../hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200, body: "Hello, world!\n"),
+        case!("absolute-form", "GET http://t/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200, body: "Hello, world!\n"),
+        case!("index.html", "GET /blog/ HTTP/1.1\r\nHost: t\r\n\r\n" => 200, headers: [("Content-Type", HTML)], body: "<p>blog</p>"),
+        case!("index.htm", "GET /only-htm/ HTTP/1.1\r\nHost: t\r\n\r\n" => 200, body: "<p>htm</p>"),
+        case!("redirect", "GET /blog HTTP/1.1\r\nHost: t\r\n\r\n" => 301, headers: [("Location", "/blog/")]),
+        case!("redirect keeps query", "GET /blog?a=1&b=2 HTTP/1.1\r\nHost: t\r\n\r\n" => 301, headers: [("Location", "/blog/?a=1&b=2")]),
+        case!("redirect never protocol-relative", "GET //blog HTTP/1.1\r\nHost: t\r\n\r\n" => 301, headers: [("Location", "/blog/")]),
+        case!("file with slash", "GET /hello.txt/ HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
+        case!("listing", "GET /dir/ HTTP/1.1\r\nHost: t\r\n\r\n" => 200, headers: [("Content-Type", HTML)],
+            contains: ["<title>Directory listing for /dir/</title>", "<li><a href=\"A.txt\">A.txt</a>", "<a href=\"sub/\">sub/</a>"]),
+        case!("listing as json", "GET /dir/ HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n\r\n" => 200,
+            headers: [("Content-Type", "application/json")], contains: ["\"name\":\"A.txt\"", "\"type\":\"directory\""]),
+        case!("not found", "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n" => 404, headers: [("Content-Type", HTML)], contains: ["404 Not Found"]),
+        case!("head of an error", "HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n" => 404, body: ""),
+        // Validators (RFC 9110 §13).
+        case!("if-none-match", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n" => 304,
+            absent: ["Content-Length", "Content-Type"], body: ""),
+        case!("if-none-match weak", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: W/{etag}\r\n\r\n" => 304),
+        case!("if-none-match list", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"a\", {etag}\r\n\r\n" => 304),
+        case!("if-none-match star", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\n\r\n" => 304),
+        case!("if-none-match other", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\"\r\n\r\n" => 200),
+        case!("if-modified-since", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {last-modified}\r\n\r\n" => 304),
+        case!("if-modified-since old", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n" => 200),
+        case!("if-modified-since unparsable", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: yesterday\r\n\r\n" => 200),
+        case!("if-modified-since ignored with if-none-match",
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\"\r\nIf-Modified-Since: {last-modified}\r\n\r\n" => 200),
+        case!("if-match fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: \"other\"\r\n\r\n" => 412),
+        case!("if-match weak fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: W/{etag}\r\n\r\n" => 412),
+        case!("if-match holds", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: {etag}\r\n\r\n" => 200),
+        case!("if-unmodified-since fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n" => 412),
+        case!("if-match beats if-unmodified-since",
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: {etag}\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n" => 200),
+        // Ranges (RFC 9110 §14).
+        case!("range", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\n\r\n" => 206,
+            headers: [("Content-Range", "bytes 0-4/10"), ("Content-Length", "5")], body: "01234"),
+        case!("range open", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=7-\r\n\r\n" => 206, headers: [("Content-Range", "bytes 7-9/10")], body: "789"),
+        case!("range suffix", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=-2\r\n\r\n" => 206, body: "89"),
+        case!("ranges multipart", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1,5-6\r\n\r\n" => 206,
+            contains: ["\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n", "\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n"]),
+        case!("range unsatisfiable", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=10-\r\n\r\n" => 416, headers: [("Content-Range", "bytes */10")]),
+        case!("range malformed ignored", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=5-1\r\n\r\n" => 200, body: "0123456789"),
+        case!("range other unit ignored", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: lines=1-2\r\n\r\n" => 200),
+        case!("too many ranges", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,0-0,1-1,2-2,3-3,4-4,5-5,6-6\r\n\r\n" => 200, body: "0123456789"),
+        case!("if-range etag", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\nIf-Range: {etag}\r\n\r\n" => 206, body: "Hello"),
+        case!("if-range date", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\nIf-Range: {last-modified}\r\n\r\n" => 206, body: "Hello"),
+        case!("if-range stale", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\nIf-Range: \"old\"\r\n\r\n" => 200, body: "Hello, world!\n"),
+        // Precompressed variants.
+        case!("brotli", "GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n" => 200,
+            headers: [("Content-Encoding", "br"), ("Vary", "Accept-Encoding"), ("Content-Type", "text/javascript; charset=utf-8")], body: "BR"),
+        case!("gzip by q-value", "GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br;q=0.1, gzip;q=0.9\r\n\r\n" => 200,
+            headers: [("Content-Encoding", "gzip")], body: "GZ"),
+        case!("identity", "GET /app.js HTTP/1.1\r\nHost: t\r\n\r\n" => 200, headers: [("Vary", "Accept-Encoding")], absent: ["Content-Encoding"], body: "console.log('hi');\n"),
+        case!("encoding refused", "GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br;q=0, gzip;q=0\r\n\r\n" => 200, absent: ["Content-Encoding"]),
+        case!("range of an encoded variant", "GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nRange: bytes=1-1\r\n\r\n" => 206,
+            headers: [("Content-Encoding", "gzip"), ("Content-Range", "bytes 1-1/2")], body: "Z"),
+        // Methods.
+        case!("options", "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n" => 204, headers: [("Allow", "GET, HEAD, OPTIONS")], absent: ["Content-Length"]),
+        case!("options path", "OPTIONS /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 204, headers: [("Allow", "GET, HEAD, OPTIONS")]),
+        case!("known method", "DELETE /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 405, headers: [("Allow", "GET, HEAD, OPTIONS")]),
+        case!("unknown method", "BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n" => 501),
+        // Paths.
+        case!("nul", "GET /hello.txt%00 HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("invalid utf-8", "GET /%ff%fe HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("encoded slash", "GET /dir%2Fb.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("backslash", "GET /dir%5Cb.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("traversal", "GET /../../../../etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
+        case!("encoded traversal", "GET /%2e%2e/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
+    ]
+}
+
+impl Case {
+    /// The request with validators substituted.
+    pub fn request_bytes(&self, etag: &str, last_modified: &str) -> Vec<u8> {
+        self.request
+            .replace("{etag}", etag)
+            .replace("{last-modified}", last_modified)
+            .into_bytes()
+    }
+
+    /// Panics with the case's name if `response` does not match.
+    pub fn check(&self, response: &Response) {
+        let name = self.name;
+        assert_eq!(response.status, self.status, "{name}: {}", response.head);
+        for (field, value) in self.headers {
+            assert_eq!(
+                response.header(field),
+                Some(*value),
+                "{name}: {field} in {}",
+                response.head
+            );
+        }
+        for field in self.absent {
+            assert_eq!(
+                response.header(field),
+                None,
+                "{name}: {field} should be absent in {}",
+                response.head
+            );
+        }
+        if let Some(body) = self.body {
+            assert_eq!(response.text(), body, "{name}");
+        }
+        let text = response.text();
+        for needle in self.contains {
+            assert!(text.contains(needle), "{name}: {needle:?} not in {text}");
+        }
+    }
+}
