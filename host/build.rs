@@ -1,5 +1,6 @@
-//! Builds the core as the `hhttpp.wasm` component and hands its path to `include_bytes!`, so the
-//! `hhttpp` binary carries its sandboxed core inside it: one file to install and run.
+//! Builds the components and hands their paths to the host: `hhttpp.wasm` is embedded with
+//! `include_bytes!`, so the `hhttpp` binary carries its sandboxed core inside it (one file to
+//! install and run); `hhttpp-http.wasm`'s path is given to the integration tests.
 
 use std::env;
 use std::path::PathBuf;
@@ -13,7 +14,14 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let target_dir = out_dir.join("component-target");
-    for path in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
+    for path in [
+        "src",
+        "wit",
+        "component",
+        "http",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
@@ -28,7 +36,9 @@ fn main() {
             "--target",
             "wasm32-wasip2",
             "-p",
-            "hhttpp",
+            "hhttpp-component",
+            "-p",
+            "hhttpp-http",
         ])
         .arg("--target-dir")
         .arg(&target_dir);
@@ -46,10 +56,17 @@ fn main() {
     let status = command.status().expect("run cargo to build the component");
     if !status.success() {
         panic!(
-            "building the hhttpp.wasm component failed (is the target installed? \
+            "building the components failed (is the target installed? \
              `rustup target add wasm32-wasip2`)"
         );
     }
-    let wasm = target_dir.join("wasm32-wasip2/release/hhttpp.wasm");
-    println!("cargo:rustc-env=HHTTPP_COMPONENT={}", wasm.display());
+    let release = target_dir.join("wasm32-wasip2/release");
+    println!(
+        "cargo:rustc-env=HHTTPP_COMPONENT={}",
+        release.join("hhttpp_component.wasm").display()
+    );
+    println!(
+        "cargo:rustc-env=HHTTPP_HTTP_COMPONENT={}",
+        release.join("hhttpp_http.wasm").display()
+    );
 }

@@ -6,7 +6,6 @@
 //! under tests and fuzzers fed with exact bytes. It owns framing, keep-alive, pipelining (requests
 //! are answered strictly in order) and error recovery; what to answer is the responder's job.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,7 +13,7 @@ use crate::config::Config;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
 use crate::request_body::Discard;
 use crate::responder;
-use crate::response::{self, Body, Response, Segment};
+use crate::response::{self, BodyCursor, Response};
 
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +67,8 @@ enum State {
 #[derive(Debug)]
 struct Outgoing {
     head: Vec<u8>,
-    body: Body,
-    /// Whether the body is sent at all (not for HEAD, 304, 204).
-    send_body: bool,
-    /// Index of the segment being sent, and bytes of it already sent.
-    segment: usize,
-    segment_sent: u64,
-    /// Where the body's file is positioned, to avoid seeking before every read.
-    file_position: Option<u64>,
+    /// The body still to send; `None` when no body is sent (HEAD, 304, 204).
+    body: Option<BodyCursor>,
     close: bool,
     exchange: Exchange,
 }
@@ -239,11 +232,7 @@ impl Connection {
         let send_body = send_body && !bodiless;
         self.state = State::Sending(Outgoing {
             head,
-            body: response.body,
-            send_body,
-            segment: 0,
-            segment_sent: 0,
-            file_position: None,
+            body: send_body.then(|| BodyCursor::new(response.body)),
             close,
             exchange: Exchange {
                 request_line,
@@ -265,74 +254,18 @@ impl Outgoing {
     /// The next chunk of the response: the head first, then body bytes up to `max_bytes`.
     fn produce(&mut self, max_bytes: usize) -> Produced {
         let mut out = std::mem::take(&mut self.head);
-        let max_bytes = max_bytes.max(1);
-        while self.send_body && out.len() < max_bytes {
-            let Some(segment) = self.body.segments.get(self.segment) else {
-                break;
-            };
-            let room = max_bytes - out.len();
-            let finished = match segment {
-                Segment::Bytes(bytes) => {
-                    let start = self.segment_sent as usize;
-                    let take = room.min(bytes.len() - start);
-                    out.extend_from_slice(&bytes[start..start + take]);
-                    self.segment_sent += take as u64;
-                    self.segment_sent == bytes.len() as u64
-                }
-                Segment::FileRange { offset, len } => {
-                    let (offset, len) = (*offset, *len);
-                    let want = (len - self.segment_sent).min(room as u64) as usize;
-                    match self.read_file(offset + self.segment_sent, want, &mut out) {
-                        Ok(read) if read == want => {
-                            self.segment_sent += read as u64;
-                            self.segment_sent == len
-                        }
-                        _ => return Produced::Broken(out),
-                    }
-                }
-            };
-            if finished {
-                self.segment += 1;
-                self.segment_sent = 0;
-            }
+        let room = max_bytes.max(1).saturating_sub(out.len());
+        if let Some(body) = &mut self.body
+            && room > 0
+            && body.read_into(&mut out, room).is_err()
+        {
+            return Produced::Broken(out);
         }
         if out.is_empty() {
             Produced::Done
         } else {
             Produced::Bytes(out)
         }
-    }
-
-    /// Appends exactly `want` bytes of the body's file from `position` to `out`, or reports how
-    /// many it could read before the file ended.
-    fn read_file(
-        &mut self,
-        position: u64,
-        want: usize,
-        out: &mut Vec<u8>,
-    ) -> std::io::Result<usize> {
-        let file = self
-            .body
-            .file
-            .as_mut()
-            .ok_or(std::io::ErrorKind::NotFound)?;
-        if self.file_position != Some(position) {
-            file.seek(SeekFrom::Start(position))?;
-        }
-        let start = out.len();
-        out.resize(start + want, 0);
-        let mut filled = 0;
-        while filled < want {
-            match file.read(&mut out[start + filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        out.truncate(start + filled);
-        self.file_position = Some(position + filled as u64);
-        Ok(filled)
     }
 }
 

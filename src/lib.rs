@@ -1,8 +1,9 @@
 //! hhttpp's core: a static-file HTTP/1.1 server as a sans-I/O state machine.
 //!
 //! Bytes a client sent go in, bytes to send come out; files are read only below the configured
-//! root. There are no sockets, threads or runtime here, so the same code runs natively, inside the
-//! WASI component (`hhttpp.wasm`), and under tests that feed exact bytes.
+//! root, through `std::fs`. There are no sockets, threads or runtime here, so the same code runs
+//! natively, inside the WASI components (`component/` → `hhttpp.wasm`, `http/` →
+//! `hhttpp-http.wasm`), and under tests that feed exact bytes.
 //!
 //! Two layers, kept apart:
 //! - the **HTTP/1.1 byte layer** — [`connection`] (framing, keep-alive, pipelining), [`request`]
@@ -24,9 +25,6 @@ pub mod resolve;
 pub mod responder;
 pub mod response;
 pub mod target;
-
-#[cfg(target_family = "wasm")]
-mod component;
 
 #[cfg(test)]
 pub(crate) mod test_support;

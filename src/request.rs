@@ -36,7 +36,8 @@ impl Method {
         }
     }
 
-    fn from_token(token: &str) -> Method {
+    /// Classifies a method token (case-sensitive, RFC 9110 §9.1).
+    pub fn from_token(token: &str) -> Method {
         match token {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
@@ -52,6 +53,18 @@ impl Method {
 /// Header fields in the order received. Names are stored lowercase.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
+
+impl FromIterator<(String, String)> for Headers {
+    /// Header fields from `(name, value)` pairs; names are lowercased.
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(fields: I) -> Headers {
+        Headers(
+            fields
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .collect(),
+        )
+    }
+}
 
 impl Headers {
     /// The value of the only or first field named `name` (lowercase).

@@ -5,6 +5,7 @@
 //! in chunks, so a large file is never held in memory.
 
 use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// One piece of a body, in order.
 #[derive(Debug)]
@@ -61,6 +62,88 @@ impl Body {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Reads a [`Body`] front to back in bounded chunks: what every transport uses to send one.
+#[derive(Debug)]
+pub struct BodyCursor {
+    body: Body,
+    /// Index of the segment being read, and bytes of it already read.
+    segment: usize,
+    segment_read: u64,
+    /// Where the body's file is positioned, so sequential reads never seek.
+    file_position: Option<u64>,
+}
+
+impl BodyCursor {
+    pub fn new(body: Body) -> BodyCursor {
+        BodyCursor {
+            body,
+            segment: 0,
+            segment_read: 0,
+            file_position: None,
+        }
+    }
+
+    /// Appends up to `max_bytes` of the body to `out`; appends nothing once the body is done.
+    ///
+    /// Fails with `UnexpectedEof` if the file ended before its promised range (it shrank while
+    /// being sent): the transport must then abort rather than send wrong bytes.
+    pub fn read_into(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> io::Result<()> {
+        let limit = out.len() + max_bytes;
+        while out.len() < limit {
+            let Some(segment) = self.body.segments.get(self.segment) else {
+                break;
+            };
+            let room = limit - out.len();
+            let (read, segment_len) = match segment {
+                Segment::Bytes(bytes) => {
+                    let start = self.segment_read as usize;
+                    let take = room.min(bytes.len() - start);
+                    out.extend_from_slice(&bytes[start..start + take]);
+                    (take as u64, bytes.len() as u64)
+                }
+                Segment::FileRange { offset, len } => {
+                    let (position, len) = (offset + self.segment_read, *len);
+                    let want = (len - self.segment_read).min(room as u64) as usize;
+                    let file = self.body.file.as_mut().ok_or(io::ErrorKind::NotFound)?;
+                    if self.file_position != Some(position) {
+                        file.seek(SeekFrom::Start(position))?;
+                    }
+                    let start = out.len();
+                    out.resize(start + want, 0);
+                    let filled = read_fully(file, &mut out[start..]);
+                    out.truncate(start + filled.as_ref().copied().unwrap_or(0));
+                    let filled = filled?;
+                    self.file_position = Some(position + filled as u64);
+                    if filled < want {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    (filled as u64, len)
+                }
+            };
+            self.segment_read += read;
+            if self.segment_read == segment_len {
+                self.segment += 1;
+                self.segment_read = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads until `buffer` is full or the file ends; returns how many bytes were read.
+fn read_fully(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// What the responder answers: everything but the connection-level fields (`Date`,

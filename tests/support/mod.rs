@@ -77,7 +77,8 @@ impl Server {
         Server::spawn(command)
     }
 
-    /// Starts `command`, which must print python's banner (`... port N ...`) on stdout.
+    /// Starts `command`, which must announce its port on stdout or stderr, as python's banner
+    /// (`Serving HTTP on … port N …`) or as a URL (`http://127.0.0.1:N/`).
     pub fn spawn(mut command: Command) -> Server {
         let mut child = command
             .stdin(Stdio::null())
@@ -85,45 +86,59 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the server");
-        let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
         let stderr_lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let stdout_tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = announced_port(&line) {
+                    let _ = stdout_tx.send(port);
+                }
+            }
+        });
         let sink = stderr_lines.clone();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
+            let mut announced = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !announced && let Some(port) = announced_port(&line) {
+                    announced = true;
+                    let _ = tx.send(port);
+                    continue;
+                }
                 sink.lock().unwrap().push(line);
             }
         });
-        let banner = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(banner) => banner,
+        let port = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(port) => port,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "server printed no banner; stderr: {:?}",
+                    "server announced no port; stderr: {:?}",
                     stderr_lines.lock().unwrap()
                 );
             }
         };
-        let port = banner
-            .split(" port ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in banner {banner:?}"));
         Server {
             child,
             port,
             stderr: stderr_lines,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident memory so far, in bytes (Linux).
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
     }
 
     /// A new connection to the server.
@@ -165,6 +180,59 @@ impl Server {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// The port in a banner line, if the line is one.
+fn announced_port(line: &str) -> Option<u16> {
+    if let Some(rest) = line.split(" port ").nth(1) {
+        return rest.split(' ').next()?.parse().ok();
+    }
+    let rest = line.split("http://").nth(1)?;
+    let authority = rest.split('/').next()?;
+    authority.rsplit(':').next()?.parse().ok()
+}
+
+/// Downloads `path` on a new connection, discarding the body; returns its length.
+pub fn download_len(server: &Server, path: &str) -> u64 {
+    let mut stream = server.connect();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut total = 0u64;
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut head_done = false;
+    let mut head = Vec::new();
+    loop {
+        let n = stream.read(&mut buffer).expect("read");
+        if n == 0 {
+            return total;
+        }
+        if head_done {
+            total += n as u64;
+        } else {
+            head.extend_from_slice(&buffer[..n]);
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                head_done = true;
+                total += (head.len() - end - 4) as u64;
+            }
+        }
+    }
+}
+
+/// Writes a sparse-free file of `len` bytes (not all zeros, so nothing can cheat by size).
+pub fn write_big_file(path: &Path, len: u64) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let block: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut written = 0;
+    while written < len {
+        let take = (len - written).min(block.len() as u64) as usize;
+        file.write_all(&block[..take]).unwrap();
+        written += take as u64;
     }
 }
 

@@ -16,8 +16,8 @@ use wasi::sockets::network::{
 };
 use wasi::sockets::tcp::TcpSocket;
 
-use crate::config::Config;
-use crate::connection::{Connection, Step};
+use hhttpp::Config;
+use hhttpp::connection::{Connection, Step};
 
 /// A client that makes no progress for this long is disconnected.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);

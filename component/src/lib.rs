@@ -1,4 +1,5 @@
-//! The WASI component glue (wasm32-wasip2 only): the core exported two ways from one `hhttpp.wasm`.
+//! `hhttpp.wasm`: the core as a WASI component, exported two ways (wasm32-wasip2 only; native
+//! builds are empty).
 //!
 //! - [`http1`]: the `hhttpp:server/http1` interface, a connection resource the native host feeds
 //!   with the raw bytes of each client socket.
@@ -7,6 +8,8 @@
 //!
 //! Either way the component sees exactly one preopened folder and serves it, whatever guest path
 //! the runtime gave it.
+
+#![cfg(target_family = "wasm")]
 
 mod http1;
 mod serve;

@@ -3,10 +3,10 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::connection::{self, Connection};
+use hhttpp::Config;
+use hhttpp::connection::{self, Connection};
 
-wit_bindgen::generate!({ world: "server", path: "wit" });
+wit_bindgen::generate!({ world: "server", path: "../wit" });
 
 use exports::hhttpp::server::http1::{Exchange, Guest, GuestConnection, Step};
 
