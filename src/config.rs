@@ -18,6 +18,8 @@ pub struct Limits {
     pub max_discarded_body: u64,
     /// Most ranges honoured in one `Range` header; more are answered with the whole file.
     pub max_ranges: usize,
+    /// Most entries shown in one listing (sorted by name; a note says how many were left out).
+    pub max_listed_entries: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +30,7 @@ impl Default for Limits {
             max_headers: 100,
             max_discarded_body: 1024 * 1024,
             max_ranges: 16,
+            max_listed_entries: 10_000,
         }
     }
 }

@@ -65,41 +65,66 @@ impl Entry {
     }
 }
 
-/// Reads a folder's entries, sorted case-insensitively by name (python's order).
-pub fn read(folder: &Path) -> io::Result<Vec<Entry>> {
-    let mut entries = Vec::new();
+/// A folder's entries as listed: the first ones in order, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// Entries in the folder, listed or not.
+    pub total: usize,
+}
+
+impl Listing {
+    /// Whether some entries were left out.
+    pub fn truncated(&self) -> bool {
+        self.entries.len() < self.total
+    }
+}
+
+/// Reads a folder's entries, sorted case-insensitively by name (python's order), keeping at most
+/// `max` of them. Only names and types are read for every entry; sizes and times only for those
+/// kept, so a folder of 100,000 entries costs names, not 100,000 `stat` calls.
+pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
+    let mut names = Vec::new();
     for item in fs::read_dir(folder)? {
         let item = item?;
-        let name = item.file_name().to_string_lossy().into_owned();
-        let Ok(link_meta) = item.metadata() else {
+        let Ok(file_type) = item.file_type() else {
             continue;
         };
-        let target_meta = fs::metadata(item.path()).ok();
-        let kind = if link_meta.file_type().is_symlink() {
-            Kind::Link {
-                to_folder: target_meta.as_ref().is_some_and(|m| m.is_dir()),
-            }
-        } else if link_meta.is_dir() {
-            Kind::Folder
-        } else if link_meta.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        };
-        let meta = target_meta.unwrap_or(link_meta);
-        entries.push(Entry {
-            name,
-            kind,
-            size: meta.is_file().then_some(meta.len()),
-            modified: meta.modified().ok(),
-        });
+        names.push((item.file_name().to_string_lossy().into_owned(), file_type));
     }
-    entries.sort_by_cached_key(|e| (e.name.to_lowercase(), e.name.clone()));
-    Ok(entries)
+    let total = names.len();
+    names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
+    names.truncate(max);
+    let entries = names
+        .into_iter()
+        .map(|(name, file_type)| {
+            let target_meta = fs::metadata(folder.join(&name)).ok();
+            let kind = if file_type.is_symlink() {
+                Kind::Link {
+                    to_folder: target_meta.as_ref().is_some_and(|m| m.is_dir()),
+                }
+            } else if file_type.is_dir() {
+                Kind::Folder
+            } else if file_type.is_file() {
+                Kind::File
+            } else {
+                Kind::Other
+            };
+            let meta = target_meta.filter(|_| kind != Kind::Other);
+            Entry {
+                name,
+                kind,
+                size: meta.as_ref().filter(|m| m.is_file()).map(|m| m.len()),
+                modified: meta.and_then(|m| m.modified().ok()),
+            }
+        })
+        .collect();
+    Ok(Listing { entries, total })
 }
 
 /// The HTML listing of the folder shown at `display_path` (decoded, ending in `/`).
-pub fn html(display_path: &str, entries: &[Entry]) -> String {
+pub fn html(display_path: &str, listing: &Listing) -> String {
+    let entries = &listing.entries;
     let title = format!("Directory listing for {}", escape_html(display_path));
     let mut page = format!(
         "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -126,7 +151,15 @@ pub fn html(display_path: &str, entries: &[Entry]) -> String {
         }
         page.push_str("</li>\n");
     }
-    page.push_str("</ul>\n<hr>\n</body>\n</html>\n");
+    page.push_str("</ul>\n");
+    if listing.truncated() {
+        page.push_str(&format!(
+            "<p class=\"truncated\">Showing the first {} of {} entries.</p>\n",
+            entries.len(),
+            listing.total
+        ));
+    }
+    page.push_str("<hr>\n</body>\n</html>\n");
     page
 }
 
@@ -194,6 +227,13 @@ pub fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn listing(entries: Vec<Entry>) -> Listing {
+        Listing {
+            total: entries.len(),
+            entries,
+        }
+    }
+
     fn entry(name: &str, kind: Kind) -> Entry {
         Entry {
             name: name.into(),
@@ -207,10 +247,10 @@ mod tests {
     fn html_escapes_names_and_encodes_links() {
         let page = html(
             "/a&b/",
-            &[
+            &listing(vec![
                 entry("<x> \"y\".html", Kind::File),
                 entry("d", Kind::Folder),
-            ],
+            ]),
         );
         assert!(page.contains("<title>Directory listing for /a&amp;b/</title>"));
         assert!(page.contains(
@@ -223,10 +263,10 @@ mod tests {
     fn links_are_marked_like_python() {
         let page = html(
             "/",
-            &[
+            &listing(vec![
                 entry("l", Kind::Link { to_folder: true }),
                 entry("f", Kind::Link { to_folder: false }),
-            ],
+            ]),
         );
         assert!(page.contains("<a href=\"l/\">l@</a>"));
         assert!(page.contains("<a href=\"f\">f@</a>"));
@@ -259,11 +299,15 @@ mod tests {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         std::fs::create_dir(dir.path().join("B")).unwrap();
-        let names: Vec<String> = read(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+        let all = read(dir.path(), 100).unwrap();
+        let names: Vec<&str> = all.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["A.txt", "B", "b.txt", "c"]);
+        let cut = read(dir.path(), 2).unwrap();
+        assert_eq!((cut.entries.len(), cut.total), (2, 4));
+        assert_eq!(cut.entries[1].name, "B");
+        assert!(
+            html("/", &cut)
+                .contains("<p class=\"truncated\">Showing the first 2 of 4 entries.</p>")
+        );
     }
 }

@@ -79,22 +79,29 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
     if !config.listing {
         return not_servable(ResolveError::NotFound);
     }
-    let entries = match listing::read(path) {
-        Ok(entries) => entries,
+    let listing = match listing::read(path, config.limits.max_listed_entries) {
+        Ok(listing) => listing,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
     let (content_type, page) = if wants_json(request) {
-        ("application/json", listing::json(&entries))
+        ("application/json", listing::json(&listing.entries))
     } else {
         (
             "text/html; charset=utf-8",
-            listing::html(&target.display_path(), &entries),
+            listing::html(&target.display_path(), &listing),
         )
     };
-    Response::new(200, Body::bytes(page))
+    let response = Response::new(200, Body::bytes(page))
         .with("Content-Type", content_type)
         .with("Vary", "Accept")
-        .with("Cache-Control", "no-cache")
+        .with("Cache-Control", "no-cache");
+    if listing.truncated() {
+        // Scripts reading the JSON array learn it is partial from this field.
+        let note = format!("{} of {}", listing.entries.len(), listing.total);
+        response.with("Listing-Truncated", note)
+    } else {
+        response
+    }
 }
 
 /// Whether the client asked for the listing as JSON rather than HTML.

@@ -38,15 +38,6 @@ pub struct GuestLimits {
     pub cpu_per_call: Duration,
 }
 
-impl Default for GuestLimits {
-    fn default() -> Self {
-        GuestLimits {
-            memory_bytes: 64 * 1024 * 1024,
-            cpu_per_call: Duration::from_secs(10),
-        }
-    }
-}
-
 /// The state a guest's store holds: its WASI context and its limits.
 struct GuestState {
     wasi: WasiCtx,
@@ -152,6 +143,16 @@ impl GuestConnection {
             .hhttpp_server_http1()
             .connection()
             .call_feed(&mut self.store, self.connection, data)
+            .await
+    }
+
+    /// Whether the guest holds no partial request and no partial response.
+    pub async fn idle(&mut self) -> Result<bool> {
+        self.store.set_epoch_deadline(self.ticks);
+        self.server
+            .hhttpp_server_http1()
+            .connection()
+            .call_idle(&mut self.store, self.connection)
             .await
     }
 

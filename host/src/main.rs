@@ -12,6 +12,7 @@ mod server;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use wasmtime::error::Context;
@@ -47,7 +48,11 @@ fn run(cli: Cli) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
-        let guests = Arc::new(Guests::new(directory, GuestLimits::default())?);
+        let limits = GuestLimits {
+            memory_bytes: cli.guest_memory as usize * 1024 * 1024,
+            cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
+        };
+        let guests = Arc::new(Guests::new(directory, limits)?);
         let local = listener.local_addr()?;
         let host = match local {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
@@ -59,6 +64,14 @@ fn run(cli: Cli) -> Result<()> {
             local.port(),
             local.port()
         );
-        server::run(listener, guests, ServeOptions { quiet: cli.quiet }).await
+        let options = ServeOptions {
+            quiet: cli.quiet,
+            max_connections: cli.max_connections as usize,
+            header_timeout: Duration::from_secs_f64(cli.header_timeout),
+            idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
+            write_timeout: Duration::from_secs_f64(cli.write_timeout),
+            grace_period: Duration::from_secs(10),
+        };
+        server::run(listener, guests, options).await
     })
 }

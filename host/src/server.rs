@@ -1,58 +1,77 @@
 //! The listener and the per-connection task: sockets on the host side, HTTP in the guest.
 //!
 //! Each accepted connection gets its own guest instance and a task that moves bytes both ways
-//! until the guest says close. The host never interprets HTTP, except to answer `500` when its
-//! guest fails before a response began.
+//! until the guest says close. The host never interprets HTTP; it only enforces time and count
+//! limits around the guest (answering `408`, `500` or `503` itself where the guest cannot) and
+//! shuts down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::timeout;
 
 use crate::access_log;
-use crate::guest::{EPOCH_TICK, Guests, Step};
+use crate::guest::{EPOCH_TICK, GuestConnection, Guests, Step};
 
 /// Largest chunk the guest sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
-/// A connection with no bytes from the client for this long (mid-request or idle) is closed.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// A client that accepts no bytes of a response for this long is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// After closing our side, how long unread client bytes are drained so the kernel does not
 /// reset the connection before the client has read our last response.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Options for serving.
+/// Time and count limits the host enforces around the guests.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
     pub quiet: bool,
+    /// Most connections served at once; more are answered `503` and closed.
+    pub max_connections: usize,
+    /// A request head (and any body read past) must arrive within this time of its first byte.
+    pub header_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// A client that accepts no bytes of a response for this long is dropped.
+    pub write_timeout: Duration,
+    /// On Ctrl-C or SIGTERM, how long in-flight responses may take to finish.
+    pub grace_period: Duration,
 }
 
-/// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task.
+/// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops
+/// accepting, lets in-flight responses finish (within the grace period), and returns.
 pub async fn run(
     listener: TcpListener,
     guests: Arc<Guests>,
     options: ServeOptions,
 ) -> wasmtime::Result<()> {
     let engine = guests.engine().clone();
-    tokio::spawn(async move {
+    let ticker = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EPOCH_TICK);
         loop {
             ticks.tick().await;
             engine.increment_epoch();
         }
     });
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
     let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tokio::spawn(refuse(stream, 503, "The server is serving as many connections as it may."));
+                        continue;
+                    };
                     let guests = guests.clone();
-                    tokio::spawn(async move { serve_connection(stream, peer, &guests, options).await });
+                    let stop = stop_rx.clone();
+                    tokio::spawn(async move {
+                        serve_connection(stream, peer, &guests, options, stop).await;
+                        drop(slot);
+                    });
                 }
                 Err(error) => {
                     // EMFILE and friends: wait for descriptors to free up instead of spinning.
@@ -61,12 +80,21 @@ pub async fn run(
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             },
-            () = shutdown_signal() => {
-                eprintln!("\nKeyboard interrupt received, exiting.");
-                return Ok(());
-            }
+            () = shutdown_signal() => break,
         }
     }
+    drop(listener);
+    eprintln!("\nKeyboard interrupt received, exiting.");
+    let _ = stop_tx.send(true);
+    let everyone = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
+    if timeout(options.grace_period, slots.acquire_many(everyone))
+        .await
+        .is_err()
+    {
+        eprintln!("hhttpp: grace period over; closing the remaining connections");
+    }
+    ticker.abort();
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -87,30 +115,34 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Answers a connection the guest never sees, then closes it.
+async fn refuse(mut stream: TcpStream, status: u16, message: &str) {
+    let page = hhttpp::response::standalone_error(status, message);
+    let _ = timeout(Duration::from_secs(5), stream.write_all(&page)).await;
+    linger_close(stream).await;
+}
+
 /// Moves bytes between one client and its guest until either side is done.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     guests: &Guests,
     options: ServeOptions,
+    mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let mut guest = match guests.connect().await {
         Ok(guest) => guest,
         Err(error) => {
             eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
-            let _ = stream
-                .write_all(&hhttpp::response::standalone_error(
-                    503,
-                    "The server cannot take this connection now.",
-                ))
-                .await;
-            return;
+            return refuse(stream, 503, "The server cannot take this connection now.").await;
         }
     };
     let mut buffer = vec![0u8; 64 * 1024];
     // Whether bytes of the current response have gone out (a failure then cannot become a 500).
     let mut responding = false;
+    // When the first byte of the request being received arrived.
+    let mut request_started: Option<Instant> = None;
     loop {
         let step = match guest.next(MAX_CHUNK).await {
             Ok(step) => step,
@@ -121,7 +153,7 @@ async fn serve_connection(
                         500,
                         "The server failed while answering this request.",
                     );
-                    let _ = timeout(WRITE_TIMEOUT, stream.write_all(&page)).await;
+                    let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
                 }
                 break;
             }
@@ -129,42 +161,108 @@ async fn serve_connection(
         match step {
             Step::Send(bytes) => {
                 responding = true;
+                request_started = None;
                 if !matches!(
-                    timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await,
+                    timeout(options.write_timeout, stream.write_all(&bytes)).await,
                     Ok(Ok(()))
                 ) {
-                    return;
+                    return; // the client stopped reading
                 }
             }
             Step::Log(exchange) => {
                 responding = false;
                 if !options.quiet {
-                    eprintln!(
-                        "{}",
-                        access_log::line(
-                            peer,
-                            &exchange.request_line,
-                            exchange.status,
-                            exchange.body_bytes,
-                            SystemTime::now()
-                        )
+                    let line = access_log::line(
+                        peer,
+                        &exchange.request_line,
+                        exchange.status,
+                        exchange.body_bytes,
+                        SystemTime::now(),
                     );
+                    eprintln!("{line}");
+                }
+                if *stop.borrow() {
+                    break; // shutting down: this response was the last
                 }
             }
-            Step::Receive => {
-                let read = match timeout(READ_TIMEOUT, stream.read(&mut buffer)).await {
-                    Ok(Ok(n)) => n,
-                    Ok(Err(_)) | Err(_) => return,
-                };
-                if let Err(error) = guest.feed(&buffer[..read]).await {
-                    eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+            Step::Receive => match receive(
+                &mut stream,
+                &mut guest,
+                &mut buffer,
+                &mut request_started,
+                &options,
+                &mut stop,
+            )
+            .await
+            {
+                Received::Bytes(n) => {
+                    if let Err(error) = guest.feed(&buffer[..n]).await {
+                        eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+                        break;
+                    }
+                }
+                Received::Close => break,
+                Received::TimedOut => {
+                    let page = hhttpp::response::standalone_error(
+                        408,
+                        "The request was not received in time.",
+                    );
+                    let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
                     break;
                 }
-            }
+            },
             Step::Close => break,
         }
     }
     linger_close(stream).await;
+}
+
+enum Received {
+    Bytes(usize),
+    /// The client is gone, idle too long, or the server is stopping between requests.
+    Close,
+    /// A request was started but not finished in time (`408`).
+    TimedOut,
+}
+
+/// Waits for the client's next bytes under the deadline that applies: the idle timeout between
+/// requests, the header timeout (counted from the request's first byte) within one.
+async fn receive(
+    stream: &mut TcpStream,
+    guest: &mut GuestConnection,
+    buffer: &mut [u8],
+    request_started: &mut Option<Instant>,
+    options: &ServeOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Received {
+    let idle = guest.idle().await.unwrap_or(false);
+    if idle {
+        *request_started = None;
+        if *stop.borrow() {
+            return Received::Close;
+        }
+    }
+    let deadline = match request_started {
+        Some(started) => *started + options.header_timeout,
+        None if idle => Instant::now() + options.idle_timeout,
+        None => Instant::now() + options.header_timeout,
+    };
+    let read = async {
+        tokio::select! {
+            read = stream.read(buffer) => Some(read),
+            _ = stop.wait_for(|stopping| *stopping), if idle => None,
+        }
+    };
+    match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(Some(Ok(0))) => Received::Bytes(0),
+        Ok(Some(Ok(n))) => {
+            request_started.get_or_insert_with(Instant::now);
+            Received::Bytes(n)
+        }
+        Ok(Some(Err(_))) | Ok(None) => Received::Close,
+        Err(_) if idle => Received::Close,
+        Err(_) => Received::TimedOut,
+    }
 }
 
 /// Closes our side, then drains what the client still sends for a moment, so that a client that
