@@ -65,18 +65,25 @@ impl Entry {
     }
 }
 
+/// Unreadable entries skipped before a listing gives up reading further (a runtime whose
+/// directory stream keeps failing must not loop forever).
+const MAX_UNREADABLE: usize = 1000;
+
 /// A folder's entries as listed: the first ones in order, and how many there are in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub entries: Vec<Entry>,
-    /// Entries in the folder, listed or not.
+    /// Entries read from the folder, listed or not.
     pub total: usize,
+    /// Whether some entries could not be read at all (in WASI 0.2, names that are not UTF-8;
+    /// the runtime's directory stream also ends there).
+    pub unreadable: bool,
 }
 
 impl Listing {
     /// Whether some entries were left out.
     pub fn truncated(&self) -> bool {
-        self.entries.len() < self.total
+        self.entries.len() < self.total || self.unreadable
     }
 }
 
@@ -85,12 +92,18 @@ impl Listing {
 /// kept, so a folder of 100,000 entries costs names, not 100,000 `stat` calls.
 pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
     let mut names = Vec::new();
+    let mut unreadable = 0;
     for item in fs::read_dir(folder)? {
-        let item = item?;
-        let Ok(file_type) = item.file_type() else {
+        // An entry the runtime cannot describe (WASI 0.2 names must be UTF-8) is skipped and
+        // counted, rather than failing the whole listing.
+        let Ok((name, file_type)) = item.and_then(|i| Ok((i.file_name(), i.file_type()?))) else {
+            unreadable += 1;
+            if unreadable > MAX_UNREADABLE {
+                break;
+            }
             continue;
         };
-        names.push((item.file_name().to_string_lossy().into_owned(), file_type));
+        names.push((name.to_string_lossy().into_owned(), file_type));
     }
     let total = names.len();
     names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
@@ -119,7 +132,11 @@ pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
             }
         })
         .collect();
-    Ok(Listing { entries, total })
+    Ok(Listing {
+        entries,
+        total,
+        unreadable: unreadable > 0,
+    })
 }
 
 /// The HTML listing of the folder shown at `display_path` (decoded, ending in `/`).
@@ -152,12 +169,18 @@ pub fn html(display_path: &str, listing: &Listing) -> String {
         page.push_str("</li>\n");
     }
     page.push_str("</ul>\n");
-    if listing.truncated() {
+    if entries.len() < listing.total {
         page.push_str(&format!(
             "<p class=\"truncated\">Showing the first {} of {} entries.</p>\n",
             entries.len(),
             listing.total
         ));
+    }
+    if listing.unreadable {
+        page.push_str(
+            "<p class=\"truncated\">Some entries could not be listed \
+             (names that are not valid UTF-8 cannot be read in the sandbox).</p>\n",
+        );
     }
     page.push_str("<hr>\n</body>\n</html>\n");
     page
@@ -231,6 +254,7 @@ mod tests {
         Listing {
             total: entries.len(),
             entries,
+            unreadable: false,
         }
     }
 

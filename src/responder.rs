@@ -97,7 +97,12 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
         .with("Cache-Control", "no-cache");
     if listing.truncated() {
         // Scripts reading the JSON array learn it is partial from this field.
-        let note = format!("{} of {}", listing.entries.len(), listing.total);
+        let unreadable = if listing.unreadable {
+            ", some unreadable"
+        } else {
+            ""
+        };
+        let note = format!("{} of {}{unreadable}", listing.entries.len(), listing.total);
         response.with("Listing-Truncated", note)
     } else {
         response
