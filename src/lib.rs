@@ -27,6 +27,8 @@ pub mod response;
 pub mod target;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 pub(crate) mod test_support;
 
 pub use config::{Config, Limits};

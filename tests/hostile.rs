@@ -425,3 +425,64 @@ fn sigterm_finishes_in_flight_responses_then_exits_0() {
     );
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+#[test]
+fn the_sandbox_itself_denies_everything_beyond_reading_the_folder() {
+    let site = site();
+    let outside = Site::new();
+    outside.file("secret.txt", "TOP-SECRET");
+    std::os::unix::fs::symlink("/", site.path().join("root")).unwrap();
+    std::os::unix::fs::symlink("..", site.path().join("up")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        site.path().join("secret"),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hhttpp"))
+        .args(["--check-sandbox", "--directory"])
+        .arg(site.path())
+        .env("HHTTPP_CANARY", "must-not-reach-the-guest")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "root/etc/passwd",
+        "up/etc/passwd",
+        "secret ",
+        "../../../../../../../../etc/passwd",
+        "/proc/self/environ",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(line))
+            .unwrap_or_else(|| panic!("{line} not probed: {report}"));
+        assert!(row.ends_with("denied"), "{row}");
+    }
+    assert!(
+        report.contains("ok.txt") && report.contains("readable (control"),
+        "the probe can read: {report}"
+    );
+    for facet in [
+        "environment variables",
+        "arguments",
+        "stdin",
+        "network (bind 127.0.0.1)",
+        "write into the folder",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(facet))
+            .unwrap();
+        assert!(
+            row.ends_with("none") || row.ends_with("closed") || row.ends_with("denied"),
+            "{row}"
+        );
+    }
+    assert!(report.contains("sealed"));
+}

@@ -8,12 +8,24 @@ use hhttpp::connection::{self, Connection};
 
 wit_bindgen::generate!({ world: "server", path: "../wit" });
 
-use exports::hhttpp::server::http1::{Exchange, Guest, GuestConnection, Step};
+use exports::hhttpp::server::http1::{Exchange, Guest, GuestConnection, SandboxReport, Step};
 
 struct Component;
 
 impl Guest for Component {
     type Connection = ConnectionResource;
+
+    fn probe_sandbox(paths: Vec<String>) -> SandboxReport {
+        let report = super::probe::probe(paths);
+        SandboxReport {
+            readable: report.readable,
+            environment_variables: report.environment_variables,
+            arguments: report.arguments,
+            stdin: report.stdin,
+            network: report.network,
+            writable: report.writable,
+        }
+    }
 }
 
 /// One client connection. With no preopen there is nothing to serve: every request gets a 404.

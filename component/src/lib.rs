@@ -12,6 +12,7 @@
 #![cfg(target_family = "wasm")]
 
 mod http1;
+mod probe;
 mod serve;
 
 use std::path::PathBuf;

@@ -46,6 +46,11 @@ pub struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub guest_memory: u32,
 
+    /// Check what the sandbox lets a guest reach (files outside the folder, environment, stdin,
+    /// network, writes), print a report, and exit: 0 if sealed, 1 otherwise.
+    #[arg(long)]
+    pub check_sandbox: bool,
+
     /// CPU time one step of a sandbox may take before it is stopped, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub guest_cpu_ms: u64,

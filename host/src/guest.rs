@@ -21,7 +21,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::hhttpp::server::http1::Step;
+pub use exports::hhttpp::server::http1::{SandboxReport, Step};
 
 /// The component, embedded at build time by `build.rs`.
 static COMPONENT: &[u8] = include_bytes!(env!("HHTTPP_COMPONENT"));
@@ -87,6 +87,35 @@ impl Guests {
 
     /// A fresh instance with its own connection resource, for one client connection.
     pub async fn connect(&self) -> Result<GuestConnection> {
+        let (mut store, server) = self.instantiate().await?;
+        let connection = server
+            .hhttpp_server_http1()
+            .connection()
+            .call_constructor(&mut store)
+            .await?;
+        Ok(GuestConnection {
+            store,
+            server,
+            connection,
+            ticks: self.ticks(),
+        })
+    }
+
+    /// Asks a fresh instance what it can reach from inside the sandbox.
+    pub async fn probe_sandbox(&self, paths: &[String]) -> Result<SandboxReport> {
+        let (mut store, server) = self.instantiate().await?;
+        server
+            .hhttpp_server_http1()
+            .call_probe_sandbox(&mut store, paths)
+            .await
+    }
+
+    fn ticks(&self) -> u64 {
+        (self.limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+
+    /// A new store holding only the sandbox's capabilities, and an instance in it.
+    async fn instantiate(&self) -> Result<(Store<GuestState>, Server)> {
         let wasi = WasiCtxBuilder::new()
             .preopened_dir(&self.root, "/", FsPerms::ReadOnly)
             .with_context(|| format!("opening {}", self.root.display()))?
@@ -110,20 +139,9 @@ impl Guests {
         );
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
-        let ticks = (self.limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(self.ticks());
         let server = self.pre.instantiate_async(&mut store).await?;
-        let connection = server
-            .hhttpp_server_http1()
-            .connection()
-            .call_constructor(&mut store)
-            .await?;
-        Ok(GuestConnection {
-            store,
-            server,
-            connection,
-            ticks,
-        })
+        Ok((store, server))
     }
 }
 

@@ -7,6 +7,7 @@
 mod access_log;
 mod cli;
 mod guest;
+mod sandbox_check;
 mod server;
 
 use std::net::SocketAddr;
@@ -43,15 +44,19 @@ fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let limits = GuestLimits {
+        memory_bytes: cli.guest_memory as usize * 1024 * 1024,
+        cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
+    };
+    if cli.check_sandbox {
+        let guests = Guests::new(directory, limits)?;
+        return runtime.block_on(sandbox_check::run(&guests, directory));
+    }
     runtime.block_on(async {
         let address = SocketAddr::new(cli.bind, cli.port);
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
-        let limits = GuestLimits {
-            memory_bytes: cli.guest_memory as usize * 1024 * 1024,
-            cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
-        };
         let guests = Arc::new(Guests::new(directory, limits)?);
         let local = listener.local_addr()?;
         let host = match local {
