@@ -128,7 +128,7 @@ proptest! {
         max_bytes in 1usize..200,
     ) {
         let input: Vec<u8> = requests.concat();
-        let whole = run(&[input.clone()], 1 << 20);
+        let whole = run(std::slice::from_ref(&input), 1 << 20);
         let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
         points.sort_unstable();
         points.dedup();
