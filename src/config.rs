@@ -35,6 +35,40 @@ impl Default for Limits {
     }
 }
 
+/// The switches a user chooses for one server (the host's command line), applied by the
+/// responder so that every transport behaves the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Whether folders without an index are listed (otherwise `404`).
+    pub listing: bool,
+    /// Whether names starting with `.` are hidden: not listed, and `404` when asked for.
+    pub hide_dotfiles: bool,
+    /// Single-page-app mode: a path that names nothing is answered with `/index.html`.
+    pub spa: bool,
+    /// A page in the folder (e.g. `404.html`) sent, with status `404`, for paths that name nothing.
+    pub not_found_page: Option<String>,
+    /// Whether every response carries `Access-Control-Allow-Origin: *`.
+    pub cors: bool,
+    /// A `Cache-Control` value for files (`200`, `206`, `304`).
+    pub cache_control: Option<String>,
+    /// Header fields added to every response.
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listing: true,
+            hide_dotfiles: false,
+            spa: false,
+            not_found_page: None,
+            cors: false,
+            cache_control: None,
+            extra_headers: Vec::new(),
+        }
+    }
+}
+
 /// Everything the core needs to answer requests for one served folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -42,17 +76,17 @@ pub struct Config {
     pub root: PathBuf,
     /// Client bounds.
     pub limits: Limits,
-    /// Whether folders without an index are listed (otherwise `404`).
-    pub listing: bool,
+    /// User switches.
+    pub options: Options,
 }
 
 impl Config {
-    /// A configuration serving `root` with default limits and listings on.
+    /// A configuration serving `root` with default limits and options.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
             limits: Limits::default(),
-            listing: true,
+            options: Options::default(),
         }
     }
 }

@@ -23,6 +23,22 @@ pub struct Exchange {
     pub status: u16,
     /// Response body bytes sent.
     pub body_bytes: u64,
+    /// The request's `Referer` and `User-Agent`, empty when absent or unparsable.
+    pub referer: String,
+    pub user_agent: String,
+}
+
+impl Exchange {
+    /// The exchange of `request_line`, before its response is known.
+    fn of(request_line: String) -> Exchange {
+        Exchange {
+            request_line,
+            status: 0,
+            body_bytes: 0,
+            referer: String::new(),
+            user_agent: String::new(),
+        }
+    }
 }
 
 /// What the caller must do next.
@@ -187,14 +203,14 @@ impl Connection {
         let response = responder::respond(&request, &self.config);
         let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
         let keep_alive_10 = !close && request.version == Version::Http10;
+        let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
+        let exchange = Exchange {
+            referer: field("referer"),
+            user_agent: field("user-agent"),
+            ..Exchange::of(request_line(&request))
+        };
         let send_body = request.method != Method::Head;
-        self.start(
-            response,
-            request_line(&request),
-            send_body,
-            close,
-            keep_alive_10,
-        );
+        self.start(response, exchange, send_body, close, keep_alive_10);
     }
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error
@@ -202,13 +218,13 @@ impl Connection {
     fn refuse(&mut self, error: RequestError, request_line: String) {
         self.input.clear();
         let response = Response::error(error.status(), error.message());
-        self.start(response, request_line, true, true, false);
+        self.start(response, Exchange::of(request_line), true, true, false);
     }
 
     fn start(
         &mut self,
         response: Response,
-        request_line: String,
+        exchange: Exchange,
         send_body: bool,
         close: bool,
         keep_alive_10: bool,
@@ -218,7 +234,12 @@ impl Connection {
         let date = httpdate::fmt_http_date(SystemTime::now());
         let length_text = length.to_string();
         let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", &date)];
-        fields.extend(response.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        fields.extend(
+            response
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_ref(), v.as_str())),
+        );
         if !bodiless {
             fields.push(("Content-Length", &length_text));
         }
@@ -235,9 +256,9 @@ impl Connection {
             body: send_body.then(|| BodyCursor::new(response.body)),
             close,
             exchange: Exchange {
-                request_line,
                 status: response.status,
                 body_bytes: if send_body { length } else { 0 },
+                ..exchange
             },
         });
     }

@@ -31,5 +31,5 @@ mod properties;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use config::{Config, Limits};
+pub use config::{Config, Limits, Options};
 pub use connection::{Connection, Exchange, Step};

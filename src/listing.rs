@@ -1,13 +1,17 @@
-//! Directory listings: reading a folder's entries, ordering them like python's `http.server`, and
-//! rendering them as HTML (python's structure, plus sizes and modification times) or JSON.
+//! Directory listings: reading a folder's entries, ordering them (folders first, then by name,
+//! size or date), and rendering them as an HTML page or as JSON.
 //!
+//! The page keeps python's `http.server` structure — `<h1>Directory listing for /p/</h1>` and a
+//! `<ul>` of `<li><a href>` links — so scripts that scrape it keep working, and adds breadcrumbs,
+//! a parent link, sizes, times and sort links, styled for phones and dark mode without JavaScript.
 //! Names come from an untrusted folder: every name is HTML-escaped for display and
-//! percent-encoded for links, and names that are not UTF-8 are shown with replacement characters.
+//! percent-encoded for links.
 
+use std::cmp::Ordering;
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -17,6 +21,10 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Unreadable entries skipped before a listing gives up reading further (a runtime whose
+/// directory stream keeps failing must not loop forever).
+const MAX_UNREADABLE: usize = 1000;
 
 /// What kind of thing an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +49,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Whether a link to this entry should end in `/`.
+    /// Whether a link to this entry should end in `/` (and it sorts with the folders).
     fn is_folder(&self) -> bool {
         matches!(self.kind, Kind::Folder | Kind::Link { to_folder: true })
     }
@@ -65,9 +73,73 @@ impl Entry {
     }
 }
 
-/// Unreadable entries skipped before a listing gives up reading further (a runtime whose
-/// directory stream keeps failing must not loop forever).
-const MAX_UNREADABLE: usize = 1000;
+/// The column a listing is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Size,
+    Date,
+}
+
+/// How a listing is ordered: folders always first, then by `key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Order {
+    /// From a query such as `sort=size&order=desc`; anything unknown means by name, ascending.
+    pub fn from_query(query: Option<&str>) -> Order {
+        let mut order = Order {
+            key: SortKey::Name,
+            descending: false,
+        };
+        for pair in query.unwrap_or("").split('&') {
+            match pair.split_once('=') {
+                Some(("sort", "size")) => order.key = SortKey::Size,
+                Some(("sort", "date")) => order.key = SortKey::Date,
+                Some(("order", "desc")) => order.descending = true,
+                _ => {}
+            }
+        }
+        order
+    }
+
+    fn compare(self, a: &Entry, b: &Entry) -> Ordering {
+        let by_name = || {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then_with(|| a.name.cmp(&b.name))
+        };
+        let by_key = match self.key {
+            SortKey::Name => by_name(),
+            SortKey::Size => a.size.cmp(&b.size).then_with(by_name),
+            SortKey::Date => a.modified.cmp(&b.modified).then_with(by_name),
+        };
+        let by_key = if self.descending {
+            by_key.reverse()
+        } else {
+            by_key
+        };
+        b.is_folder().cmp(&a.is_folder()).then(by_key)
+    }
+
+    /// The query that sorts by `key`: the opposite direction if already sorted by it.
+    fn link(self, key: SortKey) -> String {
+        let descending = self.key == key && !self.descending;
+        let name = match key {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Date => "date",
+        };
+        format!(
+            "?sort={name}&order={}",
+            if descending { "desc" } else { "asc" }
+        )
+    }
+}
 
 /// A folder's entries as listed: the first ones in order, and how many there are in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,10 +159,10 @@ impl Listing {
     }
 }
 
-/// Reads a folder's entries, sorted case-insensitively by name (python's order), keeping at most
-/// `max` of them. Only names and types are read for every entry; sizes and times only for those
-/// kept, so a folder of 100,000 entries costs names, not 100,000 `stat` calls.
-pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
+/// Reads a folder's entries in `order`, keeping at most `max` of them. Every entry's name and
+/// type are read, but sizes and times only for the first `max` by name, so a folder of 100,000
+/// entries costs names, not 100,000 `stat` calls (sorting by size or date orders those `max`).
+pub fn read(folder: &Path, max: usize, order: Order, hide_dotfiles: bool) -> io::Result<Listing> {
     let mut names = Vec::new();
     let mut unreadable = 0;
     for item in fs::read_dir(folder)? {
@@ -103,12 +175,16 @@ pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
             }
             continue;
         };
-        names.push((name.to_string_lossy().into_owned(), file_type));
+        let name = name.to_string_lossy().into_owned();
+        if hide_dotfiles && name.starts_with('.') {
+            continue;
+        }
+        names.push((name, file_type));
     }
     let total = names.len();
     names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
     names.truncate(max);
-    let entries = names
+    let mut entries: Vec<Entry> = names
         .into_iter()
         .map(|(name, file_type)| {
             let target_meta = fs::metadata(folder.join(&name)).ok();
@@ -132,6 +208,7 @@ pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
             }
         })
         .collect();
+    entries.sort_by(|a, b| order.compare(a, b));
     Ok(Listing {
         entries,
         total,
@@ -139,46 +216,81 @@ pub fn read(folder: &Path, max: usize) -> io::Result<Listing> {
     })
 }
 
+const STYLE: &str = "\
+:root{color-scheme:light dark;--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--link:#0969da;--hover:#f6f8fa}\
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#8d96a0;--line:#30363d;--link:#4493f8;--hover:#161b22}}\
+body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--fg);max-width:60rem;margin:0 auto;padding:1rem}\
+h1{font-size:1.1rem;font-weight:600;margin:.25rem 0;word-break:break-all}\
+a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}\
+nav{color:var(--muted);word-break:break-all}hr{border:0;border-top:1px solid var(--line)}\
+ul{list-style:none;margin:0;padding:0}\
+li,.columns{display:grid;grid-template-columns:minmax(0,1fr) 6rem 12rem;gap:.75rem;padding:.35rem .5rem;border-bottom:1px solid var(--line)}\
+li:hover{background:var(--hover)}li a{overflow-wrap:anywhere}\
+.columns{font-size:.85rem;font-weight:600;border-bottom:2px solid var(--line)}\
+.size,time,.columns .num{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}\
+li.folder a{font-weight:600}.note{color:var(--muted)}\
+@media (max-width:36rem){li,.columns{grid-template-columns:minmax(0,1fr) 5rem}time,.columns .date{display:none}}";
+
 /// The HTML listing of the folder shown at `display_path` (decoded, ending in `/`).
-pub fn html(display_path: &str, listing: &Listing) -> String {
+pub fn html(display_path: &str, listing: &Listing, order: Order) -> String {
     let entries = &listing.entries;
     let title = format!("Directory listing for {}", escape_html(display_path));
     let mut page = format!(
         "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<hr>\n<ul>\n"
+         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
+    page.push_str(&breadcrumbs(display_path));
+    let arrow = |key: SortKey| match (order.key == key, order.descending) {
+        (true, false) => " ▲",
+        (true, true) => " ▼",
+        (false, _) => "",
+    };
+    page.push_str(&format!(
+        "<div class=\"columns\"><a href=\"{}\">Name{}</a><a class=\"num\" href=\"{}\">Size{}</a>\
+         <a class=\"num date\" href=\"{}\">Modified{}</a></div>\n",
+        escape_html(&order.link(SortKey::Name)),
+        arrow(SortKey::Name),
+        escape_html(&order.link(SortKey::Size)),
+        arrow(SortKey::Size),
+        escape_html(&order.link(SortKey::Date)),
+        arrow(SortKey::Date),
+    ));
+    page.push_str("<ul>\n");
     for entry in entries {
+        let class = if entry.is_folder() { "folder" } else { "file" };
+        let size = match entry.size {
+            Some(bytes) => format!(
+                "<span class=\"size\" data-bytes=\"{bytes}\">{}</span>",
+                human_size(bytes)
+            ),
+            None => "<span class=\"size\">—</span>".to_owned(),
+        };
+        let time = match entry.modified {
+            Some(modified) => format!(
+                "<time datetime=\"{}\">{}</time>",
+                iso_8601(modified),
+                short_time(modified)
+            ),
+            None => "<time></time>".to_owned(),
+        };
         page.push_str(&format!(
-            "<li><a href=\"{}\">{}</a>",
+            "<li class=\"{class}\"><a href=\"{}\">{}</a>{size}{time}</li>\n",
             escape_html(&entry.href()),
             escape_html(&entry.display_name())
         ));
-        if let Some(size) = entry.size {
-            page.push_str(&format!(
-                " <span class=\"size\" data-bytes=\"{size}\">{}</span>",
-                human_size(size)
-            ));
-        }
-        if let Some(modified) = entry.modified {
-            page.push_str(&format!(
-                " <time>{}</time>",
-                httpdate::fmt_http_date(modified)
-            ));
-        }
-        page.push_str("</li>\n");
     }
     page.push_str("</ul>\n");
     if entries.len() < listing.total {
         page.push_str(&format!(
-            "<p class=\"truncated\">Showing the first {} of {} entries.</p>\n",
+            "<p class=\"truncated note\">Showing the first {} of {} entries.</p>\n",
             entries.len(),
             listing.total
         ));
     }
     if listing.unreadable {
         page.push_str(
-            "<p class=\"truncated\">Some entries could not be listed \
+            "<p class=\"truncated note\">Some entries could not be listed \
              (names that are not valid UTF-8 cannot be read in the sandbox).</p>\n",
         );
     }
@@ -186,7 +298,29 @@ pub fn html(display_path: &str, listing: &Listing) -> String {
     page
 }
 
-/// The JSON listing: an array of `{name, type, size, modified}` objects in the listing's order.
+/// `/a/b/` → a `<nav>` with a parent link and a link to each ancestor.
+fn breadcrumbs(display_path: &str) -> String {
+    let segments: Vec<&str> = display_path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut nav = String::from("<nav>");
+    if !segments.is_empty() {
+        nav.push_str("<a class=\"parent\" href=\"../\">↑ Parent folder</a> · ");
+    }
+    nav.push_str("<a href=\"/\">/</a>");
+    let mut href = String::from("/");
+    for segment in segments {
+        href.push_str(&encode_segment(segment));
+        href.push('/');
+        nav.push_str(&format!(
+            "<a href=\"{}\">{}</a>/",
+            escape_html(&href),
+            escape_html(segment)
+        ));
+    }
+    nav.push_str("</nav>\n<hr>\n");
+    nav
+}
+
+/// The JSON listing: an array of `{name, type, href, size, modified}` objects in the listing's order.
 pub fn json(entries: &[Entry]) -> String {
     let items: Vec<serde_json::Value> = entries
         .iter()
@@ -202,7 +336,7 @@ pub fn json(entries: &[Entry]) -> String {
                 "href": e.href(),
                 "size": e.size,
                 "modified": e.modified
-                    .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
                     .map(|d| d.as_secs()),
             })
         })
@@ -223,6 +357,35 @@ pub fn human_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The UTC calendar date and time of `time`: (year, month, day, hour, minute, second).
+fn civil(time: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// `2026-11-24T08:12:01Z`.
+fn iso_8601(time: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(time);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// `2026-11-24 08:12`.
+fn short_time(time: SystemTime) -> String {
+    let (y, mo, d, h, mi, _) = civil(time);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
 }
 
 /// Percent-encodes one path segment for use in a link or `Location`.
@@ -249,6 +412,12 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    const BY_NAME: Order = Order {
+        key: SortKey::Name,
+        descending: false,
+    };
 
     fn listing(entries: Vec<Entry>) -> Listing {
         Listing {
@@ -267,6 +436,15 @@ mod tests {
         }
     }
 
+    fn sized(name: &str, size: u64, secs: u64) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: Kind::File,
+            size: Some(size),
+            modified: Some(UNIX_EPOCH + Duration::from_secs(secs)),
+        }
+    }
+
     #[test]
     fn html_escapes_names_and_encodes_links() {
         let page = html(
@@ -275,12 +453,15 @@ mod tests {
                 entry("<x> \"y\".html", Kind::File),
                 entry("d", Kind::Folder),
             ]),
+            BY_NAME,
         );
         assert!(page.contains("<title>Directory listing for /a&amp;b/</title>"));
+        assert!(page.contains("<h1>Directory listing for /a&amp;b/</h1>"));
         assert!(page.contains(
-            "<li><a href=\"%3Cx%3E%20%22y%22.html\">&lt;x&gt; &quot;y&quot;.html</a></li>"
+            "<li class=\"file\"><a href=\"%3Cx%3E%20%22y%22.html\">&lt;x&gt; &quot;y&quot;.html</a>"
         ));
-        assert!(page.contains("<li><a href=\"d/\">d/</a></li>"));
+        assert!(page.contains("<li class=\"folder\"><a href=\"d/\">d/</a>"));
+        assert!(!page.contains("<x>"));
     }
 
     #[test]
@@ -291,9 +472,64 @@ mod tests {
                 entry("l", Kind::Link { to_folder: true }),
                 entry("f", Kind::Link { to_folder: false }),
             ]),
+            BY_NAME,
         );
         assert!(page.contains("<a href=\"l/\">l@</a>"));
         assert!(page.contains("<a href=\"f\">f@</a>"));
+    }
+
+    #[test]
+    fn breadcrumbs_and_parent_link() {
+        let page = html("/a b/c/", &listing(vec![]), BY_NAME);
+        assert!(page.contains("<a class=\"parent\" href=\"../\">"));
+        assert!(page.contains(
+            "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/<a href=\"/a%20b/c/\">c</a>/</nav>"
+        ));
+        assert!(!html("/", &listing(vec![]), BY_NAME).contains("class=\"parent\""));
+    }
+
+    #[test]
+    fn sizes_and_times_are_shown_in_human_units() {
+        let page = html(
+            "/",
+            &listing(vec![sized("f", 1536, 1_795_507_921)]),
+            BY_NAME,
+        );
+        assert!(page.contains("<span class=\"size\" data-bytes=\"1536\">1.5 KiB</span>"));
+        assert!(page.contains("<time datetime=\"2026-11-24T08:12:01Z\">2026-11-24 08:12</time>"));
+        assert_eq!(iso_8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            iso_8601(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn folders_come_first_then_the_chosen_order() {
+        let entries = vec![
+            sized("b", 10, 3),
+            entry("Z", Kind::Folder),
+            sized("a", 30, 1),
+            sized("C", 20, 2),
+        ];
+        let sorted = |query: &str| {
+            let order = Order::from_query(Some(query));
+            let mut e = entries.clone();
+            e.sort_by(|x, y| order.compare(x, y));
+            e.into_iter().map(|e| e.name).collect::<Vec<_>>()
+        };
+        assert_eq!(sorted(""), ["Z", "a", "b", "C"]);
+        assert_eq!(sorted("sort=name&order=desc"), ["Z", "C", "b", "a"]);
+        assert_eq!(sorted("sort=size"), ["Z", "b", "C", "a"]);
+        assert_eq!(sorted("sort=date&order=desc"), ["Z", "b", "C", "a"]);
+        assert_eq!(
+            Order::from_query(Some("sort=size")).link(SortKey::Size),
+            "?sort=size&order=desc"
+        );
+        assert_eq!(
+            Order::from_query(Some("sort=size")).link(SortKey::Name),
+            "?sort=name&order=asc"
+        );
     }
 
     #[test]
@@ -317,21 +553,19 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn reads_and_sorts_case_insensitively() {
+    fn reads_sorts_caps_and_hides_dotfiles() {
         let dir = crate::test_support::TempDir::new();
-        for name in ["b.txt", "A.txt", "c"] {
+        for name in ["b.txt", "A.txt", "c", ".hidden"] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         std::fs::create_dir(dir.path().join("B")).unwrap();
-        let all = read(dir.path(), 100).unwrap();
-        let names: Vec<&str> = all.entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["A.txt", "B", "b.txt", "c"]);
-        let cut = read(dir.path(), 2).unwrap();
+        let names = |l: &Listing| l.entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        let all = read(dir.path(), 100, BY_NAME, false).unwrap();
+        assert_eq!(names(&all), ["B", ".hidden", "A.txt", "b.txt", "c"]);
+        let visible = read(dir.path(), 100, BY_NAME, true).unwrap();
+        assert_eq!(names(&visible), ["B", "A.txt", "b.txt", "c"]);
+        let cut = read(dir.path(), 2, BY_NAME, true).unwrap();
         assert_eq!((cut.entries.len(), cut.total), (2, 4));
-        assert_eq!(cut.entries[1].name, "B");
-        assert!(
-            html("/", &cut)
-                .contains("<p class=\"truncated\">Showing the first 2 of 4 entries.</p>")
-        );
+        assert!(html("/", &cut, BY_NAME).contains("Showing the first 2 of 4 entries."));
     }
 }

@@ -5,11 +5,12 @@
 //! pages — and nothing about *how* bytes travel: no framing, no keep-alive, no `Date`. The HTTP/1.1
 //! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
 
+use std::borrow::Cow;
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 
 use crate::conditional::{self, Outcome, Validators};
-use crate::config::Config;
+use crate::config::{Config, Options};
 use crate::encoding::{self, Coding};
 use crate::listing;
 use crate::media_type;
@@ -27,6 +28,12 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers one request against the served folder.
 pub fn respond(request: &Request, config: &Config) -> Response {
+    let response = answer(request, config);
+    decorate(response, &config.options)
+}
+
+/// The answer before the user's header switches are applied.
+fn answer(request: &Request, config: &Config) -> Response {
     match &request.method {
         Method::Get | Method::Head => {}
         Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
@@ -41,14 +48,82 @@ pub fn respond(request: &Request, config: &Config) -> Response {
         Ok(TargetForm::Asterisk) => return Response::error(400, "Only OPTIONS may target \"*\"."),
         Err(error) => return Response::error(400, error.message()),
     };
+    if config.options.hide_dotfiles && target.segments.iter().any(|s| s.starts_with('.')) {
+        return not_found(request, config);
+    }
     match resolve::resolve(&config.root, &target.segments) {
+        Err(ResolveError::NotFound) => not_found(request, config),
         Err(error) => not_servable(error),
         Ok(Entry::File { path, meta }) if !target.trailing_slash => {
             serve_file(request, config, &target, path, meta)
         }
-        Ok(Entry::File { .. }) => not_servable(ResolveError::NotFound),
+        Ok(Entry::File { .. }) => not_found(request, config),
         Ok(Entry::Folder { path, .. }) => serve_folder(request, config, &target, &path),
     }
+}
+
+/// What a path that names nothing gets: the app's `index.html` in SPA mode, the user's 404 page,
+/// or the standard one.
+fn not_found(request: &Request, config: &Config) -> Response {
+    let (page, status) = match (&config.options.not_found_page, config.options.spa) {
+        (_, true) => ("index.html", 200),
+        (Some(page), false) => (page.as_str(), 404),
+        (None, false) => return not_servable(ResolveError::NotFound),
+    };
+    let Ok(TargetForm::Path(target)) = target::parse(&format!("/{}", page.trim_start_matches('/')))
+    else {
+        return not_servable(ResolveError::NotFound);
+    };
+    match resolve::resolve(&config.root, &target.segments) {
+        Ok(Entry::File { path, meta }) if status == 404 => {
+            // A stand-in for something absent: no conditionals, no ranges.
+            let plain = Request {
+                headers: request
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| !n.starts_with("if-") && *n != "range")
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+                ..request.clone()
+            };
+            let mut response = serve_file(&plain, config, &target, path, meta);
+            if response.status == 200 {
+                // The page's content, but not its validators: it stands for something absent.
+                response.status = 404;
+                response.headers.retain(|(n, _)| {
+                    !matches!(n.as_ref(), "ETag" | "Last-Modified" | "Accept-Ranges")
+                });
+            }
+            response
+        }
+        Ok(Entry::File { path, meta }) => serve_file(request, config, &target, path, meta),
+        _ => not_servable(ResolveError::NotFound),
+    }
+}
+
+/// Applies the user's header switches to every response.
+fn decorate(mut response: Response, options: &Options) -> Response {
+    let is_file = response.header("ETag").is_some();
+    if let Some(value) = &options.cache_control
+        && is_file
+    {
+        response.headers.retain(|(n, _)| n != "Cache-Control");
+        response = response.with("Cache-Control", value.clone());
+    }
+    if options.cors {
+        response = response.with("Access-Control-Allow-Origin", "*");
+        if response.status == 204 && response.header("Allow").is_some() {
+            // A preflight: allow what a static server allows, with any request header.
+            response = response
+                .with("Access-Control-Allow-Methods", ALLOW)
+                .with("Access-Control-Allow-Headers", "*")
+                .with("Access-Control-Max-Age", "86400");
+        }
+    }
+    for (name, value) in &options.extra_headers {
+        response = response.with(name.clone(), value.clone());
+    }
+    response
 }
 
 fn not_servable(error: ResolveError) -> Response {
@@ -76,10 +151,13 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
             return serve_file(request, config, &index_target, path, meta);
         }
     }
-    if !config.listing {
-        return not_servable(ResolveError::NotFound);
+    if !config.options.listing {
+        return not_found(request, config);
     }
-    let listing = match listing::read(path, config.limits.max_listed_entries) {
+    let order = listing::Order::from_query(target.query.as_deref());
+    let hide_dotfiles = config.options.hide_dotfiles;
+    let listing = match listing::read(path, config.limits.max_listed_entries, order, hide_dotfiles)
+    {
         Ok(listing) => listing,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
@@ -88,7 +166,7 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
     } else {
         (
             "text/html; charset=utf-8",
-            listing::html(&target.display_path(), &listing),
+            listing::html(&target.display_path(), &listing, order),
         )
     };
     let response = Response::new(200, Body::bytes(page))
@@ -153,7 +231,8 @@ fn serve_file(
         base.push(("Vary", "Accept-Encoding".to_owned()));
     }
     let with_base = |mut response: Response, fields: &[(&'static str, String)]| {
-        response.headers.extend(fields.iter().cloned());
+        let fields = fields.iter().map(|(n, v)| (Cow::Borrowed(*n), v.clone()));
+        response.headers.extend(fields);
         response
     };
 

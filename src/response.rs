@@ -4,6 +4,7 @@
 //! The body is a description, not bytes: a file range is read only when the connection sends it,
 //! in chunks, so a large file is never held in memory.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -151,7 +152,7 @@ fn read_fully(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
     pub body: Body,
 }
 
@@ -166,8 +167,12 @@ impl Response {
     }
 
     /// Adds a header field.
-    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Response {
-        self.headers.push((name, value.into()));
+    pub fn with(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Response {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -260,7 +265,10 @@ pub fn standalone_error(status: u16, message: &str) -> Vec<u8> {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let length = body.len().to_string();
     let mut out = Vec::with_capacity(256 + body.len());
-    let fields = response.headers.iter().map(|(n, v)| (*n, v.as_str()));
+    let fields = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_ref(), v.as_str()));
     write_head(
         &mut out,
         status,

@@ -8,7 +8,9 @@ use hhttpp::connection::{self, Connection};
 
 wit_bindgen::generate!({ world: "server", path: "../wit" });
 
-use exports::hhttpp::server::http1::{Exchange, Guest, GuestConnection, SandboxReport, Step};
+use exports::hhttpp::server::http1::{
+    Exchange, Guest, GuestConnection, Options, SandboxReport, Step,
+};
 
 struct Component;
 
@@ -32,9 +34,18 @@ impl Guest for Component {
 struct ConnectionResource(RefCell<Connection>);
 
 impl GuestConnection for ConnectionResource {
-    fn new() -> Self {
-        let root = super::served_root().unwrap_or_default();
-        ConnectionResource(RefCell::new(Connection::new(Arc::new(Config::new(root)))))
+    fn new(options: Options) -> Self {
+        let mut config = Config::new(super::served_root().unwrap_or_default());
+        config.options = hhttpp::Options {
+            listing: options.listing,
+            hide_dotfiles: options.hide_dotfiles,
+            spa: options.spa,
+            not_found_page: options.not_found_page,
+            cors: options.cors,
+            cache_control: options.cache_control,
+            extra_headers: options.extra_headers,
+        };
+        ConnectionResource(RefCell::new(Connection::new(Arc::new(config))))
     }
 
     fn feed(&self, data: Vec<u8>) {
@@ -48,6 +59,8 @@ impl GuestConnection for ConnectionResource {
                 request_line: e.request_line,
                 status: e.status,
                 body_bytes: e.body_bytes,
+                referer: e.referer,
+                user_agent: e.user_agent,
             }),
             connection::Step::Receive => Step::Receive,
             connection::Step::Close => Step::Close,

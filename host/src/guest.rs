@@ -9,10 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wasmtime::Result;
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -21,7 +20,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::hhttpp::server::http1::{SandboxReport, Step};
+pub use exports::hhttpp::server::http1::SandboxReport;
+use exports::hhttpp::server::http1::{Options, Step};
 
 /// The component, embedded at build time by `build.rs`.
 static COMPONENT: &[u8] = include_bytes!(env!("HHTTPP_COMPONENT"));
@@ -60,11 +60,12 @@ pub struct Guests {
     pre: ServerPre<GuestState>,
     root: PathBuf,
     limits: GuestLimits,
+    options: Options,
 }
 
 impl Guests {
     /// Compiles the embedded component and links it against WASI.
-    pub fn new(root: &Path, limits: GuestLimits) -> Result<Guests> {
+    pub fn new(root: &Path, limits: GuestLimits, options: &hhttpp::Options) -> Result<Guests> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
@@ -72,11 +73,21 @@ impl Guests {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
+        let options = Options {
+            listing: options.listing,
+            hide_dotfiles: options.hide_dotfiles,
+            spa: options.spa,
+            not_found_page: options.not_found_page.clone(),
+            cors: options.cors,
+            cache_control: options.cache_control.clone(),
+            extra_headers: options.extra_headers.clone(),
+        };
         Ok(Guests {
             engine,
             pre,
             root: root.to_path_buf(),
             limits,
+            options,
         })
     }
 
@@ -91,7 +102,7 @@ impl Guests {
         let connection = server
             .hhttpp_server_http1()
             .connection()
-            .call_constructor(&mut store)
+            .call_constructor(&mut store, &self.options)
             .await?;
         Ok(GuestConnection {
             store,
@@ -129,14 +140,12 @@ impl Guests {
             .instances(4)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(
-            &self.engine,
-            GuestState {
-                wasi,
-                table: ResourceTable::new(),
-                limits,
-            },
-        );
+        let state = GuestState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.ticks());
@@ -174,13 +183,26 @@ impl GuestConnection {
             .await
     }
 
-    /// Asks the guest what to do next.
-    pub async fn next(&mut self, max_bytes: u32) -> Result<Step> {
+    /// Asks the guest what to do next, as the core's own step.
+    pub async fn next(&mut self, max_bytes: u32) -> Result<hhttpp::Step> {
         self.store.set_epoch_deadline(self.ticks);
-        self.server
+        let step = self
+            .server
             .hhttpp_server_http1()
             .connection()
             .call_next(&mut self.store, self.connection, max_bytes)
-            .await
+            .await?;
+        Ok(match step {
+            Step::Send(bytes) => hhttpp::Step::Send(bytes),
+            Step::Log(e) => hhttpp::Step::Log(hhttpp::Exchange {
+                request_line: e.request_line,
+                status: e.status,
+                body_bytes: e.body_bytes,
+                referer: e.referer,
+                user_agent: e.user_agent,
+            }),
+            Step::Receive => hhttpp::Step::Receive,
+            Step::Close => hhttpp::Step::Close,
+        })
     }
 }

@@ -1,30 +1,46 @@
 //! `hhttpp`: serve a folder over HTTP/1.1, like `python -m http.server`, with the HTTP logic in a
 //! WebAssembly sandbox that can read the served folder and nothing else.
 //!
-//! This binary is thin wiring: flags ([`cli`]), sockets ([`server`]), the wasm engine ([`guest`])
-//! and the access log ([`access_log`]). Every HTTP decision is made by the core, inside the guest.
+//! This binary is thin wiring: flags ([`cli`]), sockets and TLS ([`server`]), where the core runs
+//! ([`engine`]: the wasm sandbox of [`guest`], or natively), the access log ([`access_log`]) and
+//! the sandbox self-check ([`sandbox_check`]). Every HTTP decision is made by the core.
 
 mod access_log;
 mod cli;
+mod engine;
 mod guest;
 mod sandbox_check;
 mod server;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use tokio_rustls::TlsAcceptor;
 use wasmtime::error::Context;
 use wasmtime::{Result, bail};
 
-use cli::Cli;
+use cli::{Cli, EngineKind};
+use engine::Engine;
 use guest::{GuestLimits, Guests};
 use server::ServeOptions;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout with status 0; mistakes to stderr with status 1.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -41,42 +57,117 @@ fn run(cli: Cli) -> Result<()> {
         Ok(_) => bail!("{} is not a directory", directory.display()),
         Err(error) => bail!("cannot serve {}: {error}", directory.display()),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    if let Some(page) = &cli.not_found_page
+        && !directory.join(page.trim_start_matches('/')).is_file()
+    {
+        bail!("--404 {page}: no such file in {}", directory.display());
+    }
+    let options = hhttpp::Options {
+        listing: !cli.no_listing,
+        hide_dotfiles: cli.hide_dotfiles,
+        spa: cli.spa,
+        not_found_page: cli.not_found_page.clone(),
+        cors: cli.cors,
+        cache_control: cli.cache_control.clone(),
+        extra_headers: cli.headers.clone(),
+    };
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
         cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
     };
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     if cli.check_sandbox {
-        let guests = Guests::new(directory, limits)?;
+        let guests = Guests::new(directory, limits, &options)?;
         return runtime.block_on(sandbox_check::run(&guests, directory));
     }
+    let engine = match cli.engine {
+        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(directory, limits, &options)?)),
+        EngineKind::Native => {
+            let mut config = hhttpp::Config::new(std::fs::canonicalize(directory)?);
+            config.options = options;
+            Engine::Native(Arc::new(config))
+        }
+    };
     runtime.block_on(async {
-        let address = SocketAddr::new(cli.bind, cli.port);
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
-        let guests = Arc::new(Guests::new(directory, limits)?);
+        let listener = bind(cli.bind, cli.port).await?;
         let local = listener.local_addr()?;
         let host = match local {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
             SocketAddr::V4(v4) => v4.ip().to_string(),
         };
+        let (scheme, name) = if tls.is_some() {
+            ("https", "HTTPS")
+        } else {
+            ("http", "HTTP")
+        };
         println!(
-            "Serving HTTP on {} port {} (http://{host}:{}/) ...",
+            "Serving {name} on {} port {} ({scheme}://{host}:{}/) ...",
             local.ip(),
             local.port(),
             local.port()
         );
         let options = ServeOptions {
             quiet: cli.quiet,
+            log_format: cli.log_format,
             max_connections: cli.max_connections as usize,
             header_timeout: Duration::from_secs_f64(cli.header_timeout),
             idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
             write_timeout: Duration::from_secs_f64(cli.write_timeout),
             grace_period: Duration::from_secs(10),
         };
-        server::run(listener, guests, options).await
+        server::run(listener, Arc::new(engine), tls, options).await
     })
+}
+
+/// Binds `address:port`; the default `::` falls back to `0.0.0.0` where IPv6 is unavailable.
+async fn bind(address: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
+    let attempt = |ip: IpAddr| async move {
+        let address = SocketAddr::new(ip, port);
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| {
+                let hint = match error.kind() {
+                    std::io::ErrorKind::AddrInUse => {
+                        " (address already in use: is another server running?)"
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        " (permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                    }
+                    _ => "",
+                };
+                wasmtime::format_err!("cannot listen on {address}: {error}{hint}")
+            })
+    };
+    match attempt(address).await {
+        Err(_) if address.is_unspecified() && address.is_ipv6() => {
+            attempt(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).await
+        }
+        result => result,
+    }
+}
+
+/// A TLS acceptor from a PEM certificate chain and private key (rustls, HTTP/1.1 by ALPN).
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading the certificate {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the certificate and key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -1,35 +1,41 @@
-//! The listener and the per-connection task: sockets on the host side, HTTP in the guest.
+//! The listener and the per-connection task: sockets (and TLS) on the host side, HTTP in the core.
 //!
-//! Each accepted connection gets its own guest instance and a task that moves bytes both ways
-//! until the guest says close. The host never interprets HTTP; it only enforces time and count
-//! limits around the guest (answering `408`, `500` or `503` itself where the guest cannot) and
-//! shuts down gracefully.
+//! Each accepted connection gets its own [`Session`] — a guest instance, or the core linked
+//! natively — and a task that moves bytes both ways until the session says close. The host never
+//! interprets HTTP; it only enforces time and count limits around the session (answering `408`,
+//! `500` or `503` itself where the session cannot) and shuts down gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use hhttpp::Step;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
 
 use crate::access_log;
-use crate::guest::{EPOCH_TICK, GuestConnection, Guests, Step};
+use crate::cli::LogFormat;
+use crate::engine::{Engine, Session};
+use crate::guest::EPOCH_TICK;
 
-/// Largest chunk the guest sends per step.
+/// Largest chunk the session sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
 /// After closing our side, how long unread client bytes are drained so the kernel does not
 /// reset the connection before the client has read our last response.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Time and count limits the host enforces around the guests.
+/// How the host serves: logging, and the time and count limits it enforces around sessions.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
     pub quiet: bool,
+    pub log_format: LogFormat,
     /// Most connections served at once; more are answered `503` and closed.
     pub max_connections: usize,
-    /// A request head (and any body read past) must arrive within this time of its first byte.
+    /// A request head (and any body read past) must arrive within this time of its first byte;
+    /// also the bound on a TLS handshake.
     pub header_timeout: Duration,
     /// A kept-alive connection with no request for this long is closed.
     pub idle_timeout: Duration,
@@ -43,15 +49,17 @@ pub struct ServeOptions {
 /// accepting, lets in-flight responses finish (within the grace period), and returns.
 pub async fn run(
     listener: TcpListener,
-    guests: Arc<Guests>,
+    engine: Arc<Engine>,
+    tls: Option<TlsAcceptor>,
     options: ServeOptions,
 ) -> wasmtime::Result<()> {
-    let engine = guests.engine().clone();
+    let wasm = engine.wasm().cloned();
     let ticker = tokio::spawn(async move {
+        let Some(wasm) = wasm else { return };
         let mut ticks = tokio::time::interval(EPOCH_TICK);
         loop {
             ticks.tick().await;
-            engine.increment_epoch();
+            wasm.increment_epoch();
         }
     });
     let slots = Arc::new(Semaphore::new(options.max_connections));
@@ -62,14 +70,23 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
+                    let _ = stream.set_nodelay(true);
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tokio::spawn(refuse(stream, 503, "The server is serving as many connections as it may."));
                         continue;
                     };
-                    let guests = guests.clone();
+                    let engine = engine.clone();
                     let stop = stop_rx.clone();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
-                        serve_connection(stream, peer, &guests, options, stop).await;
+                        match tls {
+                            None => serve_connection(stream, peer, &engine, options, stop).await,
+                            Some(tls) => match timeout(options.header_timeout, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => serve_connection(stream, peer, &engine, options, stop).await,
+                                Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
+                                Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
+                            },
+                        }
                         drop(slot);
                     });
                 }
@@ -115,24 +132,23 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Answers a connection the guest never sees, then closes it.
-async fn refuse(mut stream: TcpStream, status: u16, message: &str) {
+/// Answers a connection no session will see, then closes it.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, status: u16, message: &str) {
     let page = hhttpp::response::standalone_error(status, message);
     let _ = timeout(Duration::from_secs(5), stream.write_all(&page)).await;
     linger_close(stream).await;
 }
 
-/// Moves bytes between one client and its guest until either side is done.
-async fn serve_connection(
-    mut stream: TcpStream,
+/// Moves bytes between one client and its session until either side is done.
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
-    guests: &Guests,
+    engine: &Engine,
     options: ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let mut guest = match guests.connect().await {
-        Ok(guest) => guest,
+    let mut session = match engine.connect().await {
+        Ok(session) => session,
         Err(error) => {
             eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
             return refuse(stream, 503, "The server cannot take this connection now.").await;
@@ -144,7 +160,7 @@ async fn serve_connection(
     // When the first byte of the request being received arrived.
     let mut request_started: Option<Instant> = None;
     loop {
-        let step = match guest.next(MAX_CHUNK).await {
+        let step = match session.next(MAX_CHUNK).await {
             Ok(step) => step,
             Err(error) => {
                 eprintln!("hhttpp: {peer}: guest failed: {error:#}");
@@ -172,45 +188,42 @@ async fn serve_connection(
             Step::Log(exchange) => {
                 responding = false;
                 if !options.quiet {
-                    let line = access_log::line(
-                        peer,
-                        &exchange.request_line,
-                        exchange.status,
-                        exchange.body_bytes,
-                        SystemTime::now(),
-                    );
+                    let line =
+                        access_log::line(options.log_format, peer, &exchange, SystemTime::now());
                     eprintln!("{line}");
                 }
                 if *stop.borrow() {
                     break; // shutting down: this response was the last
                 }
             }
-            Step::Receive => match receive(
-                &mut stream,
-                &mut guest,
-                &mut buffer,
-                &mut request_started,
-                &options,
-                &mut stop,
-            )
-            .await
-            {
-                Received::Bytes(n) => {
-                    if let Err(error) = guest.feed(&buffer[..n]).await {
-                        eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+            Step::Receive => {
+                let received = receive(
+                    &mut stream,
+                    &mut session,
+                    &mut buffer,
+                    &mut request_started,
+                    &options,
+                    &mut stop,
+                )
+                .await;
+                match received {
+                    Received::Bytes(n) => {
+                        if let Err(error) = session.feed(&buffer[..n]).await {
+                            eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+                            break;
+                        }
+                    }
+                    Received::Close => break,
+                    Received::TimedOut => {
+                        let page = hhttpp::response::standalone_error(
+                            408,
+                            "The request was not received in time.",
+                        );
+                        let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
                         break;
                     }
                 }
-                Received::Close => break,
-                Received::TimedOut => {
-                    let page = hhttpp::response::standalone_error(
-                        408,
-                        "The request was not received in time.",
-                    );
-                    let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
-                    break;
-                }
-            },
+            }
             Step::Close => break,
         }
     }
@@ -227,15 +240,15 @@ enum Received {
 
 /// Waits for the client's next bytes under the deadline that applies: the idle timeout between
 /// requests, the header timeout (counted from the request's first byte) within one.
-async fn receive(
-    stream: &mut TcpStream,
-    guest: &mut GuestConnection,
+async fn receive<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    session: &mut Session,
     buffer: &mut [u8],
     request_started: &mut Option<Instant>,
     options: &ServeOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Received {
-    let idle = guest.idle().await.unwrap_or(false);
+    let idle = session.idle().await.unwrap_or(false);
     if idle {
         *request_started = None;
         if *stop.borrow() {
@@ -268,7 +281,7 @@ async fn receive(
 /// Closes our side, then drains what the client still sends for a moment, so that a client that
 /// sent more than we read (a refused body, pipelined requests after `Connection: close`) reads
 /// our last response instead of a connection reset.
-async fn linger_close(mut stream: TcpStream) {
+async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

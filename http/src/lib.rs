@@ -75,7 +75,7 @@ fn to_request(incoming: &IncomingRequest) -> Request {
 fn send(response: Response, head: bool, out: ResponseOutparam) {
     let fields = Fields::new();
     for (name, value) in &response.headers {
-        let _ = fields.append(name, value.as_bytes());
+        let _ = fields.append(name.as_ref(), value.as_bytes());
     }
     let send_body = !head && !response.is_bodiless();
     if !response.is_bodiless() {

@@ -1,0 +1,69 @@
+//! Where the core runs for each connection: in its own WebAssembly sandbox (the default), or
+//! linked natively into this process (`--engine native`, for trusted folders). The server loop
+//! sees one [`Session`] either way, so both engines serve exactly the same HTTP.
+
+use std::sync::Arc;
+
+use hhttpp::{Config, Connection, Step};
+use wasmtime::Result;
+
+use crate::guest::{GuestConnection, Guests};
+
+/// What each connection's session is made from.
+pub enum Engine {
+    Wasm(Box<Guests>),
+    Native(Arc<Config>),
+}
+
+/// One connection's HTTP state.
+pub enum Session {
+    Wasm(Box<GuestConnection>),
+    Native(Box<Connection>),
+}
+
+impl Engine {
+    /// A session for a new connection.
+    pub async fn connect(&self) -> Result<Session> {
+        Ok(match self {
+            Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect().await?)),
+            Engine::Native(config) => Session::Native(Box::new(Connection::new(config.clone()))),
+        })
+    }
+
+    /// The wasm engine whose epoch must be advanced, if any.
+    pub fn wasm(&self) -> Option<&wasmtime::Engine> {
+        match self {
+            Engine::Wasm(guests) => Some(guests.engine()),
+            Engine::Native(_) => None,
+        }
+    }
+}
+
+impl Session {
+    /// Bytes that arrived (empty: the client closed its side).
+    pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Session::Wasm(guest) => guest.feed(data).await,
+            Session::Native(connection) => {
+                connection.feed(data);
+                Ok(())
+            }
+        }
+    }
+
+    /// What to do next.
+    pub async fn next(&mut self, max_bytes: u32) -> Result<Step> {
+        match self {
+            Session::Wasm(guest) => guest.next(max_bytes).await,
+            Session::Native(connection) => Ok(connection.next(max_bytes as usize)),
+        }
+    }
+
+    /// Whether no request is partly received and no response partly sent.
+    pub async fn idle(&mut self) -> Result<bool> {
+        match self {
+            Session::Wasm(guest) => guest.idle().await,
+            Session::Native(connection) => Ok(connection.is_idle()),
+        }
+    }
+}
