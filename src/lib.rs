@@ -16,6 +16,7 @@ pub mod conditional;
 pub mod config;
 pub mod connection;
 pub mod encoding;
+pub mod file;
 pub mod listing;
 pub mod media_type;
 pub mod range;

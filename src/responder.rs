@@ -6,12 +6,13 @@
 //! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
 
 use std::borrow::Cow;
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
 use crate::encoding::{self, Coding};
+use crate::file::OpenFile;
 use crate::listing;
 use crate::media_type;
 use crate::range::{self, Ranges};
@@ -250,7 +251,7 @@ fn serve_file(
         Outcome::Proceed => {}
     }
 
-    let file = match File::open(&path) {
+    let file = match OpenFile::open(&config.root, &path) {
         Ok(file) => file,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };

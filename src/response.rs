@@ -5,8 +5,9 @@
 //! in chunks, so a large file is never held in memory.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+
+use crate::file::OpenFile;
 
 /// One piece of a body, in order.
 #[derive(Debug)]
@@ -22,7 +23,7 @@ pub enum Segment {
 /// A response body: segments, and the file that `FileRange` segments read from.
 #[derive(Debug, Default)]
 pub struct Body {
-    pub file: Option<File>,
+    pub file: Option<OpenFile>,
     pub segments: Vec<Segment>,
 }
 
@@ -41,7 +42,7 @@ impl Body {
     }
 
     /// `len` bytes of `file` from `offset`.
-    pub fn file_range(file: File, offset: u64, len: u64) -> Body {
+    pub fn file_range(file: OpenFile, offset: u64, len: u64) -> Body {
         Body {
             file: Some(file),
             segments: vec![Segment::FileRange { offset, len }],
@@ -72,8 +73,6 @@ pub struct BodyCursor {
     /// Index of the segment being read, and bytes of it already read.
     segment: usize,
     segment_read: u64,
-    /// Where the body's file is positioned, so sequential reads never seek.
-    file_position: Option<u64>,
 }
 
 impl BodyCursor {
@@ -82,7 +81,6 @@ impl BodyCursor {
             body,
             segment: 0,
             segment_read: 0,
-            file_position: None,
         }
     }
 
@@ -107,16 +105,12 @@ impl BodyCursor {
                 Segment::FileRange { offset, len } => {
                     let (position, len) = (offset + self.segment_read, *len);
                     let want = (len - self.segment_read).min(room as u64) as usize;
-                    let file = self.body.file.as_mut().ok_or(io::ErrorKind::NotFound)?;
-                    if self.file_position != Some(position) {
-                        file.seek(SeekFrom::Start(position))?;
-                    }
+                    let file = self.body.file.as_ref().ok_or(io::ErrorKind::NotFound)?;
                     let start = out.len();
                     out.resize(start + want, 0);
-                    let filled = read_fully(file, &mut out[start..]);
+                    let filled = read_fully_at(file, &mut out[start..], position);
                     out.truncate(start + filled.as_ref().copied().unwrap_or(0));
                     let filled = filled?;
-                    self.file_position = Some(position + filled as u64);
                     if filled < want {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
@@ -133,11 +127,12 @@ impl BodyCursor {
     }
 }
 
-/// Reads until `buffer` is full or the file ends; returns how many bytes were read.
-fn read_fully(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+/// Reads from `position` until `buffer` is full or the file ends; returns how many bytes were
+/// read. Positional reads need no seek and no shared cursor.
+fn read_fully_at(file: &OpenFile, buffer: &mut [u8], position: u64) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]) {
+        match file.read_at(&mut buffer[filled..], position + filled as u64) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

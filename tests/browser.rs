@@ -12,8 +12,18 @@ use support::{Server, Site};
 fn chromium(args: &[&str], url: &str) -> std::process::Output {
     let profile = std::env::temp_dir().join(format!("hhttpp-chromium-{}", std::process::id()));
     let output = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
@@ -37,12 +47,20 @@ fn site() -> Site {
 fn screenshot(name: &str, size: &str, url: &str, extra: &[&str]) -> PathBuf {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_file(&path);
-    let mut args = vec![format!("--screenshot={}", path.display()), format!("--window-size={size}"), "--hide-scrollbars".to_owned()];
+    let mut args = vec![
+        format!("--screenshot={}", path.display()),
+        format!("--window-size={size}"),
+        "--hide-scrollbars".to_owned(),
+    ];
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = chromium(&args, url);
-    let png = std::fs::read(&path).unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&output.stderr)));
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "a real image");
+    let png = std::fs::read(&path)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&output.stderr)));
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000,
+        "a real image"
+    );
     path
 }
 
@@ -53,16 +71,33 @@ fn chromium_renders_the_listing() {
     let url = format!("http://127.0.0.1:{}/docs/", server.port);
     let output = chromium(&["--dump-dom"], &url);
     let dom = String::from_utf8_lossy(&output.stdout);
-    assert!(dom.contains("<h1>Directory listing for /docs/</h1>"), "{dom}");
+    assert!(
+        dom.contains("<h1>Directory listing for /docs/</h1>"),
+        "{dom}"
+    );
     // The entries as rendered, in order: folders first, then case-insensitive names.
     let names: Vec<&str> = dom
         .split("<li class=\"")
         .skip(1)
-        .map(|li| li.split("\">").nth(2).unwrap().split("</a>").next().unwrap())
+        .map(|li| {
+            li.split("\">")
+                .nth(2)
+                .unwrap()
+                .split("</a>")
+                .next()
+                .unwrap()
+        })
         .collect();
     assert_eq!(
         names,
-        ["Archive/", "photos/", ".hidden", "a &lt;b&gt;bold &amp; more.txt", "café.txt", "Zebra notes.txt"],
+        [
+            "Archive/",
+            "photos/",
+            ".hidden",
+            "a &lt;b&gt;bold &amp; more.txt",
+            "café.txt",
+            "Zebra notes.txt"
+        ],
         "{dom}"
     );
     // The hostile name is text, not markup: the browser built no <b> element from it.
@@ -75,9 +110,20 @@ fn chromium_renders_the_listing() {
     let dom = String::from_utf8_lossy(&sorted.stdout);
     let cafe = dom.find("café.txt").unwrap();
     let zebra = dom.find("Zebra notes.txt").unwrap();
-    assert!(cafe < zebra, "largest first when sorted by size, descending");
+    assert!(
+        cafe < zebra,
+        "largest first when sorted by size, descending"
+    );
 
     let desktop = screenshot("listing.png", "900,520", &url, &[]);
-    screenshot("listing-phone-dark.png", "390,700", &url, &["--force-dark-mode", "--blink-settings=preferredColorScheme=0"]);
+    screenshot(
+        "listing-phone-dark.png",
+        "390,700",
+        &url,
+        &[
+            "--force-dark-mode",
+            "--blink-settings=preferredColorScheme=0",
+        ],
+    );
     eprintln!("screenshots: {}", desktop.parent().unwrap().display());
 }
