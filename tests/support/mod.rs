@@ -280,60 +280,52 @@ impl Response {
 }
 
 /// Reads one response from `stream`: the head, then a body of `Content-Length` bytes (none for
-/// HEAD, 204 and 304).
+/// HEAD, 204 and 304). It never reads past the response, so pipelined responses that arrive
+/// together are left for the next call.
 pub fn read_response(stream: &mut TcpStream, head_request: bool) -> Response {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    loop {
-        let mut fields = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut fields);
-        if let Ok(httparse::Status::Complete(head_len)) = parsed.parse(&buffer) {
-            let status = parsed.code.unwrap();
-            let headers: Vec<(String, String)> = parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_owned(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect();
-            let length = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .map(|(_, v)| v.parse::<usize>().unwrap())
-                .unwrap_or(0);
-            let length = if head_request || status == 304 || status == 204 {
-                0
-            } else {
-                length
-            };
-            while buffer.len() < head_len + length {
-                let n = stream.read(&mut chunk).expect("read body");
-                assert!(
-                    n > 0,
-                    "connection closed after {} of {length} body bytes",
-                    buffer.len() - head_len
-                );
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            let head = String::from_utf8_lossy(&buffer[..head_len]).into_owned();
-            let body = buffer[head_len..head_len + length].to_vec();
-            return Response {
-                status,
-                headers,
-                body,
-                head,
-            };
-        }
-        let n = stream.read(&mut chunk).expect("read head");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("read head");
         assert!(
             n > 0,
             "connection closed before a response head; got {:?}",
-            String::from_utf8_lossy(&buffer)
+            String::from_utf8_lossy(&head)
         );
-        buffer.extend_from_slice(&chunk[..n]);
+        head.push(byte[0]);
+    }
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut fields);
+    parsed.parse(&head).expect("a valid response head");
+    let status = parsed.code.unwrap();
+    let headers: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse::<usize>().unwrap())
+        .unwrap_or(0);
+    let length = if head_request || status == 304 || status == 204 {
+        0
+    } else {
+        length
+    };
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).expect("read body");
+    let head = String::from_utf8_lossy(&head).into_owned();
+    Response {
+        status,
+        headers,
+        body,
+        head,
     }
 }
 
