@@ -54,18 +54,23 @@ pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> 
     let mut pending: VecDeque<PathBuf> = segments.iter().map(PathBuf::from).collect();
     let mut real: Vec<PathBuf> = Vec::new();
     let mut hops = 0;
+    // The metadata of `real` when its last component was just checked (and is not a link).
+    let mut last: Option<Metadata> = None;
     while let Some(component) = pending.pop_front() {
         // `real` holds only real folders, so `..` is exact lexically; it never climbs above root.
         if component == Path::new("..") {
             real.pop().ok_or(ResolveError::NotFound)?;
+            last = None;
             continue;
         }
         let candidate = join(root, &real).join(&component);
         let meta = std::fs::symlink_metadata(&candidate).map_err(|e| ResolveError::from_io(&e))?;
         if !meta.file_type().is_symlink() {
             real.push(component);
+            last = Some(meta);
             continue;
         }
+        last = None;
         hops += 1;
         if hops > MAX_LINK_HOPS {
             return Err(ResolveError::NotFound);
@@ -87,7 +92,10 @@ pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> 
         }
     }
     let path = join(root, &real);
-    let meta = std::fs::metadata(&path).map_err(|e| ResolveError::from_io(&e))?;
+    let meta = match last {
+        Some(meta) => meta,
+        None => std::fs::metadata(&path).map_err(|e| ResolveError::from_io(&e))?,
+    };
     if meta.is_file() {
         Ok(Entry::File { path, meta })
     } else if meta.is_dir() {

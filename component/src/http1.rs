@@ -52,23 +52,36 @@ impl GuestConnection for ConnectionResource {
         self.0.borrow_mut().feed(&data);
     }
 
-    fn next(&self, max_bytes: u32) -> Step {
-        match self.0.borrow_mut().next(max_bytes as usize) {
-            connection::Step::Send(bytes) => Step::Send(bytes),
-            connection::Step::Log(e) => Step::Log(Exchange {
-                request_line: e.request_line,
-                status: e.status,
-                body_bytes: e.body_bytes,
-                referer: e.referer,
-                user_agent: e.user_agent,
-            }),
-            connection::Step::Receive => Step::Receive,
-            connection::Step::Close => Step::Close,
+    fn next(&self, max_bytes: u32) -> Vec<Step> {
+        let mut connection = self.0.borrow_mut();
+        let mut steps = Vec::new();
+        let mut budget = max_bytes as usize;
+        loop {
+            match connection.next(budget.max(1)) {
+                connection::Step::Send(bytes) => {
+                    budget = budget.saturating_sub(bytes.len());
+                    steps.push(Step::Send(bytes));
+                    if budget == 0 {
+                        return steps;
+                    }
+                }
+                connection::Step::Log(e) => steps.push(Step::Log(Exchange {
+                    request_line: e.request_line,
+                    status: e.status,
+                    body_bytes: e.body_bytes,
+                    referer: e.referer,
+                    user_agent: e.user_agent,
+                })),
+                connection::Step::Receive => {
+                    steps.push(Step::Receive(connection.is_idle()));
+                    return steps;
+                }
+                connection::Step::Close => {
+                    steps.push(Step::Close);
+                    return steps;
+                }
+            }
         }
-    }
-
-    fn idle(&self) -> bool {
-        self.0.borrow().is_idle()
     }
 }
 

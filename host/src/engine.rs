@@ -60,10 +60,10 @@ impl Session {
     }
 
     /// Whether no request is partly received and no response partly sent.
-    pub async fn idle(&mut self) -> Result<bool> {
+    pub fn idle(&self) -> bool {
         match self {
-            Session::Wasm(guest) => guest.idle().await,
-            Session::Native(connection) => Ok(connection.is_idle()),
+            Session::Wasm(guest) => guest.idle(),
+            Session::Native(connection) => connection.is_idle(),
         }
     }
 }

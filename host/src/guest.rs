@@ -6,6 +6,7 @@
 //! end its own connection. Instances are never shared between connections, so one client can never
 //! observe state left by another.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -124,6 +125,8 @@ impl Guests {
             server,
             connection,
             ticks: self.ticks(),
+            pending: VecDeque::new(),
+            idle: true,
         })
     }
 
@@ -177,6 +180,10 @@ pub struct GuestConnection {
     server: Server,
     connection: ResourceAny,
     ticks: u64,
+    /// Steps the guest returned in its last batch and the host has not taken yet.
+    pending: VecDeque<hhttpp::Step>,
+    /// Whether the guest was idle at its last `receive`.
+    idle: bool,
 }
 
 impl GuestConnection {
@@ -190,36 +197,41 @@ impl GuestConnection {
             .await
     }
 
-    /// Whether the guest holds no partial request and no partial response.
-    pub async fn idle(&mut self) -> Result<bool> {
-        self.store.set_epoch_deadline(self.ticks);
-        self.server
-            .hhttpp_server_http1()
-            .connection()
-            .call_idle(&mut self.store, self.connection)
-            .await
+    /// Whether the guest was idle (no request partly received) when it last asked for input.
+    pub fn idle(&self) -> bool {
+        self.idle
     }
 
-    /// Asks the guest what to do next, as the core's own step.
+    /// The next step, as the core's own; the guest is called only when its last batch is used up.
     pub async fn next(&mut self, max_bytes: u32) -> Result<hhttpp::Step> {
+        if let Some(step) = self.pending.pop_front() {
+            return Ok(step);
+        }
         self.store.set_epoch_deadline(self.ticks);
-        let step = self
+        let steps = self
             .server
             .hhttpp_server_http1()
             .connection()
             .call_next(&mut self.store, self.connection, max_bytes)
             .await?;
-        Ok(match step {
-            Step::Send(bytes) => hhttpp::Step::Send(bytes),
-            Step::Log(e) => hhttpp::Step::Log(hhttpp::Exchange {
-                request_line: e.request_line,
-                status: e.status,
-                body_bytes: e.body_bytes,
-                referer: e.referer,
-                user_agent: e.user_agent,
-            }),
-            Step::Receive => hhttpp::Step::Receive,
-            Step::Close => hhttpp::Step::Close,
-        })
+        for step in steps {
+            self.pending.push_back(match step {
+                Step::Send(bytes) => hhttpp::Step::Send(bytes),
+                Step::Log(e) => hhttpp::Step::Log(hhttpp::Exchange {
+                    request_line: e.request_line,
+                    status: e.status,
+                    body_bytes: e.body_bytes,
+                    referer: e.referer,
+                    user_agent: e.user_agent,
+                }),
+                Step::Receive(idle) => {
+                    self.idle = idle;
+                    hhttpp::Step::Receive
+                }
+                Step::Close => hhttpp::Step::Close,
+            });
+        }
+        // A guest that returns no step would stall the connection: treat it as closing.
+        Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
     }
 }

@@ -248,7 +248,7 @@ async fn receive<S: AsyncRead + Unpin>(
     options: &ServeOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Received {
-    let idle = session.idle().await.unwrap_or(false);
+    let idle = session.idle();
     if idle {
         *request_started = None;
         if *stop.borrow() {
