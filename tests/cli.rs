@@ -381,3 +381,44 @@ fn ctrl_c_exits_cleanly() {
     assert!(status.success());
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+#[test]
+fn the_compiled_component_is_cached_and_a_corrupt_cache_is_recompiled() {
+    let site = site();
+    let cache = Site::new();
+    let start = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hhttpp"));
+        command
+            .args(["0", "-b", "127.0.0.1", "-d"])
+            .arg(site.path())
+            .env("XDG_CACHE_HOME", cache.path());
+        Server::spawn(command)
+    };
+    assert_eq!(start().get("/file.txt").text(), "file");
+    let artifacts: Vec<_> = std::fs::read_dir(cache.path().join("hhttpp"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    let artifact = &artifacts[0];
+    assert!(artifact.extension().is_some_and(|e| e == "cwasm"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = std::fs::metadata(cache.path().join("hhttpp")).unwrap();
+        assert_eq!(
+            folder.permissions().mode() & 0o077,
+            0,
+            "the cache folder is private"
+        );
+    }
+    std::fs::write(artifact, b"not a compiled component").unwrap();
+    assert_eq!(
+        start().get("/file.txt").text(),
+        "file",
+        "a corrupt artifact is not trusted"
+    );
+    assert!(
+        std::fs::metadata(artifact).unwrap().len() > 1000,
+        "and it was replaced"
+    );
+}

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::component::{Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
 use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -85,7 +85,8 @@ impl Guests {
             .max_memory_size(limits.memory_bytes);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config)?;
-        let component = Component::new(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
+        let component =
+            crate::precompiled::load(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;

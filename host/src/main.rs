@@ -9,6 +9,7 @@ mod access_log;
 mod cli;
 mod engine;
 mod guest;
+mod precompiled;
 mod sandbox_check;
 mod server;
 
