@@ -301,3 +301,23 @@ fn a_large_file_streams_in_bounded_memory() {
         growth >> 20
     );
 }
+
+#[test]
+fn a_kept_alive_connection_is_served_after_a_pause() {
+    // After a short pause an idle connection gives its sandbox back to the pool; the next request
+    // on it gets a fresh one.
+    let server = Server::hhttpp(&example_site());
+    let mut stream = server.connect();
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /about.html HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut stream, false).status, 200);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // A request that starts before the pause and finishes after it is still one request.
+    stream.write_all(b"GET /about.html HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    stream.write_all(b"Host: a\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).status, 200);
+}

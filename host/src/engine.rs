@@ -19,6 +19,9 @@ pub enum Engine {
 pub enum Session {
     Wasm(Box<GuestConnection>),
     Native(Box<Connection>),
+    /// An idle wasm session whose instance went back to the pool; the connection keeps only its
+    /// socket until the next request starts.
+    Released,
 }
 
 impl Engine {
@@ -28,6 +31,11 @@ impl Engine {
             Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect().await?)),
             Engine::Native(config) => Session::Native(Box::new(Connection::new(config.clone()))),
         })
+    }
+
+    /// Whether idle sessions should give their instance back (instances are the costly part).
+    pub fn releases_idle(&self) -> bool {
+        matches!(self, Engine::Wasm(_))
     }
 
     /// The wasm engine whose epoch must be advanced, if any.
@@ -48,6 +56,7 @@ impl Session {
                 connection.feed(data);
                 Ok(())
             }
+            Session::Released => Err(wasmtime::format_err!("fed a released session")),
         }
     }
 
@@ -56,6 +65,7 @@ impl Session {
         match self {
             Session::Wasm(guest) => guest.next(max_bytes).await,
             Session::Native(connection) => Ok(connection.next(max_bytes as usize)),
+            Session::Released => Ok(Step::Receive),
         }
     }
 
@@ -64,6 +74,12 @@ impl Session {
         match self {
             Session::Wasm(guest) => guest.idle(),
             Session::Native(connection) => connection.is_idle(),
+            Session::Released => true,
         }
+    }
+
+    /// Gives an idle session's instance back to the pool.
+    pub fn release(&mut self) {
+        *self = Session::Released;
     }
 }

@@ -29,6 +29,9 @@ use engine::Engine;
 use guest::{GuestLimits, Guests};
 use server::ServeOptions;
 
+/// Most sandboxes alive at once: busy connections beyond it are answered `503`.
+const MAX_INSTANCES: u32 = 2048;
+
 fn main() -> ExitCode {
     // Guests routinely meet expected errors (a `.br` sibling that does not exist); capturing a
     // backtrace for each, as RUST_BACKTRACE=1 would, costs more than answering the request.
@@ -78,7 +81,8 @@ fn run(cli: Cli) -> Result<()> {
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
         cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
-        instances: cli.max_connections.saturating_add(1),
+        // Idle connections give their instance back, so the pool is sized for busy ones.
+        instances: cli.max_connections.saturating_add(1).min(MAX_INSTANCES),
     };
     let tls = match (&cli.tls_cert, &cli.tls_key) {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),

@@ -21,6 +21,13 @@ use crate::cli::LogFormat;
 use crate::engine::{Engine, Session};
 use crate::guest::EPOCH_TICK;
 
+/// How long an idle connection keeps its wasm instance before giving it back to the pool: long
+/// enough that a busy client's next request finds it warm, short enough that thousands of idle
+/// keep-alive connections hold sockets, not instances.
+const KEEP_WARM: Duration = Duration::from_millis(50);
+/// Read buffer of a busy connection, and of an idle one (which only waits for a request to start).
+const READ_BUFFER: usize = 64 * 1024;
+const IDLE_READ_BUFFER: usize = 2 * 1024;
 /// Largest chunk the session sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
 /// After closing our side, how long unread client bytes are drained so the kernel does not
@@ -154,7 +161,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             return refuse(stream, 503, "The server cannot take this connection now.").await;
         }
     };
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; READ_BUFFER];
     // Whether bytes of the current response have gone out (a failure then cannot become a 500).
     let mut responding = false;
     // When the first byte of the request being received arrived.
@@ -197,15 +204,54 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Step::Receive => {
-                let received = receive(
-                    &mut stream,
-                    &mut session,
-                    &mut buffer,
-                    &mut request_started,
-                    &options,
-                    &mut stop,
-                )
-                .await;
+                let mut early = None;
+                if session.idle() && engine.releases_idle() && !*stop.borrow() {
+                    match timeout(KEEP_WARM, stream.read(&mut buffer)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => break,
+                        Ok(Ok(n)) => early = Some(n),
+                        Err(_) => {
+                            session.release();
+                            buffer = vec![0u8; IDLE_READ_BUFFER];
+                        }
+                    }
+                }
+                let received = match early {
+                    Some(n) => {
+                        request_started.get_or_insert_with(Instant::now);
+                        Received::Bytes(n)
+                    }
+                    None => {
+                        let mut received = receive(
+                            &mut stream,
+                            session.idle(),
+                            &mut buffer,
+                            &mut request_started,
+                            &options,
+                            &mut stop,
+                        )
+                        .await;
+                        if matches!(session, Session::Released) {
+                            received = match received {
+                                Received::Bytes(0) => Received::Close,
+                                Received::Bytes(n) => match engine.connect().await {
+                                    Ok(fresh) => {
+                                        session = fresh;
+                                        buffer.resize(READ_BUFFER, 0);
+                                        Received::Bytes(n)
+                                    }
+                                    Err(error) => {
+                                        eprintln!(
+                                            "hhttpp: {peer}: cannot start a guest: {error:#}"
+                                        );
+                                        Received::Close
+                                    }
+                                },
+                                other => other,
+                            };
+                        }
+                        received
+                    }
+                };
                 match received {
                     Received::Bytes(n) => {
                         if let Err(error) = session.feed(&buffer[..n]).await {
@@ -242,13 +288,12 @@ enum Received {
 /// requests, the header timeout (counted from the request's first byte) within one.
 async fn receive<S: AsyncRead + Unpin>(
     stream: &mut S,
-    session: &mut Session,
+    idle: bool,
     buffer: &mut [u8],
     request_started: &mut Option<Instant>,
     options: &ServeOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Received {
-    let idle = session.idle();
     if idle {
         *request_started = None;
         if *stop.borrow() {
