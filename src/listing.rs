@@ -168,26 +168,34 @@ pub fn read(folder: &Path, max: usize, order: Order, hide_dotfiles: bool) -> io:
     for item in fs::read_dir(folder)? {
         // An entry the runtime cannot describe (WASI 0.2 names must be UTF-8) is skipped and
         // counted, rather than failing the whole listing.
-        let Ok((name, file_type)) = item.and_then(|i| Ok((i.file_name(), i.file_type()?))) else {
+        let Ok((item, file_type)) = item.and_then(|i| {
+            let kind = i.file_type()?;
+            Ok((i, kind))
+        }) else {
             unreadable += 1;
             if unreadable > MAX_UNREADABLE {
                 break;
             }
             continue;
         };
-        let name = name.to_string_lossy().into_owned();
+        let name = item.file_name().to_string_lossy().into_owned();
         if hide_dotfiles && name.starts_with('.') {
             continue;
         }
-        names.push((name, file_type));
+        names.push((name, file_type, item));
     }
     let total = names.len();
-    names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
+    names.sort_by_cached_key(|(name, _, _)| (name.to_lowercase(), name.clone()));
     names.truncate(max);
     let mut entries: Vec<Entry> = names
         .into_iter()
-        .map(|(name, file_type)| {
-            let target_meta = fs::metadata(folder.join(&name)).ok();
+        .map(|(name, file_type, item)| {
+            // Relative to the open folder (one path component), except links, which are followed.
+            let target_meta = if file_type.is_symlink() {
+                fs::metadata(folder.join(&name)).ok()
+            } else {
+                item.metadata().ok()
+            };
             let kind = if file_type.is_symlink() {
                 Kind::Link {
                     to_folder: target_meta.as_ref().is_some_and(|m| m.is_dir()),
