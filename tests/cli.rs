@@ -205,13 +205,7 @@ fn extra_headers_are_added_and_validated() {
 #[test]
 fn the_native_engine_serves_the_same_responses() {
     let site = support::cases::site();
-    let server = Server::hhttpp_with(site.path(), &["--engine", "native"]);
-    let probe = server.get("/hello.txt");
-    let etag = probe.header("ETag").unwrap().to_owned();
-    let last_modified = probe.header("Last-Modified").unwrap().to_owned();
-    for case in support::cases::responder_cases() {
-        case.check(&server.request(&case.request_bytes(&etag, &last_modified)));
-    }
+    support::cases::check_all(&Server::hhttpp_with(site.path(), &["--engine", "native"]));
 }
 
 #[test]

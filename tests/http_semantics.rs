@@ -11,14 +11,7 @@ use support::{Server, closed_by_server, read_response};
 #[test]
 fn responder_cases_hold_through_the_native_host() {
     let site = cases::site();
-    let server = Server::hhttpp(site.path());
-    let probe = server.get("/hello.txt");
-    let etag = probe.header("ETag").unwrap().to_owned();
-    let last_modified = probe.header("Last-Modified").unwrap().to_owned();
-    for case in cases::responder_cases() {
-        let request = case.request_bytes(&etag, &last_modified);
-        case.check(&server.request(&request));
-    }
+    cases::check_all(&Server::hhttpp(site.path()));
 }
 
 #[test]

@@ -5,9 +5,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::{
-    Server, Site, closed_by_server, download_len, example_site, read_response, write_big_file,
-};
+use support::{Server, Site, closed_by_server, example_site, read_response};
 
 #[test]
 fn serves_a_file_with_its_headers() {
@@ -287,19 +285,7 @@ fn bad_command_lines_fail_clearly() {
 
 #[test]
 fn a_large_file_streams_in_bounded_memory() {
-    let site = Site::new();
-    let len = 256 * 1024 * 1024;
-    write_big_file(&site.path().join("big.bin"), len);
-    let server = Server::hhttpp(site.path());
-    assert_eq!(server.get("/").status, 200);
-    let before = server.peak_rss();
-    assert_eq!(download_len(&server, "/big.bin"), len);
-    let growth = server.peak_rss().saturating_sub(before);
-    assert!(
-        growth < 64 * 1024 * 1024,
-        "peak RSS grew by {} MiB for a 256 MiB file",
-        growth >> 20
-    );
+    support::assert_streams_in_bounded_memory(Server::hhttpp);
 }
 
 #[test]

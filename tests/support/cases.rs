@@ -2,7 +2,7 @@
 //! way hhttpp is run, so that the ways cannot drift apart. `{etag}` and `{last-modified}` in a
 //! request stand for the current validators of `/hello.txt`.
 
-use super::{Response, Site};
+use super::{Response, Server, Site};
 
 /// The folder the cases run against.
 pub fn site() -> Site {
@@ -170,5 +170,18 @@ impl Case {
         for needle in self.contains {
             assert!(text.contains(needle), "{name}: {needle:?} not in {text}");
         }
+    }
+}
+
+/// Runs every case against `server`, which serves [`site`].
+pub fn check_all(server: &Server) {
+    let probe = server.get("/hello.txt");
+    let etag = probe.header("ETag").expect("an ETag").to_owned();
+    let last_modified = probe
+        .header("Last-Modified")
+        .expect("a Last-Modified")
+        .to_owned();
+    for case in responder_cases() {
+        case.check(&server.request(&case.request_bytes(&etag, &last_modified)));
     }
 }

@@ -234,6 +234,27 @@ pub fn download_len(server: &Server, path: &str) -> u64 {
     }
 }
 
+/// Downloads a 256 MiB file from a server started by `start` on a folder holding it, and checks
+/// the server's peak RSS grows by less than 64 MiB: the body streams, it is never held.
+pub fn assert_streams_in_bounded_memory(start: impl FnOnce(&Path) -> Server) {
+    let site = Site::new();
+    let len = 256 * 1024 * 1024;
+    write_big_file(&site.path().join("big.bin"), len);
+    let server = start(site.path());
+    assert!(
+        server.get("/").status == 200,
+        "warm up: one instance compiled and run"
+    );
+    let before = server.peak_rss();
+    assert_eq!(download_len(&server, "/big.bin"), len);
+    let growth = server.peak_rss().saturating_sub(before);
+    assert!(
+        growth < 64 * 1024 * 1024,
+        "peak RSS grew by {} MiB for a 256 MiB file",
+        growth >> 20
+    );
+}
+
 /// Writes a sparse-free file of `len` bytes (not all zeros, so nothing can cheat by size).
 pub fn write_big_file(path: &Path, len: u64) {
     let mut file = std::fs::File::create(path).unwrap();
