@@ -105,6 +105,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;
+        let signals = server::Signals::listen()?;
         let local = listener.local_addr()?;
         let host = match local {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
@@ -130,7 +131,7 @@ fn run(cli: Cli) -> Result<()> {
             write_timeout: Duration::from_secs_f64(cli.write_timeout),
             grace_period: Duration::from_secs(10),
         };
-        server::run(listener, Arc::new(engine), tls, options).await
+        server::run(listener, Arc::new(engine), tls, options, signals).await
     })
 }
 

@@ -59,6 +59,7 @@ pub async fn run(
     engine: Arc<Engine>,
     tls: Option<TlsAcceptor>,
     options: ServeOptions,
+    mut signals: Signals,
 ) -> wasmtime::Result<()> {
     let wasm = engine.wasm().cloned();
     let ticker = tokio::spawn(async move {
@@ -104,7 +105,7 @@ pub async fn run(
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             },
-            () = shutdown_signal() => break,
+            () = signals.received() => break,
         }
     }
     drop(listener);
@@ -121,22 +122,40 @@ pub async fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C and SIGTERM, listened for from before the banner is printed until the server stops: a
+/// signal is never lost between two waits (each stream keeps a pending notification).
+pub struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening; must be called inside the runtime.
+    pub fn listen() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    /// Waits for the next Ctrl-C or SIGTERM.
+    async fn received(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Answers a connection no session will see, then closes it.
