@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hhttpp::Step;
@@ -61,15 +62,20 @@ pub async fn run(
     options: ServeOptions,
     mut signals: Signals,
 ) -> wasmtime::Result<()> {
-    let wasm = engine.wasm().cloned();
-    let ticker = tokio::spawn(async move {
-        let Some(wasm) = wasm else { return };
-        let mut ticks = tokio::time::interval(EPOCH_TICK);
-        loop {
-            ticks.tick().await;
-            wasm.increment_epoch();
-        }
-    });
+    // CPU deadlines count epoch ticks. They are driven by their own thread, not a tokio task: a
+    // task could be starved by the very guests whose time it measures.
+    let ticking = Arc::new(AtomicBool::new(true));
+    if let Some(wasm) = engine.wasm().cloned() {
+        let ticking = ticking.clone();
+        std::thread::Builder::new()
+            .name("hhttpp-epoch".into())
+            .spawn(move || {
+                while ticking.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    wasm.increment_epoch();
+                }
+            })?;
+    }
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut backoff = Duration::from_millis(5);
@@ -118,7 +124,7 @@ pub async fn run(
     {
         eprintln!("hhttpp: grace period over; closing the remaining connections");
     }
-    ticker.abort();
+    ticking.store(false, Ordering::Relaxed);
     Ok(())
 }
 
