@@ -1,7 +1,7 @@
 //! hhttpp's core: a static-file HTTP/1.1 server as a sans-I/O state machine.
 //!
 //! Bytes a client sent go in, bytes to send come out; files are read only below the configured
-//! root, through `std::fs` (file bodies through `wasi:filesystem` in a guest, see [`file`]). There
+//! root, through `std::fs` (file bodies through `wasi:filesystem` in a guest, see [`file`](mod@file)). There
 //! are no sockets, threads or runtime here, so the same code runs
 //! natively, inside the WASI components (`component/` → `hhttpp.wasm`, `http/` →
 //! `hhttpp-http.wasm`), and under tests that feed exact bytes.
