@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
 use crate::request_body::Discard;
 use crate::responder;
-use crate::response::{self, BodyCursor, Response};
+use crate::response::{self, BodyCursor, FileSend, Response};
 
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +42,14 @@ impl Exchange {
 }
 
 /// What the caller must do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Step {
     /// Write these bytes to the client.
     Send(Vec<u8>),
+    /// Write this range of this file to the client (only with [`Connection::hand_off_files`]).
+    /// If the file turns out shorter than the range, the caller must close the connection
+    /// rather than send anything else: the response's length was already promised.
+    SendFile(FileSend),
     /// Record this exchange.
     Log(Exchange),
     /// Wait for the client's next bytes, then [`Connection::feed`] them.
@@ -62,6 +66,9 @@ pub struct Connection {
     input: Vec<u8>,
     /// The client closed its side: no more input will come.
     input_closed: bool,
+    /// Bodies of at least this many bytes that are one file range are handed to the caller as
+    /// [`Step::SendFile`] instead of being read here.
+    hand_off_from: Option<u64>,
     state: State,
 }
 
@@ -83,8 +90,10 @@ enum State {
 #[derive(Debug)]
 struct Outgoing {
     head: Vec<u8>,
-    /// The body still to send; `None` when no body is sent (HEAD, 304, 204).
+    /// The body still to send; `None` when no body is sent (HEAD, 304, 204) or it is handed off.
     body: Option<BodyCursor>,
+    /// The body as a file range for the caller to send, once the head is out.
+    file: Option<FileSend>,
     close: bool,
     exchange: Exchange,
 }
@@ -96,8 +105,17 @@ impl Connection {
             config,
             input: Vec::new(),
             input_closed: false,
+            hand_off_from: None,
             state: State::Head,
         }
+    }
+
+    /// Lets the caller send file bodies of at least `min_len` bytes itself: such a body, when it is
+    /// one range of one file, comes out as [`Step::SendFile`] (after a `Send` of the head) rather
+    /// than as bytes read here. A host uses this to send with `sendfile(2)`, zero-copy.
+    pub fn hand_off_files(mut self, min_len: u64) -> Connection {
+        self.hand_off_from = Some(min_len);
+        self
     }
 
     /// Bytes that arrived from the client; an empty slice means the client closed its side.
@@ -171,6 +189,7 @@ impl Connection {
                 },
                 State::Sending(out) => match out.produce(max_bytes) {
                     Produced::Bytes(bytes) => return Step::Send(bytes),
+                    Produced::File(file) => return Step::SendFile(file),
                     Produced::Done => {
                         let exchange = out.exchange.clone();
                         let close = out.close;
@@ -251,9 +270,18 @@ impl Connection {
         let mut head = Vec::with_capacity(256);
         response::write_head(&mut head, response.status, fields);
         let send_body = send_body && !bodiless;
+        let (body, file) = match self.hand_off_from {
+            _ if !send_body => (None, None),
+            Some(min) if length >= min => match response.body.into_file_send() {
+                Ok(file) => (None, Some(file)),
+                Err(body) => (Some(BodyCursor::new(body)), None),
+            },
+            _ => (Some(BodyCursor::new(response.body)), None),
+        };
         self.state = State::Sending(Outgoing {
             head,
-            body: send_body.then(|| BodyCursor::new(response.body)),
+            body,
+            file,
             close,
             exchange: Exchange {
                 status: response.status,
@@ -266,6 +294,7 @@ impl Connection {
 
 enum Produced {
     Bytes(Vec<u8>),
+    File(FileSend),
     Done,
     /// The body could not be completed; these bytes are the last to send.
     Broken(Vec<u8>),
@@ -274,6 +303,13 @@ enum Produced {
 impl Outgoing {
     /// The next chunk of the response: the head first, then body bytes up to `max_bytes`.
     fn produce(&mut self, max_bytes: usize) -> Produced {
+        if let Some(file) = self.file.take() {
+            if self.head.is_empty() {
+                return Produced::File(file);
+            }
+            self.file = Some(file);
+            return Produced::Bytes(std::mem::take(&mut self.head));
+        }
         let mut out = std::mem::take(&mut self.head);
         let room = max_bytes.max(1).saturating_sub(out.len());
         if let Some(body) = &mut self.body
@@ -349,11 +385,19 @@ mod tests {
         loop {
             match conn.next(max) {
                 Step::Send(bytes) => out.extend_from_slice(&bytes),
+                Step::SendFile(send) => out.extend_from_slice(&read_range(&send)),
                 Step::Log(exchange) => log.push(exchange),
                 Step::Receive => return (normalize(&out), log, false),
                 Step::Close => return (normalize(&out), log, true),
             }
         }
+    }
+
+    fn read_range(send: &FileSend) -> Vec<u8> {
+        let mut bytes = vec![0; send.len as usize];
+        let n = send.file.read_at(&mut bytes, send.offset).unwrap();
+        assert_eq!(n, bytes.len(), "the handed-off range is inside the file");
+        bytes
     }
 
     fn normalize(bytes: &[u8]) -> String {
@@ -719,5 +763,65 @@ mod tests {
         conn.feed(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
         let (out, _, closed) = drive(&mut conn, b"", 1 << 20);
         assert!(out.ends_with("0123456789") && closed);
+    }
+
+    #[test]
+    fn file_bodies_are_handed_off_only_when_asked_and_large_enough() {
+        let dir = site();
+        let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+        let handing_off = || connection(&dir).hand_off_files(1000);
+        let steps = |conn: &mut Connection, request: &str| {
+            conn.feed(request.as_bytes());
+            let mut steps = Vec::new();
+            loop {
+                match conn.next(1 << 20) {
+                    Step::Receive => return steps,
+                    step => steps.push(step),
+                }
+            }
+        };
+        // A whole file and a single range: the head as bytes, then the range, then the log.
+        let mut conn = handing_off();
+        for (request, offset, len) in [
+            ("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", 0, 5000),
+            (
+                "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=10-2009\r\n\r\n",
+                10,
+                2000,
+            ),
+        ] {
+            let got = steps(&mut conn, request);
+            let [Step::Send(head), Step::SendFile(send), Step::Log(exchange)] = got.as_slice()
+            else {
+                panic!("{got:?}")
+            };
+            let head = String::from_utf8_lossy(head);
+            assert!(
+                head.ends_with(&format!("Content-Length: {len}\r\n\r\n")),
+                "{head}"
+            );
+            assert_eq!((send.offset, send.len), (offset, len));
+            assert_eq!(read_range(send), big[offset as usize..][..len as usize]);
+            assert_eq!(exchange.body_bytes, len);
+        }
+        // Small files, HEAD, and multipart ranges stay bytes.
+        for request in [
+            "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+            "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1499,3000-4499\r\n\r\n",
+        ] {
+            let got = steps(&mut conn, request);
+            assert!(
+                got.iter().all(|s| !matches!(s, Step::SendFile(_))),
+                "{request}: {got:?}"
+            );
+        }
+        // Without the opt-in, the same file is bytes.
+        let got = steps(
+            &mut connection(&dir),
+            "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(got.iter().all(|s| !matches!(s, Step::SendFile(_))));
     }
 }

@@ -23,13 +23,27 @@ impl OpenFile {
     pub fn read_at(&self, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         imp::read_at(&self.0, buffer, position)
     }
+
+    /// The platform's handle to the file: a `std::fs::File` natively, the `wasi:filesystem`
+    /// descriptor in a guest (which a component hands to its host to send zero-copy).
+    pub fn into_inner(self) -> imp::Inner {
+        self.0
+    }
 }
 
+impl From<imp::Inner> for OpenFile {
+    fn from(inner: imp::Inner) -> OpenFile {
+        OpenFile(inner)
+    }
+}
+
+/// The platform side of [`OpenFile`].
 #[cfg(not(target_os = "wasi"))]
-mod imp {
+pub mod imp {
     use std::io;
     use std::path::Path;
 
+    /// What an [`OpenFile`](super::OpenFile) wraps here.
     pub type Inner = std::fs::File;
 
     pub fn open(_root: &Path, path: &Path) -> io::Result<Inner> {
@@ -47,13 +61,15 @@ mod imp {
     }
 }
 
+/// The platform side of [`OpenFile`].
 #[cfg(target_os = "wasi")]
-mod imp {
+pub mod imp {
     use std::io;
     use std::path::Path;
 
     use wasi::filesystem::types::{Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags};
 
+    /// What an [`OpenFile`](super::OpenFile) wraps here.
     pub type Inner = Descriptor;
 
     thread_local! {

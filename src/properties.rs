@@ -43,6 +43,7 @@ fn run(chunks: &[Vec<u8>], max_bytes: usize) -> Vec<u8> {
         match connection.next(max_bytes) {
             Step::Send(bytes) => out.extend_from_slice(&bytes),
             Step::Log(_) => {}
+            Step::SendFile(_) => panic!("file hand-off was not asked for"),
             Step::Receive | Step::Close => return,
         }
     };

@@ -64,6 +64,29 @@ impl Body {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The body as one range of one file, when that is all it is (the common `200` and
+    /// single-range `206`), so a transport can send it without copying; otherwise the body back.
+    pub fn into_file_send(self) -> Result<FileSend, Body> {
+        match (self.file, self.segments.as_slice()) {
+            (Some(file), &[Segment::FileRange { offset, len }]) => {
+                Ok(FileSend { file, offset, len })
+            }
+            (file, _) => Err(Body {
+                file,
+                segments: self.segments,
+            }),
+        }
+    }
+}
+
+/// `len` bytes of an opened file from `offset`, for the transport to send itself (with
+/// `sendfile(2)`, say): the bytes never pass through the connection machine.
+#[derive(Debug)]
+pub struct FileSend {
+    pub file: OpenFile,
+    pub offset: u64,
+    pub len: u64,
 }
 
 /// Reads a [`Body`] front to back in bounded chunks: what every transport uses to send one.

@@ -6,10 +6,21 @@ use std::sync::Arc;
 use hhttpp::Config;
 use hhttpp::connection::{self, Connection};
 
-wit_bindgen::generate!({ world: "server", path: "../wit" });
+wit_bindgen::generate!({
+    world: "server",
+    path: "../wit",
+    // The descriptor handed to the host is the `wasi` crate's own type, the one the core opens.
+    with: {
+        "wasi:filesystem/types@0.2.12": wasi::filesystem::types,
+        "wasi:io/streams@0.2.12": wasi::io::streams,
+        "wasi:io/error@0.2.12": wasi::io::error,
+        "wasi:io/poll@0.2.12": wasi::io::poll,
+        "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
+    },
+});
 
 use exports::hhttpp::server::http1::{
-    Exchange, Guest, GuestConnection, Options, SandboxReport, Step,
+    Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step,
 };
 
 struct Component;
@@ -45,7 +56,11 @@ impl GuestConnection for ConnectionResource {
             cache_control: options.cache_control,
             extra_headers: options.extra_headers,
         };
-        ConnectionResource(RefCell::new(Connection::new(Arc::new(config))))
+        let mut connection = Connection::new(Arc::new(config));
+        if let Some(min_len) = options.hand_off_files_from {
+            connection = connection.hand_off_files(min_len);
+        }
+        ConnectionResource(RefCell::new(connection))
     }
 
     fn feed(&self, data: Vec<u8>) {
@@ -65,6 +80,11 @@ impl GuestConnection for ConnectionResource {
                         return steps;
                     }
                 }
+                connection::Step::SendFile(send) => steps.push(Step::SendFile(FileRange {
+                    file: send.file.into_inner(),
+                    offset: send.offset,
+                    length: send.len,
+                })),
                 connection::Step::Log(e) => steps.push(Step::Log(Exchange {
                     request_line: e.request_line,
                     status: e.status,

@@ -282,6 +282,8 @@ impl Client {
                     e.body_bytes
                 ),
                 Step::Close => self.closing = true,
+                // Not asked for (no `hand_off_files`): a connection that gets one cannot go on.
+                Step::SendFile(_) => self.closing = true,
                 Step::Receive => match self.input.read(CHUNK as u64) {
                     Ok(bytes) if bytes.is_empty() => return progressed,
                     Ok(bytes) => {

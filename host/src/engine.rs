@@ -9,6 +9,10 @@ use wasmtime::Result;
 
 use crate::guest::{GuestConnection, Guests};
 
+/// File bodies at least this large go out with `sendfile(2)` (see [`crate::transport`]); smaller
+/// ones are read by the core and written with the response head in one write.
+pub const HAND_OFF_FROM: u64 = 16 * 1024;
+
 /// What each connection's session is made from.
 pub enum Engine {
     Wasm(Box<Guests>),
@@ -29,7 +33,9 @@ impl Engine {
     pub async fn connect(&self) -> Result<Session> {
         Ok(match self {
             Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect().await?)),
-            Engine::Native(config) => Session::Native(Box::new(Connection::new(config.clone()))),
+            Engine::Native(config) => Session::Native(Box::new(
+                Connection::new(config.clone()).hand_off_files(HAND_OFF_FROM),
+            )),
         })
     }
 

@@ -19,10 +19,13 @@ wasmtime::component::bindgen!({
     world: "server",
     path: "../wit",
     exports: { default: async },
+    // A descriptor the guest hands over is wasmtime-wasi's own, so the host can reach its file.
+    with: { "wasi": wasmtime_wasi::p2::bindings },
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{Options, Step};
+use exports::hhttpp::server::http1::{FileRange, Options, Step};
+use wasmtime_wasi::filesystem::Descriptor;
 
 /// The component, embedded at build time by `build.rs`.
 static COMPONENT: &[u8] = include_bytes!(env!("HHTTPP_COMPONENT"));
@@ -98,6 +101,7 @@ impl Guests {
             cors: options.cors,
             cache_control: options.cache_control.clone(),
             extra_headers: options.extra_headers.clone(),
+            hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),
         };
         Ok(Guests {
             engine,
@@ -216,8 +220,9 @@ impl GuestConnection {
             .call_next(&mut self.store, self.connection, max_bytes)
             .await?;
         for step in steps {
-            self.pending.push_back(match step {
+            let step = match step {
                 Step::Send(bytes) => hhttpp::Step::Send(bytes),
+                Step::SendFile(range) => hhttpp::Step::SendFile(self.take_file(range)?),
                 Step::Log(e) => hhttpp::Step::Log(hhttpp::Exchange {
                     request_line: e.request_line,
                     status: e.status,
@@ -230,9 +235,28 @@ impl GuestConnection {
                     hhttpp::Step::Receive
                 }
                 Step::Close => hhttpp::Step::Close,
-            });
+            };
+            self.pending.push_back(step);
         }
         // A guest that returns no step would stall the connection: treat it as closing.
         Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
+    }
+
+    /// Takes a file the guest handed over out of its resource table. The descriptor is one the
+    /// guest opened through its read-only preopen, so the host sends only what the sandbox could
+    /// already read; the guest keeps no handle to it.
+    fn take_file(&mut self, range: FileRange) -> Result<hhttpp::response::FileSend> {
+        let file = match self.store.data_mut().table.delete(range.file)? {
+            Descriptor::File(file) => file.file,
+            Descriptor::Dir(_) => wasmtime::bail!("the guest handed over a folder to send"),
+        };
+        // The guest used no stream on it, so the handle is normally the only one; if not, a
+        // duplicate descriptor of the same open file does as well.
+        let file = std::sync::Arc::try_unwrap(file).or_else(|shared| shared.try_clone())?;
+        Ok(hhttpp::response::FileSend {
+            file: file.into(),
+            offset: range.offset,
+            len: range.length,
+        })
     }
 }

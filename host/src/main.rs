@@ -1,7 +1,7 @@
 //! `hhttpp`: serve a folder over HTTP/1.1, like `python -m http.server`, with the HTTP logic in a
 //! WebAssembly sandbox that can read the served folder and nothing else.
 //!
-//! This binary is thin wiring: flags ([`cli`]), sockets and TLS ([`server`]), where the core runs
+//! This binary is thin wiring: flags ([`cli`]), sockets and TLS ([`server`], [`transport`]), where the core runs
 //! ([`engine`]: the wasm sandbox of [`guest`], or natively), the access log ([`access_log`]) and
 //! the sandbox self-check ([`sandbox_check`]). Every HTTP decision is made by the core.
 
@@ -12,6 +12,7 @@ mod guest;
 mod precompiled;
 mod sandbox_check;
 mod server;
+mod transport;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;

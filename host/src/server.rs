@@ -21,6 +21,7 @@ use crate::access_log;
 use crate::cli::LogFormat;
 use crate::engine::{Engine, Session};
 use crate::guest::EPOCH_TICK;
+use crate::transport::Transport;
 
 /// How long an idle connection keeps its wasm instance before giving it back to the pool: long
 /// enough that a busy client's next request finds it warm, short enough that thousands of idle
@@ -172,7 +173,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, status: u16, m
 }
 
 /// Moves bytes between one client and its session until either side is done.
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+async fn serve_connection<S: Transport>(
     mut stream: S,
     peer: SocketAddr,
     engine: &Engine,
@@ -215,6 +216,19 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                     Ok(Ok(()))
                 ) {
                     return; // the client stopped reading
+                }
+            }
+            Step::SendFile(send) => {
+                responding = true;
+                let file = send.file.into_inner();
+                if let Err(error) = stream
+                    .send_file(&file, send.offset, send.len, options.write_timeout)
+                    .await
+                {
+                    if error.kind() == std::io::ErrorKind::UnexpectedEof {
+                        eprintln!("hhttpp: {peer}: a file shrank while being sent; closing");
+                    }
+                    return; // the client stopped reading, or the promised length cannot be kept
                 }
             }
             Step::Log(exchange) => {

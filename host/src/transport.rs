@@ -1,0 +1,124 @@
+//! The byte stream to one client — plain TCP or TLS — and how each writes a range of a file.
+//!
+//! Over plain TCP on Linux a file range goes out with `sendfile(2)`: page cache to socket, never
+//! through this process's memory or the guest's. The file is one the core (or its guest) opened and
+//! handed over with the head already written, so the sandbox still decides every byte of the
+//! response; only the copying moves. TLS must encrypt, so there the range is read in chunks.
+
+use std::fs::File;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Largest piece read at once where a range is copied rather than sent by the kernel.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// A connection to a client that can write a file range.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Writes `len` bytes of `file` from `offset`, waiting at most `write_timeout` each time the
+    /// client accepts no bytes. Fails with `UnexpectedEof` if the file ends before the range does
+    /// (it shrank after the head promised its length): the caller must then close, not pad.
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        write_timeout: Duration,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+impl Transport for TcpStream {
+    #[cfg(target_os = "linux")]
+    async fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        write_timeout: Duration,
+    ) -> io::Result<()> {
+        use tokio::io::Interest;
+        let end = offset.saturating_add(len);
+        let mut position = offset;
+        while position < end {
+            // The kernel takes what fits in the socket buffer; a full buffer is `WouldBlock`,
+            // which `async_io` turns into waiting for the socket to become writable.
+            let count = usize::try_from(end - position).unwrap_or(usize::MAX);
+            let socket: &TcpStream = self;
+            let send = socket.async_io(Interest::WRITABLE, || {
+                rustix::fs::sendfile(socket, file, Some(&mut position), count)
+                    .map_err(io::Error::from)
+            });
+            match timeout(write_timeout, send).await {
+                Ok(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        write_timeout: Duration,
+    ) -> io::Result<()> {
+        copy_range(self, file, offset, len, write_timeout).await
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    async fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        write_timeout: Duration,
+    ) -> io::Result<()> {
+        copy_range(self, file, offset, len, write_timeout).await
+    }
+}
+
+/// Writes a file range by reading it in chunks: for streams the kernel cannot send files to.
+async fn copy_range<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    file: &File,
+    offset: u64,
+    len: u64,
+    write_timeout: Duration,
+) -> io::Result<()> {
+    let mut buffer = vec![0u8; COPY_CHUNK.min(usize::try_from(len).unwrap_or(COPY_CHUNK))];
+    let mut position = offset;
+    let end = offset.saturating_add(len);
+    while position < end {
+        let want = usize::try_from(end - position).map_or(buffer.len(), |n| n.min(buffer.len()));
+        let n = read_at(file, &mut buffer[..want], position)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match timeout(write_timeout, stream.write_all(&buffer[..n])).await {
+            Ok(result) => result?,
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        }
+        position += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buffer: &mut [u8], position: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buffer, position)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buffer: &mut [u8], position: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buffer, position)
+}
