@@ -286,6 +286,51 @@ fn a_client_reset_mid_response_ends_only_that_connection() {
     still_serving(&server);
 }
 
+#[test]
+fn a_file_that_shrinks_while_sent_ends_the_connection_without_padding() {
+    // Large bodies go out with sendfile(2) from the descriptor the guest opened: the promised
+    // Content-Length cannot be kept once the file is cut, so the client must see the connection
+    // end early (never zeros, never a hang), and the server must go on serving.
+    for engine in ["wasm", "native"] {
+        let site = site();
+        let path = site.path().join("big.bin");
+        let len = 64 * 1024 * 1024u64;
+        write_big_file(&path, len);
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        let mut stream = server.connect();
+        stream
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut buffer = vec![0u8; 64 * 1024];
+        stream.read_exact(&mut buffer).unwrap();
+        assert!(buffer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(String::from_utf8_lossy(&buffer).contains(&format!("Content-Length: {len}\r\n")));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(1024 * 1024)
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut received = buffer.len() as u64;
+        let ended = loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => break true,
+                Ok(n) => received += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(e) => panic!("{engine}: the connection did not end: {e}"),
+            }
+        };
+        assert!(
+            ended && received < len,
+            "{engine}: {received} of {len} bytes"
+        );
+        still_serving(&server);
+    }
+}
+
 /// Closes with RST instead of FIN (SO_LINGER with a zero timeout).
 fn reset(stream: TcpStream) {
     use std::os::fd::AsRawFd;
