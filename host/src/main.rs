@@ -34,9 +34,6 @@ use server::ServeOptions;
 const MAX_INSTANCES: u32 = 2048;
 
 fn main() -> ExitCode {
-    // Guests routinely meet expected errors (a `.br` sibling that does not exist); capturing a
-    // backtrace for each, as RUST_BACKTRACE=1 would, costs more than answering the request.
-    wasmtime::error::disable_backtrace();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
