@@ -2,9 +2,9 @@
 //! file version, and how `If-Match`, `If-Unmodified-Since`, `If-None-Match`, `If-Modified-Since` and
 //! `If-Range` are evaluated against them, in the order §13.2.2 prescribes.
 
-use std::fs::Metadata;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::filesystem::Metadata;
 use crate::request::Headers;
 
 /// The validators of one version of a file.
@@ -21,8 +21,7 @@ impl Validators {
     /// size, so any rewrite of the file changes it. `variant` distinguishes encodings (`br`, `gz`).
     pub fn from_meta(meta: &Metadata, variant: &str) -> Validators {
         let since_epoch = meta
-            .modified()
-            .ok()
+            .modified
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
         let suffix = if variant.is_empty() {
@@ -35,7 +34,7 @@ impl Validators {
                 "\"{:x}-{:x}-{:x}{suffix}\"",
                 since_epoch.as_secs(),
                 since_epoch.subsec_nanos(),
-                meta.len()
+                meta.len
             ),
             last_modified: UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()),
         }

@@ -421,12 +421,12 @@ mod tests {
     }
 
     fn etag_of(dir: &TempDir, name: &str) -> String {
-        let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+        let meta = crate::filesystem::metadata(dir.path(), &dir.path().join(name)).unwrap();
         crate::conditional::Validators::from_meta(&meta, "").etag
     }
 
     fn last_modified_of(dir: &TempDir, name: &str) -> String {
-        let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+        let meta = crate::filesystem::metadata(dir.path(), &dir.path().join(name)).unwrap();
         crate::conditional::Validators::from_meta(&meta, "").http_date()
     }
 

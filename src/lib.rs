@@ -1,7 +1,7 @@
 //! hhttpp's core: a static-file HTTP/1.1 server as a sans-I/O state machine.
 //!
 //! Bytes a client sent go in, bytes to send come out; files are read only below the configured
-//! root, through `std::fs` (file bodies through `wasi:filesystem` in a guest, see [`file`](mod@file)). There
+//! root, through [`filesystem`] (`std::fs` natively, `wasi:filesystem` in a guest). There
 //! are no sockets, threads or runtime here, so the same code runs
 //! natively, inside the WASI components (`component/` → `hhttpp.wasm`, `http/` →
 //! `hhttpp-http.wasm`), and under tests that feed exact bytes.
@@ -17,7 +17,7 @@ pub mod conditional;
 pub mod config;
 pub mod connection;
 pub mod encoding;
-pub mod file;
+pub mod filesystem;
 pub mod listing;
 pub mod media_type;
 pub mod range;

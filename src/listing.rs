@@ -8,12 +8,14 @@
 //! percent-encoded for links.
 
 use std::cmp::Ordering;
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::filesystem::{Folder, Kind as FileKind, Metadata};
+use crate::resolve::{self, Entry as Resolved};
 
 /// Characters left as they are in a link: RFC 3986's unreserved set (as python's `quote`).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -162,57 +164,54 @@ impl Listing {
 /// Reads a folder's entries in `order`, keeping at most `max` of them. Every entry's name and
 /// type are read, but sizes and times only for the first `max` by name, so a folder of 100,000
 /// entries costs names, not 100,000 `stat` calls (sorting by size or date orders those `max`).
-pub fn read(folder: &Path, max: usize, order: Order, hide_dotfiles: bool) -> io::Result<Listing> {
+/// A link is described by what it leads to only when [`resolve`] would follow it (it stays in
+/// `root`); otherwise it is listed as a link to nothing.
+pub fn read(
+    root: &Path,
+    folder: &Path,
+    max: usize,
+    order: Order,
+    hide_dotfiles: bool,
+) -> io::Result<Listing> {
+    let open = Folder::open(root, folder)?;
     let mut names = Vec::new();
     let mut unreadable = 0;
-    for item in fs::read_dir(folder)? {
+    for item in open.entries()? {
         // An entry the runtime cannot describe (WASI 0.2 names must be UTF-8) is skipped and
         // counted, rather than failing the whole listing.
-        let Ok((item, file_type)) = item.and_then(|i| {
-            let kind = i.file_type()?;
-            Ok((i, kind))
-        }) else {
+        let Ok((name, file_kind)) = item else {
             unreadable += 1;
             if unreadable > MAX_UNREADABLE {
                 break;
             }
             continue;
         };
-        let name = item.file_name().to_string_lossy().into_owned();
         if hide_dotfiles && name.starts_with('.') {
             continue;
         }
-        names.push((name, file_type, item));
+        names.push((name, file_kind));
     }
     let total = names.len();
-    names.sort_by_cached_key(|(name, _, _)| (name.to_lowercase(), name.clone()));
+    names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
     names.truncate(max);
     let mut entries: Vec<Entry> = names
         .into_iter()
-        .map(|(name, file_type, item)| {
-            // Relative to the open folder (one path component), except links, which are followed.
-            let target_meta = if file_type.is_symlink() {
-                fs::metadata(folder.join(&name)).ok()
-            } else {
-                item.metadata().ok()
-            };
-            let kind = if file_type.is_symlink() {
-                Kind::Link {
-                    to_folder: target_meta.as_ref().is_some_and(|m| m.is_dir()),
+        .map(|(name, file_kind)| {
+            let (kind, meta) = match file_kind {
+                FileKind::Link => {
+                    let target = link_target(root, folder, &name);
+                    let to_folder = target.is_some_and(|m| m.is_dir());
+                    (Kind::Link { to_folder }, target)
                 }
-            } else if file_type.is_dir() {
-                Kind::Folder
-            } else if file_type.is_file() {
-                Kind::File
-            } else {
-                Kind::Other
+                FileKind::Folder => (Kind::Folder, open.metadata(&name, false).ok()),
+                FileKind::File => (Kind::File, open.metadata(&name, false).ok()),
+                FileKind::Other => (Kind::Other, None),
             };
-            let meta = target_meta.filter(|_| kind != Kind::Other);
             Entry {
                 name,
                 kind,
-                size: meta.as_ref().filter(|m| m.is_file()).map(|m| m.len()),
-                modified: meta.and_then(|m| m.modified().ok()),
+                size: meta.filter(|m| m.is_file()).map(|m| m.len),
+                modified: meta.and_then(|m| m.modified),
             }
         })
         .collect();
@@ -222,6 +221,19 @@ pub fn read(folder: &Path, max: usize, order: Order, hide_dotfiles: bool) -> io:
         total,
         unreadable: unreadable > 0,
     })
+}
+
+/// What the link `name` in `folder` leads to, if it stays inside `root` (as [`resolve`] decides).
+fn link_target(root: &Path, folder: &Path, name: &str) -> Option<Metadata> {
+    let relative = folder.strip_prefix(root).ok()?;
+    let mut segments: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_str().map(str::to_owned))
+        .collect::<Option<_>>()?;
+    segments.push(name.to_owned());
+    match resolve::resolve(root, &segments).ok()? {
+        Resolved::File { meta, .. } | Resolved::Folder { meta, .. } => Some(meta),
+    }
 }
 
 const STYLE: &str = "\
@@ -568,12 +580,42 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("B")).unwrap();
         let names = |l: &Listing| l.entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
-        let all = read(dir.path(), 100, BY_NAME, false).unwrap();
+        let all = read(dir.path(), dir.path(), 100, BY_NAME, false).unwrap();
         assert_eq!(names(&all), ["B", ".hidden", "A.txt", "b.txt", "c"]);
-        let visible = read(dir.path(), 100, BY_NAME, true).unwrap();
+        let visible = read(dir.path(), dir.path(), 100, BY_NAME, true).unwrap();
         assert_eq!(names(&visible), ["B", "A.txt", "b.txt", "c"]);
-        let cut = read(dir.path(), 2, BY_NAME, true).unwrap();
+        let cut = read(dir.path(), dir.path(), 2, BY_NAME, true).unwrap();
         assert_eq!((cut.entries.len(), cut.total), (2, 4));
         assert!(html("/", &cut, BY_NAME).contains("Showing the first 2 of 4 entries."));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_described_only_when_they_stay_inside() {
+        use std::os::unix::fs::symlink;
+        let outside = crate::test_support::TempDir::new();
+        std::fs::write(outside.path().join("secret"), "0123456789").unwrap();
+        let dir = crate::test_support::TempDir::new();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sub/folder")).unwrap();
+        std::fs::write(root.join("sub/file.txt"), "12345").unwrap();
+        symlink("file.txt", root.join("sub/to-file")).unwrap();
+        symlink("folder", root.join("sub/to-folder")).unwrap();
+        symlink(outside.path().join("secret"), root.join("sub/absolute")).unwrap();
+        symlink("../../outside", root.join("sub/climbing")).unwrap();
+        let listing = read(root, &root.join("sub"), 100, BY_NAME, false).unwrap();
+        let entry = |name: &str| listing.entries.iter().find(|e| e.name == name).unwrap();
+        assert_eq!(entry("to-file").kind, Kind::Link { to_folder: false });
+        assert_eq!(entry("to-file").size, Some(5));
+        assert_eq!(entry("to-folder").kind, Kind::Link { to_folder: true });
+        for name in ["absolute", "climbing"] {
+            let e = entry(name);
+            assert_eq!(
+                (e.kind, e.size, e.modified),
+                (Kind::Link { to_folder: false }, None, None)
+            );
+        }
+        assert_eq!(entry("file.txt").size, Some(5));
+        assert_eq!(entry("folder").kind, Kind::Folder);
     }
 }

@@ -8,9 +8,10 @@
 //! second time, in the runtime.
 
 use std::collections::VecDeque;
-use std::fs::Metadata;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+
+use crate::filesystem::{self, Metadata};
 
 /// Most symbolic links followed while resolving one path (as Linux's `ELOOP` limit).
 pub const MAX_LINK_HOPS: usize = 40;
@@ -64,8 +65,9 @@ pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> 
             continue;
         }
         let candidate = join(root, &real).join(&component);
-        let meta = std::fs::symlink_metadata(&candidate).map_err(|e| ResolveError::from_io(&e))?;
-        if !meta.file_type().is_symlink() {
+        let meta = filesystem::symlink_metadata(root, &candidate)
+            .map_err(|e| ResolveError::from_io(&e))?;
+        if !meta.is_symlink() {
             real.push(component);
             last = Some(meta);
             continue;
@@ -77,7 +79,8 @@ pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> 
         }
         // A link the runtime will not even read (the WASI sandbox refuses absolute targets) is
         // as absent as one that escapes.
-        let link = std::fs::read_link(&candidate).map_err(|_| ResolveError::NotFound)?;
+        let link = filesystem::read_link(root, &candidate).map_err(|_| ResolveError::NotFound)?;
+        let link = Path::new(&link);
         let mut expanded = Vec::new();
         for part in link.components() {
             match part {
@@ -94,7 +97,7 @@ pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> 
     let path = join(root, &real);
     let meta = match last {
         Some(meta) => meta,
-        None => std::fs::metadata(&path).map_err(|e| ResolveError::from_io(&e))?,
+        None => filesystem::metadata(root, &path).map_err(|e| ResolveError::from_io(&e))?,
     };
     if meta.is_file() {
         Ok(Entry::File { path, meta })

@@ -6,13 +6,12 @@
 //! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
 
 use std::borrow::Cow;
-use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
 use crate::encoding::{self, Coding};
-use crate::file::OpenFile;
+use crate::filesystem::{Metadata, OpenFile};
 use crate::listing;
 use crate::media_type;
 use crate::range::{self, Ranges};
@@ -157,8 +156,13 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
     }
     let order = listing::Order::from_query(target.query.as_deref());
     let hide_dotfiles = config.options.hide_dotfiles;
-    let listing = match listing::read(path, config.limits.max_listed_entries, order, hide_dotfiles)
-    {
+    let listing = match listing::read(
+        &config.root,
+        path,
+        config.limits.max_listed_entries,
+        order,
+        hide_dotfiles,
+    ) {
         Ok(listing) => listing,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
@@ -255,7 +259,7 @@ fn serve_file(
         Ok(file) => file,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
-    let len = meta.len();
+    let len = meta.len;
     let ranges = match request.headers.get("range") {
         Some(value) if conditional::if_range_holds(&request.headers, &validators) => {
             range::parse(value, len, config.limits.max_ranges)

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::io;
 
-use crate::file::OpenFile;
+use crate::filesystem::OpenFile;
 
 /// One piece of a body, in order.
 #[derive(Debug)]
