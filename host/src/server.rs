@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hhttpp::Step;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::timeout;
@@ -27,9 +27,6 @@ use crate::transport::Transport;
 /// enough that a busy client's next request finds it warm, short enough that thousands of idle
 /// keep-alive connections hold sockets, not instances.
 const KEEP_WARM: Duration = Duration::from_millis(50);
-/// Read buffer of a busy connection, and of an idle one (which only waits for a request to start).
-const READ_BUFFER: usize = 64 * 1024;
-const IDLE_READ_BUFFER: usize = 2 * 1024;
 /// Largest chunk the session sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
 /// After closing our side, how long unread client bytes are drained so the kernel does not
@@ -93,17 +90,22 @@ pub async fn run(
                     let engine = engine.clone();
                     let stop = stop_rx.clone();
                     let tls = tls.clone();
-                    tokio::spawn(async move {
+                    let task = async move {
                         match tls {
                             None => serve_connection(stream, peer, &engine, options, stop).await,
-                            Some(tls) => match timeout(options.header_timeout, tls.accept(stream)).await {
-                                Ok(Ok(stream)) => serve_connection(stream, peer, &engine, options, stop).await,
-                                Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
-                                Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
-                            },
+                            // Boxed: TLS state is large, and plain connections should not pay
+                            // for it in every task.
+                            Some(tls) => Box::pin(async {
+                                match timeout(options.header_timeout, tls.accept(stream)).await {
+                                    Ok(Ok(stream)) => serve_connection(stream, peer, &engine, options, stop).await,
+                                    Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
+                                    Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
+                                }
+                            }).await,
                         }
                         drop(slot);
-                    });
+                    };
+                    tokio::spawn(task);
                 }
                 Err(error) => {
                     // EMFILE and friends: wait for descriptors to free up instead of spinning.
@@ -166,7 +168,7 @@ impl Signals {
 }
 
 /// Answers a connection no session will see, then closes it.
-async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, status: u16, message: &str) {
+async fn refuse<S: Transport>(mut stream: S, status: u16, message: &str) {
     let page = hhttpp::response::standalone_error(status, message);
     let _ = timeout(Duration::from_secs(5), stream.write_all(&page)).await;
     linger_close(stream).await;
@@ -187,7 +189,6 @@ async fn serve_connection<S: Transport>(
             return refuse(stream, 503, "The server cannot take this connection now.").await;
         }
     };
-    let mut buffer = vec![0u8; READ_BUFFER];
     // Whether bytes of the current response have gone out (a failure then cannot become a 500).
     let mut responding = false;
     // When the first byte of the request being received arrived.
@@ -245,55 +246,46 @@ async fn serve_connection<S: Transport>(
             Step::Receive => {
                 let mut early = None;
                 if session.idle() && engine.releases_idle() && !*stop.borrow() {
-                    match timeout(KEEP_WARM, stream.read(&mut buffer)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) => break,
-                        Ok(Ok(n)) => early = Some(n),
-                        Err(_) => {
-                            session.release();
-                            buffer = vec![0u8; IDLE_READ_BUFFER];
-                        }
+                    match timeout(KEEP_WARM, stream.receive()).await {
+                        Ok(Ok(data)) if data.is_empty() => break,
+                        Ok(Ok(data)) => early = Some(data),
+                        Ok(Err(_)) => break,
+                        Err(_) => session.release(),
                     }
                 }
                 let received = match early {
-                    Some(n) => {
+                    Some(data) => {
                         request_started.get_or_insert_with(Instant::now);
-                        Received::Bytes(n)
+                        Received::Bytes(data)
                     }
                     None => {
-                        let mut received = receive(
-                            &mut stream,
-                            session.idle(),
-                            &mut buffer,
-                            &mut request_started,
-                            &options,
-                            &mut stop,
-                        )
-                        .await;
-                        if matches!(session, Session::Released) {
-                            received = match received {
-                                Received::Bytes(0) => Received::Close,
-                                Received::Bytes(n) => match engine.connect().await {
-                                    Ok(fresh) => {
-                                        session = fresh;
-                                        buffer.resize(READ_BUFFER, 0);
-                                        Received::Bytes(n)
-                                    }
+                        let idle = session.idle();
+                        let received =
+                            receive(&mut stream, idle, &mut request_started, &options, &mut stop)
+                                .await;
+                        match received {
+                            Received::Bytes(data) if matches!(session, Session::Released) => {
+                                if data.is_empty() {
+                                    break;
+                                }
+                                match engine.connect().await {
+                                    Ok(fresh) => session = fresh,
                                     Err(error) => {
                                         eprintln!(
                                             "hhttpp: {peer}: cannot start a guest: {error:#}"
                                         );
-                                        Received::Close
+                                        break;
                                     }
-                                },
-                                other => other,
-                            };
+                                }
+                                Received::Bytes(data)
+                            }
+                            other => other,
                         }
-                        received
                     }
                 };
                 match received {
-                    Received::Bytes(n) => {
-                        if let Err(error) = session.feed(&buffer[..n]).await {
+                    Received::Bytes(data) => {
+                        if let Err(error) = session.feed(&data).await {
                             eprintln!("hhttpp: {peer}: guest failed: {error:#}");
                             break;
                         }
@@ -316,7 +308,8 @@ async fn serve_connection<S: Transport>(
 }
 
 enum Received {
-    Bytes(usize),
+    /// What arrived; empty when the client closed its side.
+    Bytes(Vec<u8>),
     /// The client is gone, idle too long, or the server is stopping between requests.
     Close,
     /// A request was started but not finished in time (`408`).
@@ -325,10 +318,9 @@ enum Received {
 
 /// Waits for the client's next bytes under the deadline that applies: the idle timeout between
 /// requests, the header timeout (counted from the request's first byte) within one.
-async fn receive<S: AsyncRead + Unpin>(
+async fn receive<S: Transport>(
     stream: &mut S,
     idle: bool,
-    buffer: &mut [u8],
     request_started: &mut Option<Instant>,
     options: &ServeOptions,
     stop: &mut watch::Receiver<bool>,
@@ -346,15 +338,16 @@ async fn receive<S: AsyncRead + Unpin>(
     };
     let read = async {
         tokio::select! {
-            read = stream.read(buffer) => Some(read),
+            read = stream.receive() => Some(read),
             _ = stop.wait_for(|stopping| *stopping), if idle => None,
         }
     };
     match tokio::time::timeout_at(deadline.into(), read).await {
-        Ok(Some(Ok(0))) => Received::Bytes(0),
-        Ok(Some(Ok(n))) => {
-            request_started.get_or_insert_with(Instant::now);
-            Received::Bytes(n)
+        Ok(Some(Ok(data))) => {
+            if !data.is_empty() {
+                request_started.get_or_insert_with(Instant::now);
+            }
+            Received::Bytes(data)
         }
         Ok(Some(Err(_))) | Ok(None) => Received::Close,
         Err(_) if idle => Received::Close,
@@ -365,14 +358,13 @@ async fn receive<S: AsyncRead + Unpin>(
 /// Closes our side, then drains what the client still sends for a moment, so that a client that
 /// sent more than we read (a refused body, pipelined requests after `Connection: close`) reads
 /// our last response instead of a connection reset.
-async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+async fn linger_close<S: Transport>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    let mut sink = [0u8; 16 * 1024];
     let _ = timeout(LINGER, async {
-        while let Ok(n) = stream.read(&mut sink).await {
-            if n == 0 {
+        while let Ok(data) = stream.receive().await {
+            if data.is_empty() {
                 break;
             }
         }

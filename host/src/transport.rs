@@ -10,15 +10,24 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 /// Largest piece read at once where a range is copied rather than sent by the kernel.
 const COPY_CHUNK: usize = 64 * 1024;
+/// Most bytes taken from the client per receive over TCP (read into a stack buffer).
+const RECEIVE_CHUNK: usize = 64 * 1024;
+/// The same over TLS, where the buffer is held while waiting (one TLS record at most).
+const TLS_RECEIVE_CHUNK: usize = 16 * 1024;
 
 /// A connection to a client that can write a file range.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Waits for the client's next bytes and returns them; empty when the client closed its side.
+    /// Over TCP no buffer is held while waiting, so an idle connection costs its socket and
+    /// little more.
+    fn receive(&mut self) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+
     /// Writes `len` bytes of `file` from `offset`, waiting at most `write_timeout` each time the
     /// client accepts no bytes. Fails with `UnexpectedEof` if the file ends before the range does
     /// (it shrank after the head promised its length): the caller must then close, not pad.
@@ -32,6 +41,16 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
 }
 
 impl Transport for TcpStream {
+    async fn receive(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            self.readable().await?;
+            match try_receive(self) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        }
+    }
+
     #[cfg(target_os = "linux")]
     async fn send_file(
         &mut self,
@@ -76,6 +95,13 @@ impl Transport for TcpStream {
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    async fn receive(&mut self) -> io::Result<Vec<u8>> {
+        let mut buffer = vec![0u8; TLS_RECEIVE_CHUNK];
+        let n = self.read(&mut buffer).await?;
+        buffer.truncate(n);
+        Ok(buffer)
+    }
+
     async fn send_file(
         &mut self,
         file: &File,
@@ -85,6 +111,13 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     ) -> io::Result<()> {
         copy_range(self, file, offset, len, write_timeout).await
     }
+}
+
+/// Reads what the socket holds, through a buffer on the stack (not in the connection's future).
+fn try_receive(socket: &TcpStream) -> io::Result<Vec<u8>> {
+    let mut buffer = [0u8; RECEIVE_CHUNK];
+    let n = socket.try_read(&mut buffer)?;
+    Ok(buffer[..n].to_vec())
 }
 
 /// Writes a file range by reading it in chunks: for streams the kernel cannot send files to.
