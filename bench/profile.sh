@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Profiles hhttpp under load: perf records the release binary while wrk requests one URL.
 #
-# Usage: bench/profile.sh [PATH] [-- HHTTPP FLAGS...]   (default PATH /1k.bin, a generated site)
+# Usage: [CLOSE=1] bench/profile.sh [PATH] [-- HHTTPP FLAGS...]   (default PATH /1k.bin;
+# CLOSE=1 sends `Connection: close`, so every request is a new connection)
 # Writes target/profile/perf.data and prints the hottest symbols. Needs perf (linux-perf) and
 # wrk. Stops what it starts, by PID. Do not run while anything else builds.
 set -euo pipefail
@@ -23,7 +24,9 @@ perf_pid=$!
 for _ in $(seq 100); do grep -q 'port [0-9]' "$log" 2>/dev/null && break; sleep 0.05; done
 port=$(grep -o 'port [0-9]*' "$log" | head -1 | grep -o '[0-9]*')
 server=$(pgrep -P "$perf_pid" | head -1)
-wrk -t1 -c50 -d5s "http://127.0.0.1:$port$path" | grep -E 'Requests/sec|Latency'
+close=()
+[ -n "${CLOSE:-}" ] && close=(-H "Connection: close")
+wrk -t1 -c50 -d5s "${close[@]}" "http://127.0.0.1:$port$path" | grep -E 'Requests/sec|Latency'
 kill -INT "$server"
 wait "$perf_pid" || true
 perf report -i "$out/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |

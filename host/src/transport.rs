@@ -16,7 +16,7 @@ use tokio::time::timeout;
 
 /// Largest piece read at once where a range is copied rather than sent by the kernel.
 const COPY_CHUNK: usize = 64 * 1024;
-/// Most bytes taken from the client per receive over TCP (read into a stack buffer).
+/// Most bytes taken from the client per receive over TCP.
 const RECEIVE_CHUNK: usize = 64 * 1024;
 /// The same over TLS, where the buffer is held while waiting (one TLS record at most).
 const TLS_RECEIVE_CHUNK: usize = 16 * 1024;
@@ -113,11 +113,12 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
-/// Reads what the socket holds, through a buffer on the stack (not in the connection's future).
+/// Reads what the socket holds into a fresh buffer (uninitialised until read: nothing is
+/// zeroed), which the caller drops once the session has it.
 fn try_receive(socket: &TcpStream) -> io::Result<Vec<u8>> {
-    let mut buffer = [0u8; RECEIVE_CHUNK];
-    let n = socket.try_read(&mut buffer)?;
-    Ok(buffer[..n].to_vec())
+    let mut buffer = Vec::with_capacity(RECEIVE_CHUNK);
+    socket.try_read_buf(&mut buffer)?;
+    Ok(buffer)
 }
 
 /// Writes a file range by reading it in chunks: for streams the kernel cannot send files to.
