@@ -63,8 +63,9 @@ impl GuestConnection for ConnectionResource {
         ConnectionResource(RefCell::new(connection))
     }
 
-    fn feed(&self, data: Vec<u8>) {
+    fn feed(&self, data: Vec<u8>, max_bytes: u32) -> Vec<Step> {
         self.0.borrow_mut().feed(&data);
+        self.next(max_bytes)
     }
 
     fn next(&self, max_bytes: u32) -> Vec<Step> {

@@ -39,6 +39,9 @@ const RESET_BY_MEMSET: usize = 1024 * 1024;
 /// Decommits are gathered and done this many at a time, to share the cost of each flush.
 const DECOMMIT_BATCH: usize = 16;
 
+/// Bytes of `send` steps the guest may return from `feed` (the rest come from `next`).
+const FEED_MAX_BYTES: u32 = 256 * 1024;
+
 /// Limits given to every guest instance.
 #[derive(Debug, Clone)]
 pub struct GuestLimits {
@@ -206,14 +209,17 @@ pub struct GuestConnection {
 }
 
 impl GuestConnection {
-    /// Hands the guest bytes that arrived (empty: the client closed its side).
+    /// Hands the guest bytes that arrived (empty: the client closed its side); the steps that
+    /// follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
     pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
         self.store.set_epoch_deadline(self.ticks);
-        self.server
+        let steps = self
+            .server
             .hhttpp_server_http1()
             .connection()
-            .call_feed(&mut self.store, self.connection, data)
-            .await
+            .call_feed(&mut self.store, self.connection, data, FEED_MAX_BYTES)
+            .await?;
+        self.take_steps(steps)
     }
 
     /// Whether the guest was idle (no request partly received) when it last asked for input.
@@ -233,6 +239,13 @@ impl GuestConnection {
             .connection()
             .call_next(&mut self.store, self.connection, max_bytes)
             .await?;
+        self.take_steps(steps)?;
+        // A guest that returns no step would stall the connection: treat it as closing.
+        Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
+    }
+
+    /// Queues the steps of one batch, as the core's own.
+    fn take_steps(&mut self, steps: Vec<Step>) -> Result<()> {
         for step in steps {
             let step = match step {
                 Step::Send(bytes) => hhttpp::Step::Send(bytes),
@@ -252,8 +265,7 @@ impl GuestConnection {
             };
             self.pending.push_back(step);
         }
-        // A guest that returns no step would stall the connection: treat it as closing.
-        Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
+        Ok(())
     }
 
     /// Takes a file the guest handed over out of its resource table. The descriptor is one the

@@ -197,14 +197,7 @@ async fn serve_connection<S: Transport>(
         let step = match session.next(MAX_CHUNK).await {
             Ok(step) => step,
             Err(error) => {
-                eprintln!("hhttpp: {peer}: guest failed: {error:#}");
-                if !responding {
-                    let page = hhttpp::response::standalone_error(
-                        500,
-                        "The server failed while answering this request.",
-                    );
-                    let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
-                }
+                guest_failed(&mut stream, peer, &error, responding, &options).await;
                 break;
             }
         };
@@ -286,7 +279,7 @@ async fn serve_connection<S: Transport>(
                 match received {
                     Received::Bytes(data) => {
                         if let Err(error) = session.feed(&data).await {
-                            eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+                            guest_failed(&mut stream, peer, &error, responding, &options).await;
                             break;
                         }
                     }
@@ -305,6 +298,25 @@ async fn serve_connection<S: Transport>(
         }
     }
     linger_close(stream).await;
+}
+
+/// A guest trapped (out of memory, over its CPU deadline) or misbehaved: the client gets a `500`
+/// unless part of a response already went out, and only this connection ends.
+async fn guest_failed<S: Transport>(
+    stream: &mut S,
+    peer: SocketAddr,
+    error: &wasmtime::Error,
+    responding: bool,
+    options: &ServeOptions,
+) {
+    eprintln!("hhttpp: {peer}: guest failed: {error:#}");
+    if !responding {
+        let page = hhttpp::response::standalone_error(
+            500,
+            "The server failed while answering this request.",
+        );
+        let _ = timeout(options.write_timeout, stream.write_all(&page)).await;
+    }
 }
 
 enum Received {
