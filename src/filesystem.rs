@@ -124,18 +124,21 @@ pub mod imp {
     /// What an [`OpenFile`](super::OpenFile) wraps here.
     pub type Inner = fs::File;
 
+    fn kind(file_type: fs::FileType) -> Kind {
+        if file_type.is_symlink() {
+            Kind::Link
+        } else if file_type.is_dir() {
+            Kind::Folder
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        }
+    }
+
     fn convert(meta: &fs::Metadata) -> Metadata {
-        let kind = meta.file_type();
         Metadata {
-            kind: if kind.is_symlink() {
-                Kind::Link
-            } else if kind.is_dir() {
-                Kind::Folder
-            } else if kind.is_file() {
-                Kind::File
-            } else {
-                Kind::Other
-            },
+            kind: kind(meta.file_type()),
             len: meta.len(),
             modified: meta.modified().ok(),
         }
@@ -167,16 +170,7 @@ pub mod imp {
         pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
             Ok(fs::read_dir(&self.0)?.map(|item| {
                 let item = item?;
-                let kind = item.file_type()?;
-                let kind = if kind.is_symlink() {
-                    Kind::Link
-                } else if kind.is_dir() {
-                    Kind::Folder
-                } else if kind.is_file() {
-                    Kind::File
-                } else {
-                    Kind::Other
-                };
+                let kind = kind(item.file_type()?);
                 Ok((item.file_name().to_string_lossy().into_owned(), kind))
             }))
         }
