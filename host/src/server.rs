@@ -235,6 +235,9 @@ async fn serve_connection<S: Transport>(
                 if *stop.borrow() {
                     break; // shutting down: this response was the last
                 }
+                // One response per turn: a client whose next request is already here would
+                // otherwise keep this worker, while other connections' requests wait behind it.
+                tokio::task::yield_now().await;
             }
             Step::Receive => {
                 let mut early = None;
