@@ -86,9 +86,7 @@ fn run(cli: Cli) -> Result<()> {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
     };
-    // This thread accepts and watches for signals; connections are served by one worker thread
-    // per core, each with its own runtime (see `server`).
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     if cli.check_sandbox {

@@ -7,13 +7,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hhttpp::Step;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
@@ -76,10 +76,6 @@ pub async fn run(
     }
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = (0..threads)
-        .map(|index| Worker::start(index, engine.clone(), tls.clone(), options, stop_rx.clone()))
-        .collect::<std::io::Result<Vec<_>>>()?;
     let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
@@ -91,11 +87,25 @@ pub async fn run(
                         tokio::spawn(refuse(stream, 503, "The server is serving as many connections as it may."));
                         continue;
                     };
-                    // To the worker with the fewest connections: keep-alive connections stay
-                    // where they land, so spreading them evenly is what spreads the load.
-                    if let Some(worker) = workers.iter().min_by_key(|w| w.load.load(Ordering::Relaxed)) {
-                        worker.hand(stream, peer, slot);
-                    }
+                    let engine = engine.clone();
+                    let stop = stop_rx.clone();
+                    let tls = tls.clone();
+                    let task = async move {
+                        match tls {
+                            None => serve_connection(stream, peer, &engine, options, stop).await,
+                            // Boxed: TLS state is large, and plain connections should not pay
+                            // for it in every task.
+                            Some(tls) => Box::pin(async {
+                                match timeout(options.header_timeout, tls.accept(stream)).await {
+                                    Ok(Ok(stream)) => serve_connection(stream, peer, &engine, options, stop).await,
+                                    Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
+                                    Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
+                                }
+                            }).await,
+                        }
+                        drop(slot);
+                    };
+                    tokio::spawn(task);
                 }
                 Err(error) => {
                     // EMFILE and friends: wait for descriptors to free up instead of spinning.
@@ -119,92 +129,6 @@ pub async fn run(
     }
     ticking.store(false, Ordering::Relaxed);
     Ok(())
-}
-
-/// One thread with its own single-threaded runtime, serving the connections the acceptor hands it.
-/// A connection lives on one thread from start to end: its guest instance, socket and timers are
-/// never moved between cores, and waking it never crosses threads (a multi-threaded scheduler's
-/// wake-ups and work stealing cost a third of the sandboxed throughput on small files).
-struct Worker {
-    queue: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr, OwnedSemaphorePermit)>,
-    /// Connections this worker is serving.
-    load: Arc<AtomicUsize>,
-}
-
-impl Worker {
-    fn start(
-        index: usize,
-        engine: Arc<Engine>,
-        tls: Option<TlsAcceptor>,
-        options: ServeOptions,
-        stop: watch::Receiver<bool>,
-    ) -> std::io::Result<Worker> {
-        let (queue, mut arrivals) = mpsc::unbounded_channel();
-        let load = Arc::new(AtomicUsize::new(0));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let worker_load = load.clone();
-        std::thread::Builder::new()
-            .name(format!("hhttpp-worker-{index}"))
-            .spawn(move || {
-                // Runs until the process exits: in-flight connections keep being served while
-                // the acceptor waits out the grace period.
-                runtime.block_on(async move {
-                    while let Some((stream, peer, slot)) = arrivals.recv().await {
-                        let Ok(stream) = TcpStream::from_std(stream) else {
-                            worker_load.fetch_sub(1, Ordering::Relaxed);
-                            continue;
-                        };
-                        let (engine, tls, stop) = (engine.clone(), tls.clone(), stop.clone());
-                        let load = worker_load.clone();
-                        tokio::spawn(async move {
-                            serve(stream, peer, &engine, tls, options, stop).await;
-                            load.fetch_sub(1, Ordering::Relaxed);
-                            drop(slot);
-                        });
-                    }
-                    std::future::pending::<()>().await;
-                });
-            })?;
-        Ok(Worker { queue, load })
-    }
-
-    /// Gives this worker an accepted connection (and the slot it holds until it ends).
-    fn hand(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
-        let Ok(stream) = stream.into_std() else {
-            return;
-        };
-        self.load.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send((stream, peer, slot)).is_err() {
-            self.load.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Serves one accepted connection, over TLS when configured.
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    engine: &Engine,
-    tls: Option<TlsAcceptor>,
-    options: ServeOptions,
-    stop: watch::Receiver<bool>,
-) {
-    match tls {
-        None => serve_connection(stream, peer, engine, options, stop).await,
-        // Boxed: TLS state is large, and plain connections should not pay for it in every task.
-        Some(tls) => {
-            Box::pin(async {
-                match timeout(options.header_timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, peer, engine, options, stop).await,
-                    Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
-                    Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
-                }
-            })
-            .await
-        }
-    }
 }
 
 /// Ctrl-C and SIGTERM, listened for from before the banner is printed until the server stops: a
