@@ -39,7 +39,7 @@ pub fn config() -> Arc<Config> {
 pub fn run(chunks: &[&[u8]], max_bytes: usize) -> Vec<u8> {
     let mut connection = Connection::new(config());
     let mut out = Vec::new();
-    let mut pump = |connection: &mut Connection, out: &mut Vec<u8>| loop {
+    let pump = |connection: &mut Connection, out: &mut Vec<u8>| loop {
         match connection.next(max_bytes) {
             Step::Send(bytes) => out.extend_from_slice(&bytes),
             Step::Log(_) => {}
