@@ -106,6 +106,14 @@ impl OpenFile {
     }
 }
 
+/// Natively, the file's descriptor, for a host that sends it with `sendfile(2)`.
+#[cfg(unix)]
+impl std::os::fd::AsFd for OpenFile {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl From<imp::Inner> for OpenFile {
     fn from(inner: imp::Inner) -> OpenFile {
         OpenFile(inner)

@@ -90,7 +90,7 @@ pub async fn run(
                     let engine = engine.clone();
                     let stop = stop_rx.clone();
                     let tls = tls.clone();
-                    let task = async move {
+                    tokio::spawn(async move {
                         match tls {
                             None => serve_connection(stream, peer, &engine, options, stop).await,
                             // Boxed: TLS state is large, and plain connections should not pay
@@ -104,8 +104,7 @@ pub async fn run(
                             }).await,
                         }
                         drop(slot);
-                    };
-                    tokio::spawn(task);
+                    });
                 }
                 Err(error) => {
                     // EMFILE and friends: wait for descriptors to free up instead of spinning.
@@ -214,9 +213,8 @@ async fn serve_connection<S: Transport>(
             }
             Step::SendFile(send) => {
                 responding = true;
-                let file = send.file.into_inner();
                 if let Err(error) = stream
-                    .send_file(&file, send.offset, send.len, options.write_timeout)
+                    .send_file(&send.file, send.offset, send.len, options.write_timeout)
                     .await
                 {
                     if error.kind() == std::io::ErrorKind::UnexpectedEof {

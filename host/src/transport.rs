@@ -5,7 +5,7 @@
 //! handed over with the head already written, so the sandbox still decides every byte of the
 //! response; only the copying moves. TLS must encrypt, so there the range is read in chunks.
 
-use std::fs::File;
+use hhttpp::filesystem::OpenFile;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
     /// (it shrank after the head promised its length): the caller must then close, not pad.
     fn send_file(
         &mut self,
-        file: &File,
+        file: &OpenFile,
         offset: u64,
         len: u64,
         write_timeout: Duration,
@@ -54,7 +54,7 @@ impl Transport for TcpStream {
     #[cfg(target_os = "linux")]
     async fn send_file(
         &mut self,
-        file: &File,
+        file: &OpenFile,
         offset: u64,
         len: u64,
         write_timeout: Duration,
@@ -85,7 +85,7 @@ impl Transport for TcpStream {
     #[cfg(not(target_os = "linux"))]
     async fn send_file(
         &mut self,
-        file: &File,
+        file: &OpenFile,
         offset: u64,
         len: u64,
         write_timeout: Duration,
@@ -104,7 +104,7 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
 
     async fn send_file(
         &mut self,
-        file: &File,
+        file: &OpenFile,
         offset: u64,
         len: u64,
         write_timeout: Duration,
@@ -124,7 +124,7 @@ fn try_receive(socket: &TcpStream) -> io::Result<Vec<u8>> {
 /// Writes a file range by reading it in chunks: for streams the kernel cannot send files to.
 async fn copy_range<S: AsyncWrite + Unpin>(
     stream: &mut S,
-    file: &File,
+    file: &OpenFile,
     offset: u64,
     len: u64,
     write_timeout: Duration,
@@ -134,7 +134,7 @@ async fn copy_range<S: AsyncWrite + Unpin>(
     let end = offset.saturating_add(len);
     while position < end {
         let want = usize::try_from(end - position).map_or(buffer.len(), |n| n.min(buffer.len()));
-        let n = read_at(file, &mut buffer[..want], position)?;
+        let n = file.read_at(&mut buffer[..want], position)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -145,14 +145,4 @@ async fn copy_range<S: AsyncWrite + Unpin>(
         position += n as u64;
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], position: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buffer, position)
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buffer: &mut [u8], position: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buffer, position)
 }
