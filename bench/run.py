@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark hhttpp against nginx and python's http.server, side by side, on loopback.
 
-Usage: bench/run.py [--seconds N] [--quick]
+Usage: bench/run.py [--seconds N] [--quick] [--only TEXT] [--servers LIST] [--compare OLD_HHTTPP]
 
 Installs wrk and nginx with apt if missing, builds hhttpp (release), generates a site (1 KB,
 100 KB, 10 MB and 1 GB files; a folder of 1,000 entries), starts every server on its own
 ephemeral loopback port, runs each scenario twice (interleaved across servers), and prints one
 markdown table: req/s, MB/s, p50/p99 latency, the server's peak RSS, and each ratio to nginx.
+`--compare PATH` adds an earlier hhttpp build (servers `before` and `before-native`), run
+interleaved with this one, to show what a change did to throughput.
 Every process it starts is stopped by PID. Do not run it while anything else is building.
 """
 
@@ -24,6 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HHTTPP = os.path.join(ROOT, "target", "release", "hhttpp")
+BEFORE = None  # --compare: an earlier build, served as `before` and `before-native`
 
 
 def sh(*args, **kw):
@@ -74,9 +77,10 @@ def wait_port(port, timeout=30):
 def start(name, site, base):
     port = free_port()
     log = open(os.path.join(base, f"{name}.log"), "w")
-    if name.startswith("hhttpp"):
-        cmd = [HHTTPP, str(port), "-b", "127.0.0.1", "-d", site, "-q"]
-        if name == "hhttpp-native":
+    if name.startswith("hhttpp") or name.startswith("before"):
+        binary = BEFORE if name.startswith("before") else HHTTPP
+        cmd = [binary, str(port), "-b", "127.0.0.1", "-d", site, "-q"]
+        if name.endswith("-native"):
             cmd += ["--engine", "native"]
     elif name == "nginx":
         conf = os.path.join(base, "nginx.conf")
@@ -164,7 +168,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a 100 MB 'big' file instead of 1 GB")
     parser.add_argument("--only", default="", help="run only scenarios whose title contains this text")
     parser.add_argument("--servers", default="hhttpp,hhttpp-native,nginx,python", help="comma-separated")
+    parser.add_argument("--compare", metavar="OLD_HHTTPP", help="an earlier hhttpp binary to run beside this one")
     args = parser.parse_args()
+    global BEFORE
+    if args.compare:
+        BEFORE = os.path.abspath(args.compare)
+        args.servers += ",before,before-native"
     ensure_tools()
     base = tempfile.mkdtemp(prefix="hhttpp-bench-")
     os.chmod(base, 0o755)  # nginx's workers run unprivileged
@@ -172,7 +181,8 @@ def main():
     try:
         site = make_site(base, (100 if args.quick else 1024) * 2**20)
         names = args.servers.split(",")
-        servers = [start(n, site, base) for n in names if n in ("hhttpp", "hhttpp-native", "nginx", "python")]
+        known = ("hhttpp", "hhttpp-native", "before", "before-native", "nginx", "python")
+        servers = [start(n, site, base) for n in names if n in known]
         scenarios = [
             ("1 KB keep-alive, c=50", "/1k.bin", 50, False),
             ("100 KB keep-alive, c=50", "/100k.bin", 50, False),

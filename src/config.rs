@@ -18,8 +18,13 @@ pub struct Limits {
     pub max_discarded_body: u64,
     /// Most ranges honoured in one `Range` header; more are answered with the whole file.
     pub max_ranges: usize,
-    /// Most entries shown in one listing (sorted by name; a note says how many were left out).
+    /// Most entries read from a folder for one listing (a note says when the folder has more).
     pub max_listed_entries: usize,
+    /// Most path components one lookup walks, link targets included (`404` beyond it).
+    pub max_resolve_steps: usize,
+    /// Most file-system operations (opens, `stat`s, link and folder-entry reads) one request may
+    /// cause; a listing describes no more entries once they are used up.
+    pub max_fs_operations: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +36,9 @@ impl Default for Limits {
             max_discarded_body: 1024 * 1024,
             max_ranges: 16,
             max_listed_entries: 10_000,
+            max_resolve_steps: 1024,
+            // A full listing (10,000 entries read, then described) with room for links.
+            max_fs_operations: 40_000,
         }
     }
 }
@@ -78,6 +86,12 @@ pub struct Config {
     pub limits: Limits,
     /// User switches.
     pub options: Options,
+    /// Whether each name's type is looked up (`lstat`) before it is opened, so that a FIFO or
+    /// device is never opened at all. Needed where opening one may block: under WASI runtimes
+    /// other than hhttpp's host, whose `open-at` waits for a FIFO's writer. Natively, and under
+    /// hhttpp's host, opens never block and what was opened is checked instead, so the default is
+    /// off there (a small race remains with the check: a FIFO renamed in between it and the open).
+    pub check_before_open: bool,
 }
 
 impl Config {
@@ -87,6 +101,7 @@ impl Config {
             root: root.into(),
             limits: Limits::default(),
             options: Options::default(),
+            check_before_open: cfg!(target_os = "wasi"),
         }
     }
 }

@@ -421,12 +421,14 @@ mod tests {
     }
 
     fn etag_of(dir: &TempDir, name: &str) -> String {
-        let meta = crate::filesystem::metadata(dir.path(), &dir.path().join(name)).unwrap();
+        let root = crate::filesystem::Folder::root(dir.path()).unwrap();
+        let meta = root.entry_metadata(name).unwrap();
         crate::conditional::Validators::from_meta(&meta, "").etag
     }
 
     fn last_modified_of(dir: &TempDir, name: &str) -> String {
-        let meta = crate::filesystem::metadata(dir.path(), &dir.path().join(name)).unwrap();
+        let root = crate::filesystem::Folder::root(dir.path()).unwrap();
+        let meta = root.entry_metadata(name).unwrap();
         crate::conditional::Validators::from_meta(&meta, "").http_date()
     }
 

@@ -1,19 +1,25 @@
-//! The served folder as the core reads it: metadata, links, folder entries and opened files.
+//! The served folder as the core reads it: folder handles, and names opened one at a time below
+//! them.
 //!
-//! Natively this is `std::fs`. In a WASI guest it is `wasi:filesystem`, called directly on the
-//! preopened folder's descriptor rather than through std and wasi-libc, which cost more than the
-//! work: wasi-libc's `stat` makes a second call to invent an inode number, its `readdir` one more
-//! per entry, and std's `File::read` goes through a `wasi:io` stream that wasmtime serves from a
-//! thread pool. One request for a small file is a handful of these calls, so each one counts.
+//! Every operation here takes a folder that is already open and one *name* in it (never a path),
+//! and none follows a symbolic link: a link is reported as [`OpenError::Link`] for
+//! [`crate::resolve`] to read and walk itself. So what was checked is what is opened: a folder
+//! swapped for a link between two requests' steps cannot redirect a walk, because the walk holds
+//! the folder it checked, not its name. Opening never blocks: a FIFO, socket or device met where a
+//! file was expected is recognised from the opened handle's own metadata and never read
+//! ([`OpenError::Special`]).
 //!
-//! Every path given here is below `root` (the responder builds them from checked segments);
-//! none of these functions follows a symbolic link unless its name says so.
+//! Natively this is `openat`/`fstat`/`readlinkat` on directory descriptors (rustix), with
+//! `O_NOFOLLOW | O_NONBLOCK`. In a WASI guest it is `wasi:filesystem`, called directly on
+//! descriptors rather than through std and wasi-libc (whose `stat` makes a second call to invent
+//! an inode number, and whose `readdir` one more per entry); the `hhttpp` host implements the
+//! single-name `open-at` itself so that it, too, never blocks on a FIFO.
 
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
-/// What a path names, without following it if it is a link.
+/// What a name is, without following it if it is a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     File,
@@ -47,39 +53,74 @@ impl Metadata {
     }
 }
 
-/// Metadata of `path` itself (a link is described, not followed).
-pub fn symlink_metadata(root: &Path, path: &Path) -> io::Result<Metadata> {
-    imp::stat(root, path, false)
+/// Why a name could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The name is a symbolic link; it was not followed.
+    Link,
+    /// The name is a FIFO, socket or device: recognised without reading it, and closed.
+    Special,
+    /// A folder was needed and the name is something else.
+    NotFolder,
+    /// The file system refused (absent, permissions, …).
+    Io(io::Error),
 }
 
-/// Metadata of what `path` names, following links (within the folder, in a guest).
-pub fn metadata(root: &Path, path: &Path) -> io::Result<Metadata> {
-    imp::stat(root, path, true)
+impl From<io::Error> for OpenError {
+    fn from(error: io::Error) -> OpenError {
+        OpenError::Io(error)
+    }
 }
 
-/// The target of the link at `path`, as written in the link.
-pub fn read_link(root: &Path, path: &Path) -> io::Result<String> {
-    imp::read_link(root, path)
+/// What opening a name found: an opened file or folder, with the metadata of what was opened.
+#[derive(Debug)]
+pub enum Opened {
+    File(OpenFile, Metadata),
+    Folder(Folder, Metadata),
 }
 
-/// An open folder, for listing its entries.
+/// An open folder: names are looked up and opened relative to it. Cheap to clone (the handle is
+/// shared).
+#[derive(Debug, Clone)]
 pub struct Folder(imp::Folder);
 
 impl Folder {
-    /// Opens the folder at `path`.
-    pub fn open(root: &Path, path: &Path) -> io::Result<Folder> {
-        imp::Folder::open(root, path).map(Folder)
+    /// Opens the served folder itself. (The root may be reached through links: the user chose it.)
+    pub fn root(root: &Path) -> io::Result<Folder> {
+        imp::Folder::root(root).map(Folder)
     }
 
-    /// Each entry's name and kind (a link is not followed). An entry that cannot be read (in
-    /// WASI 0.2, a name that is not UTF-8) is an error item; reading may end after one.
+    /// Opens `name`, a file or a folder, without following a link and without blocking, and
+    /// describes what was opened (not what the name pointed to a moment before).
+    pub fn open(&self, name: &str) -> Result<Opened, OpenError> {
+        self.0.open(name)
+    }
+
+    /// Opens the folder `name`, without following a link.
+    pub fn open_folder(&self, name: &str) -> Result<Folder, OpenError> {
+        self.0.open_folder(name).map(Folder)
+    }
+
+    /// The target of the link `name`, as written in the link.
+    pub fn read_link(&self, name: &str) -> io::Result<String> {
+        self.0.read_link(name)
+    }
+
+    /// Metadata of the entry `name` itself (a link is described, not followed).
+    pub fn entry_metadata(&self, name: &str) -> io::Result<Metadata> {
+        self.0.entry_metadata(name)
+    }
+
+    /// Metadata of this folder.
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        self.0.metadata()
+    }
+
+    /// Each entry's name and kind (a link is not followed), read lazily: stopping early costs
+    /// nothing more. An entry that cannot be read (a name that is not UTF-8) is an error item;
+    /// reading goes on after it.
     pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
         self.0.entries()
-    }
-
-    /// Metadata of the entry `name`, following it when `follow` and it is a link.
-    pub fn metadata(&self, name: &str, follow: bool) -> io::Result<Metadata> {
-        self.0.metadata(name, follow)
     }
 }
 
@@ -88,12 +129,6 @@ impl Folder {
 pub struct OpenFile(imp::Inner);
 
 impl OpenFile {
-    /// Opens `path`, a path below `root` that [`crate::resolve`] has already resolved (so it
-    /// holds no symbolic link: none is followed here).
-    pub fn open(root: &Path, path: &Path) -> io::Result<OpenFile> {
-        imp::open(root, path).map(OpenFile)
-    }
-
     /// Reads into `buffer` from `position`; `Ok(0)` at the end of the file.
     pub fn read_at(&self, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         imp::read_at(&self.0, buffer, position)
@@ -120,102 +155,171 @@ impl From<imp::Inner> for OpenFile {
     }
 }
 
-/// The platform side: `std::fs`.
-#[cfg(not(target_os = "wasi"))]
+/// The platform side: directory descriptors, with rustix.
+#[cfg(all(unix, not(target_os = "wasi")))]
 pub mod imp {
+    use std::ffi::CStr;
     use std::fs;
     use std::io;
-    use std::path::{Path, PathBuf};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Kind, Metadata};
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+    use rustix::io::Errno;
+
+    use super::{Kind, Metadata, OpenError, Opened};
 
     /// What an [`OpenFile`](super::OpenFile) wraps here.
     pub type Inner = fs::File;
 
-    fn kind(file_type: fs::FileType) -> Kind {
-        if file_type.is_symlink() {
-            Kind::Link
-        } else if file_type.is_dir() {
-            Kind::Folder
-        } else if file_type.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
+    /// Every open: read-only, never through a link, never waiting (a FIFO opens at once, and is
+    /// then refused by its type), never becoming a controlling terminal.
+    const OPEN: OFlags = OFlags::RDONLY
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::NONBLOCK)
+        .union(OFlags::CLOEXEC)
+        .union(OFlags::NOCTTY);
+
+    #[derive(Debug, Clone)]
+    pub struct Folder(Arc<OwnedFd>);
+
+    fn kind(file_type: FileType) -> Kind {
+        match file_type {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Folder,
+            FileType::Symlink => Kind::Link,
+            _ => Kind::Other,
         }
     }
 
-    fn convert(meta: &fs::Metadata) -> Metadata {
-        Metadata {
-            kind: kind(meta.file_type()),
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        }
-    }
-
-    pub fn stat(_root: &Path, path: &Path, follow: bool) -> io::Result<Metadata> {
-        let meta = if follow {
-            fs::metadata(path)?
+    fn convert(stat: &Stat) -> Metadata {
+        // `time_t` is narrower than 64 bits on some targets.
+        #[allow(clippy::useless_conversion)]
+        let seconds = i64::from(stat.st_mtime);
+        let nanos = u32::try_from(stat.st_mtime_nsec)
+            .unwrap_or(0)
+            .min(999_999_999);
+        let modified = if seconds >= 0 {
+            UNIX_EPOCH.checked_add(Duration::new(seconds.unsigned_abs(), nanos))
         } else {
-            fs::symlink_metadata(path)?
+            UNIX_EPOCH.checked_sub(Duration::new(seconds.unsigned_abs(), 0))
         };
-        Ok(convert(&meta))
+        Metadata {
+            kind: kind(FileType::from_raw_mode(stat.st_mode)),
+            len: u64::try_from(stat.st_size).unwrap_or(0),
+            modified,
+        }
     }
 
-    pub fn read_link(_root: &Path, path: &Path) -> io::Result<String> {
-        fs::read_link(path)?
-            .into_os_string()
-            .into_string()
-            .map_err(|_| io::ErrorKind::InvalidData.into())
+    /// Whether an open refused with `errno` may have met a link (`O_NOFOLLOW` gives `ELOOP`;
+    /// with `O_DIRECTORY`, Linux checks the type first and gives `ENOTDIR`; BSDs give `EMLINK`).
+    fn maybe_link(errno: Errno) -> bool {
+        errno == Errno::LOOP || errno == Errno::NOTDIR || errno == Errno::MLINK
     }
-
-    pub struct Folder(PathBuf);
 
     impl Folder {
-        pub fn open(_root: &Path, path: &Path) -> io::Result<Folder> {
-            Ok(Folder(path.to_path_buf()))
+        pub fn root(root: &Path) -> io::Result<Folder> {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(root, flags, Mode::empty())?;
+            Ok(Folder(Arc::new(fd)))
+        }
+
+        fn is_link(&self, name: &str) -> bool {
+            rustix::fs::readlinkat(&*self.0, name, Vec::new()).is_ok()
+        }
+
+        pub fn open(&self, name: &str) -> Result<Opened, OpenError> {
+            let fd = match rustix::fs::openat(&*self.0, name, OPEN, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(errno) if maybe_link(errno) && self.is_link(name) => {
+                    return Err(OpenError::Link);
+                }
+                Err(errno) => return Err(OpenError::Io(errno.into())),
+            };
+            let meta = convert(&rustix::fs::fstat(&fd).map_err(io::Error::from)?);
+            match meta.kind {
+                Kind::File => Ok(Opened::File(fs::File::from(fd).into(), meta)),
+                Kind::Folder => Ok(Opened::Folder(super::Folder(Folder(Arc::new(fd))), meta)),
+                Kind::Link | Kind::Other => Err(OpenError::Special),
+            }
+        }
+
+        pub fn open_folder(&self, name: &str) -> Result<Folder, OpenError> {
+            let flags = OPEN | OFlags::DIRECTORY;
+            match rustix::fs::openat(&*self.0, name, flags, Mode::empty()) {
+                Ok(fd) => Ok(Folder(Arc::new(fd))),
+                Err(errno) if maybe_link(errno) && self.is_link(name) => Err(OpenError::Link),
+                Err(Errno::NOTDIR) => Err(OpenError::NotFolder),
+                Err(errno) => Err(OpenError::Io(errno.into())),
+            }
+        }
+
+        pub fn read_link(&self, name: &str) -> io::Result<String> {
+            rustix::fs::readlinkat(&*self.0, name, Vec::new())?
+                .into_string()
+                .map_err(|_| io::ErrorKind::InvalidData.into())
+        }
+
+        pub fn entry_metadata(&self, name: &str) -> io::Result<Metadata> {
+            let stat = rustix::fs::statat(&*self.0, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok(convert(&stat))
+        }
+
+        pub fn metadata(&self) -> io::Result<Metadata> {
+            Ok(convert(&rustix::fs::fstat(&*self.0)?))
         }
 
         pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
-            Ok(fs::read_dir(&self.0)?.map(|item| {
-                let item = item?;
-                let kind = kind(item.file_type()?);
-                Ok((item.file_name().to_string_lossy().into_owned(), kind))
+            let folder = self.clone();
+            let reader = rustix::fs::Dir::read_from(self.0.as_fd())?;
+            Ok(reader.filter_map(move |item| {
+                let entry = match item {
+                    Ok(entry) => entry,
+                    Err(errno) => return Some(Err(errno.into())),
+                };
+                let name = entry.file_name();
+                if name == c"." || name == c".." {
+                    return None;
+                }
+                Some(folder.describe(name, entry.file_type()))
             }))
         }
 
-        pub fn metadata(&self, name: &str, follow: bool) -> io::Result<Metadata> {
-            stat(&self.0, &self.0.join(name), follow)
+        /// An entry's name and kind; file systems that do not say the kind are asked with `lstat`.
+        fn describe(&self, name: &CStr, file_type: FileType) -> io::Result<(String, Kind)> {
+            let name = name
+                .to_str()
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?
+                .to_owned();
+            let kind = match file_type {
+                FileType::Unknown => self.entry_metadata(&name)?.kind,
+                known => kind(known),
+            };
+            Ok((name, kind))
         }
     }
 
-    pub fn open(_root: &Path, path: &Path) -> io::Result<Inner> {
-        fs::File::open(path)
-    }
-
-    #[cfg(unix)]
     pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         std::os::unix::fs::FileExt::read_at(file, buffer, position)
     }
-
-    #[cfg(windows)]
-    pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {
-        std::os::windows::fs::FileExt::seek_read(file, buffer, position)
-    }
 }
 
-/// The platform side: `wasi:filesystem`, on the preopened folder's descriptor.
+/// The platform side: `wasi:filesystem` descriptors.
 #[cfg(target_os = "wasi")]
 pub mod imp {
     use std::io;
     use std::path::Path;
+    use std::rc::Rc;
     use std::time::{Duration, UNIX_EPOCH};
 
     use wasi::filesystem::types::{
-        Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntryStream,
-        ErrorCode, OpenFlags, PathFlags,
+        Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, ErrorCode, OpenFlags,
+        PathFlags,
     };
 
-    use super::{Kind, Metadata};
+    use super::{Kind, Metadata, OpenError, Opened};
 
     /// What an [`OpenFile`](super::OpenFile) wraps here.
     pub type Inner = Descriptor;
@@ -225,33 +329,15 @@ pub mod imp {
         static PREOPENS: Vec<(Descriptor, String)> = wasi::filesystem::preopens::get_directories();
     }
 
-    /// Runs `f` with the preopen that is `root` and `path` relative to it (`.` for the root).
-    fn at<T>(
-        root: &Path,
-        path: &Path,
-        f: impl FnOnce(&Descriptor, &str) -> Result<T, ErrorCode>,
-    ) -> io::Result<T> {
-        let relative = path
-            .strip_prefix(root)
-            .map_err(|_| io::ErrorKind::NotFound)?;
-        let relative = relative.to_str().ok_or(io::ErrorKind::NotFound)?;
-        let relative = if relative.is_empty() { "." } else { relative };
-        PREOPENS.with(|preopens| {
-            let (folder, _) = preopens
-                .iter()
-                .find(|(_, name)| Path::new(name) == root)
-                .ok_or(io::ErrorKind::NotFound)?;
-            f(folder, relative).map_err(to_io)
-        })
+    /// A preopen (by its index in [`PREOPENS`]), or a folder opened below one.
+    #[derive(Debug, Clone)]
+    enum Handle {
+        Preopen(usize),
+        Opened(Rc<Descriptor>),
     }
 
-    fn flags(follow: bool) -> PathFlags {
-        if follow {
-            PathFlags::SYMLINK_FOLLOW
-        } else {
-            PathFlags::empty()
-        }
-    }
+    #[derive(Debug, Clone)]
+    pub struct Folder(Handle);
 
     fn kind(kind: DescriptorType) -> Kind {
         match kind {
@@ -272,66 +358,87 @@ pub mod imp {
         }
     }
 
-    pub fn stat(root: &Path, path: &Path, follow: bool) -> io::Result<Metadata> {
-        at(root, path, |folder, relative| {
-            folder.stat_at(flags(follow), relative).map(convert)
-        })
+    /// Whether an open refused with `error` may have met a link (hosts report `O_NOFOLLOW`'s
+    /// `ELOOP` as `loop`, or, asked for a folder, `not-directory`).
+    fn maybe_link(error: ErrorCode) -> bool {
+        matches!(error, ErrorCode::Loop | ErrorCode::NotDirectory)
     }
-
-    pub fn read_link(root: &Path, path: &Path) -> io::Result<String> {
-        at(root, path, |folder, relative| folder.readlink_at(relative))
-    }
-
-    pub struct Folder(Descriptor);
 
     impl Folder {
-        pub fn open(root: &Path, path: &Path) -> io::Result<Folder> {
-            at(root, path, |folder, relative| {
-                folder.open_at(
-                    PathFlags::empty(),
-                    relative,
-                    OpenFlags::DIRECTORY,
-                    DescriptorFlags::READ,
-                )
+        pub fn root(root: &Path) -> io::Result<Folder> {
+            PREOPENS.with(|preopens| {
+                preopens
+                    .iter()
+                    .position(|(_, name)| Path::new(name) == root)
+                    .map(|index| Folder(Handle::Preopen(index)))
+                    .ok_or_else(|| io::ErrorKind::NotFound.into())
             })
-            .map(Folder)
         }
 
-        pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
-            let stream: DirectoryEntryStream = self.0.read_directory().map_err(to_io)?;
-            let mut failed = false;
-            Ok(std::iter::from_fn(move || {
-                if failed {
-                    return None;
-                }
-                match stream.read_directory_entry() {
-                    Ok(Some(entry)) => Some(Ok((entry.name, kind(entry.type_)))),
-                    Ok(None) => None,
-                    Err(error) => {
-                        failed = true;
-                        Some(Err(to_io(error)))
-                    }
-                }
-            }))
+        fn with<T>(&self, f: impl FnOnce(&Descriptor) -> T) -> T {
+            match &self.0 {
+                Handle::Opened(descriptor) => f(descriptor),
+                Handle::Preopen(index) => PREOPENS.with(|preopens| f(&preopens[*index].0)),
+            }
         }
 
-        pub fn metadata(&self, name: &str, follow: bool) -> io::Result<Metadata> {
-            self.0
-                .stat_at(flags(follow), name)
+        fn is_link(&self, name: &str) -> bool {
+            self.with(|d| d.readlink_at(name).is_ok())
+        }
+
+        fn open_at(&self, name: &str, flags: OpenFlags) -> Result<Descriptor, OpenError> {
+            let opened =
+                self.with(|d| d.open_at(PathFlags::empty(), name, flags, DescriptorFlags::READ));
+            match opened {
+                Ok(descriptor) => Ok(descriptor),
+                Err(error) if maybe_link(error) && self.is_link(name) => Err(OpenError::Link),
+                Err(ErrorCode::NotDirectory) => Err(OpenError::NotFolder),
+                Err(error) => Err(OpenError::Io(to_io(error))),
+            }
+        }
+
+        pub fn open(&self, name: &str) -> Result<Opened, OpenError> {
+            let descriptor = self.open_at(name, OpenFlags::empty())?;
+            let meta = convert(descriptor.stat().map_err(to_io)?);
+            match meta.kind {
+                Kind::File => Ok(Opened::File(descriptor.into(), meta)),
+                Kind::Folder => Ok(Opened::Folder(
+                    super::Folder(Folder(Handle::Opened(Rc::new(descriptor)))),
+                    meta,
+                )),
+                Kind::Link | Kind::Other => Err(OpenError::Special),
+            }
+        }
+
+        pub fn open_folder(&self, name: &str) -> Result<Folder, OpenError> {
+            let descriptor = self.open_at(name, OpenFlags::DIRECTORY)?;
+            Ok(Folder(Handle::Opened(Rc::new(descriptor))))
+        }
+
+        pub fn read_link(&self, name: &str) -> io::Result<String> {
+            self.with(|d| d.readlink_at(name)).map_err(to_io)
+        }
+
+        pub fn entry_metadata(&self, name: &str) -> io::Result<Metadata> {
+            self.with(|d| d.stat_at(PathFlags::empty(), name))
                 .map(convert)
                 .map_err(to_io)
         }
-    }
 
-    pub fn open(root: &Path, path: &Path) -> io::Result<Inner> {
-        at(root, path, |folder, relative| {
-            folder.open_at(
-                PathFlags::empty(),
-                relative,
-                OpenFlags::empty(),
-                DescriptorFlags::READ,
-            )
-        })
+        pub fn metadata(&self) -> io::Result<Metadata> {
+            self.with(|d| d.stat()).map(convert).map_err(to_io)
+        }
+
+        pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
+            let stream = self.with(|d| d.read_directory()).map_err(to_io)?;
+            Ok(std::iter::from_fn(move || {
+                match stream.read_directory_entry() {
+                    Ok(Some(entry)) => Some(Ok((entry.name, kind(entry.type_)))),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(to_io(error))),
+                }
+            }))
+        }
     }
 
     pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {

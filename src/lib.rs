@@ -10,9 +10,10 @@
 //! - the **HTTP/1.1 byte layer** — [`connection`] (framing, keep-alive, pipelining), [`request`]
 //!   (head parsing and limits) and [`request_body`] (bodies read past);
 //! - the **static-file responder** — [`responder`] and what it uses: [`target`] (paths),
-//!   [`resolve`] (the folder boundary), [`listing`], [`conditional`] (validators), [`range`],
+//!   [`resolve`] (the folder boundary, within a [`budget`] of file-system work), [`listing`], [`conditional`] (validators), [`range`],
 //!   [`encoding`] (precompressed files), [`media_type`] and [`response`].
 
+pub mod budget;
 pub mod conditional;
 pub mod config;
 pub mod connection;

@@ -9,13 +9,12 @@
 
 use std::cmp::Ordering;
 use std::io;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::filesystem::{Folder, Kind as FileKind, Metadata};
-use crate::resolve::{self, Entry as Resolved};
+use crate::filesystem::Kind as FileKind;
+use crate::resolve::{Entry as Resolved, Location, Lookup, ResolveError};
 
 /// Characters left as they are in a link: RFC 3986's unreserved set (as python's `quote`).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -23,10 +22,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-
-/// Unreadable entries skipped before a listing gives up reading further (a runtime whose
-/// directory stream keeps failing must not loop forever).
-const MAX_UNREADABLE: usize = 1000;
 
 /// What kind of thing an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +43,9 @@ pub struct Entry {
     pub kind: Kind,
     pub size: Option<u64>,
     pub modified: Option<SystemTime>,
+    /// Whether the size and time were looked up (false when the request's budget of
+    /// file-system work ran out first).
+    pub described: bool,
 }
 
 impl Entry {
@@ -143,97 +141,131 @@ impl Order {
     }
 }
 
-/// A folder's entries as listed: the first ones in order, and how many there are in all.
+/// A folder's entries as listed, and what was left out and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub entries: Vec<Entry>,
-    /// Entries read from the folder, listed or not.
-    pub total: usize,
-    /// Whether some entries could not be read at all (in WASI 0.2, names that are not UTF-8;
-    /// the runtime's directory stream also ends there).
-    pub unreadable: bool,
+    /// The folder has entries beyond those read: reading stops at the cap, so a folder of a
+    /// million names costs no more than one of [`crate::Limits::max_listed_entries`].
+    pub more: bool,
+    /// Entries that could not be read at all (in WASI 0.2, names that are not UTF-8).
+    pub unreadable: usize,
+    /// Entries listed by name only: describing them (their size and time, where a link leads)
+    /// would have taken more file-system work than one request may do.
+    pub undescribed: usize,
 }
 
 impl Listing {
-    /// Whether some entries were left out.
+    /// Whether some entries were left out or not described.
     pub fn truncated(&self) -> bool {
-        self.entries.len() < self.total || self.unreadable
+        self.more || self.unreadable > 0 || self.undescribed > 0
+    }
+
+    /// What was left out, for the `Listing-Truncated` header field: `shown=N`, then `more`,
+    /// `unreadable=N` and `undescribed=N` where they apply, separated by `; `.
+    pub fn truncation_note(&self) -> String {
+        let mut note = format!("shown={}", self.entries.len());
+        if self.more {
+            note.push_str("; more");
+        }
+        if self.unreadable > 0 {
+            note.push_str(&format!("; unreadable={}", self.unreadable));
+        }
+        if self.undescribed > 0 {
+            note.push_str(&format!("; undescribed={}", self.undescribed));
+        }
+        note
     }
 }
 
-/// Reads a folder's entries in `order`, keeping at most `max` of them. Every entry's name and
-/// type are read, but sizes and times only for the first `max` by name, so a folder of 100,000
-/// entries costs names, not 100,000 `stat` calls (sorting by size or date orders those `max`).
-/// A link is described by what it leads to only when [`resolve`] would follow it (it stays in
-/// `root`); otherwise it is listed as a link to nothing.
+/// Reads the entries of the folder at `location` and lists up to `max` of them in `order`.
+///
+/// Reading stops after `max` entries (a note says the folder has more), so the names sorted are
+/// those read, in the folder's own order; each listed entry is then described with one `stat`,
+/// and a link by the walk [`Lookup`] would take (so it is described only when it stays in the
+/// root and, with `hide_dotfiles`, passes no hidden name; otherwise it is a link to nothing).
+/// Every read and description is charged to the request's budget: when it runs out, the rest
+/// are listed by name and counted as undescribed.
 pub fn read(
-    root: &Path,
-    folder: &Path,
+    lookup: &mut Lookup,
+    location: &Location,
     max: usize,
     order: Order,
-    hide_dotfiles: bool,
 ) -> io::Result<Listing> {
-    let open = Folder::open(root, folder)?;
+    let hide_dotfiles = lookup.rules().hide_dotfiles;
     let mut names = Vec::new();
     let mut unreadable = 0;
-    for item in open.entries()? {
+    let mut more = false;
+    for item in location.folder().entries()? {
+        if names.len() + unreadable >= max || lookup.budget().charge().is_err() {
+            more = true;
+            break;
+        }
         // An entry the runtime cannot describe (WASI 0.2 names must be UTF-8) is skipped and
         // counted, rather than failing the whole listing.
-        let Ok((name, file_kind)) = item else {
-            unreadable += 1;
-            if unreadable > MAX_UNREADABLE {
-                break;
-            }
-            continue;
-        };
-        if hide_dotfiles && name.starts_with('.') {
-            continue;
+        match item {
+            Ok((name, _)) if hide_dotfiles && name.starts_with('.') => {}
+            Ok(named) => names.push(named),
+            Err(_) => unreadable += 1,
         }
-        names.push((name, file_kind));
     }
-    let total = names.len();
     names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
-    names.truncate(max);
     let mut entries: Vec<Entry> = names
         .into_iter()
-        .map(|(name, file_kind)| {
-            let (kind, meta) = match file_kind {
-                FileKind::Link => {
-                    let target = link_target(root, folder, &name);
-                    let to_folder = target.is_some_and(|m| m.is_dir());
-                    (Kind::Link { to_folder }, target)
-                }
-                FileKind::Folder => (Kind::Folder, open.metadata(&name, false).ok()),
-                FileKind::File => (Kind::File, open.metadata(&name, false).ok()),
-                FileKind::Other => (Kind::Other, None),
-            };
-            Entry {
-                name,
-                kind,
-                size: meta.filter(|m| m.is_file()).map(|m| m.len),
-                modified: meta.and_then(|m| m.modified),
-            }
-        })
+        .map(|(name, kind)| describe(lookup, location, name, kind))
         .collect();
     entries.sort_by(|a, b| order.compare(a, b));
+    let undescribed = entries.iter().filter(|e| !e.described).count();
     Ok(Listing {
         entries,
-        total,
-        unreadable: unreadable > 0,
+        more,
+        unreadable,
+        undescribed,
     })
 }
 
-/// What the link `name` in `folder` leads to, if it stays inside `root` (as [`resolve`] decides).
-fn link_target(root: &Path, folder: &Path, name: &str) -> Option<Metadata> {
-    let relative = folder.strip_prefix(root).ok()?;
-    let mut segments: Vec<String> = relative
-        .components()
-        .map(|c| c.as_os_str().to_str().map(str::to_owned))
-        .collect::<Option<_>>()?;
-    segments.push(name.to_owned());
-    match resolve::resolve(root, &segments).ok()? {
-        Resolved::File { meta, .. } | Resolved::Folder { meta, .. } => Some(meta),
+/// One entry of the folder at `location`, with its size and time if the budget allows.
+fn describe(lookup: &mut Lookup, location: &Location, name: String, kind: FileKind) -> Entry {
+    let mut entry = Entry {
+        name,
+        kind: match kind {
+            FileKind::File => Kind::File,
+            FileKind::Folder => Kind::Folder,
+            FileKind::Link => Kind::Link { to_folder: false },
+            FileKind::Other => Kind::Other,
+        },
+        size: None,
+        modified: None,
+        described: true,
+    };
+    let meta = match kind {
+        FileKind::Other => None,
+        FileKind::File | FileKind::Folder => {
+            if lookup.budget().charge().is_err() {
+                entry.described = false;
+                return entry;
+            }
+            location.folder().entry_metadata(&entry.name).ok()
+        }
+        FileKind::Link => match lookup.resolve_from(location, std::slice::from_ref(&entry.name)) {
+            Ok(Resolved::File { meta, .. } | Resolved::Folder { meta, .. }) => Some(meta),
+            Err(ResolveError::OutOfBudget) => {
+                entry.described = false;
+                return entry;
+            }
+            Err(_) => None,
+        },
+    };
+    if let Some(meta) = meta {
+        if entry.kind == (Kind::Link { to_folder: false }) {
+            entry.kind = Kind::Link {
+                to_folder: meta.is_dir(),
+            };
+        }
+        entry.size = meta.is_file().then_some(meta.len);
+        entry.modified = meta.modified;
     }
+    entry
 }
 
 const STYLE: &str = "\
@@ -279,12 +311,15 @@ pub fn html(display_path: &str, listing: &Listing, order: Order) -> String {
     page.push_str("<ul>\n");
     for entry in entries {
         let class = if entry.is_folder() { "folder" } else { "file" };
-        let size = match entry.size {
-            Some(bytes) => format!(
+        let size = match (entry.size, entry.described) {
+            (Some(bytes), _) => format!(
                 "<span class=\"size\" data-bytes=\"{bytes}\">{}</span>",
                 human_size(bytes)
             ),
-            None => "<span class=\"size\">—</span>".to_owned(),
+            (None, true) => "<span class=\"size\">—</span>".to_owned(),
+            (None, false) => {
+                "<span class=\"size undescribed\" title=\"not described\">?</span>".to_owned()
+            }
         };
         let time = match entry.modified {
             Some(modified) => format!(
@@ -301,21 +336,49 @@ pub fn html(display_path: &str, listing: &Listing, order: Order) -> String {
         ));
     }
     page.push_str("</ul>\n");
-    if entries.len() < listing.total {
-        page.push_str(&format!(
-            "<p class=\"truncated note\">Showing the first {} of {} entries.</p>\n",
-            entries.len(),
-            listing.total
-        ));
-    }
-    if listing.unreadable {
-        page.push_str(
-            "<p class=\"truncated note\">Some entries could not be listed \
-             (names that are not valid UTF-8 cannot be read in the sandbox).</p>\n",
-        );
+    for note in notes(listing) {
+        page.push_str(&format!("<p class=\"truncated note\">{note}</p>\n"));
     }
     page.push_str("<hr>\n</body>\n</html>\n");
     page
+}
+
+/// `1 entry`, `2 entries`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// One sentence for each way the listing is incomplete.
+fn notes(listing: &Listing) -> Vec<String> {
+    let mut notes = Vec::new();
+    if listing.more {
+        notes.push(format!(
+            "Showing the first {} entries read; this folder has more.",
+            listing.entries.len()
+        ));
+    }
+    if listing.unreadable > 0 {
+        notes.push(format!(
+            "{} could not be listed (names that are not valid UTF-8 cannot be read in the \
+             sandbox).",
+            count(listing.unreadable, "entry", "entries")
+        ));
+    }
+    if listing.undescribed > 0 {
+        let (count, verb) = match listing.undescribed {
+            1 => ("1 entry".to_owned(), "is"),
+            n => (format!("{n} entries"), "are"),
+        };
+        notes.push(format!(
+            "{count} {verb} not described (marked ?): describing them would take more \
+             file-system work than one request may do."
+        ));
+    }
+    notes
 }
 
 /// `/a/b/` → a `<nav>` with a parent link and a link to each ancestor.
@@ -358,6 +421,7 @@ pub fn json(entries: &[Entry]) -> String {
                 "modified": e.modified
                     .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
                     .map(|d| d.as_secs()),
+                "described": e.described,
             })
         })
         .collect();
@@ -441,9 +505,10 @@ mod tests {
 
     fn listing(entries: Vec<Entry>) -> Listing {
         Listing {
-            total: entries.len(),
             entries,
-            unreadable: false,
+            more: false,
+            unreadable: 0,
+            undescribed: 0,
         }
     }
 
@@ -453,6 +518,7 @@ mod tests {
             kind,
             size: None,
             modified: None,
+            described: true,
         }
     }
 
@@ -462,6 +528,7 @@ mod tests {
             kind: Kind::File,
             size: Some(size),
             modified: Some(UNIX_EPOCH + Duration::from_secs(secs)),
+            described: true,
         }
     }
 
@@ -571,6 +638,30 @@ mod tests {
         assert_eq!(human_size(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 
+    /// Lists `folder` (below `root`) with a budget of `operations`.
+    #[cfg(unix)]
+    fn list(
+        root: &std::path::Path,
+        folder: &str,
+        max: usize,
+        hide_dotfiles: bool,
+        operations: usize,
+    ) -> Listing {
+        let mut config = crate::Config::new(root);
+        config.options.hide_dotfiles = hide_dotfiles;
+        config.limits.max_fs_operations = operations;
+        let mut lookup = Lookup::new(&config).unwrap();
+        let segments: Vec<String> = folder
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let Ok(Resolved::Folder { location, .. }) = lookup.resolve(&segments) else {
+            panic!("{folder} is a folder")
+        };
+        read(&mut lookup, &location, max, BY_NAME).unwrap()
+    }
+
     #[cfg(unix)]
     #[test]
     fn reads_sorts_caps_and_hides_dotfiles() {
@@ -580,13 +671,45 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("B")).unwrap();
         let names = |l: &Listing| l.entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
-        let all = read(dir.path(), dir.path(), 100, BY_NAME, false).unwrap();
+        let all = list(dir.path(), "", 100, false, 1000);
         assert_eq!(names(&all), ["B", ".hidden", "A.txt", "b.txt", "c"]);
-        let visible = read(dir.path(), dir.path(), 100, BY_NAME, true).unwrap();
+        assert!(!all.truncated());
+        let visible = list(dir.path(), "", 100, true, 1000);
         assert_eq!(names(&visible), ["B", "A.txt", "b.txt", "c"]);
-        let cut = read(dir.path(), dir.path(), 2, BY_NAME, true).unwrap();
-        assert_eq!((cut.entries.len(), cut.total), (2, 4));
-        assert!(html("/", &cut, BY_NAME).contains("Showing the first 2 of 4 entries."));
+        // Reading stops at the cap: two entries read, and the folder has more.
+        let cut = list(dir.path(), "", 2, false, 1000);
+        assert_eq!((cut.entries.len(), cut.more), (2, true));
+        assert_eq!(cut.truncation_note(), "shown=2; more");
+        assert!(
+            html("/", &cut, BY_NAME)
+                .contains("Showing the first 2 entries read; this folder has more.")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_beyond_the_budget_are_listed_undescribed() {
+        let dir = crate::test_support::TempDir::new();
+        for i in 0..10 {
+            std::fs::write(dir.path().join(format!("f{i}")), "x").unwrap();
+        }
+        // Opening the root folder (1), reading 10 entries (10), describing 4 of them.
+        let listing = list(dir.path(), "", 100, false, 15);
+        assert_eq!(listing.entries.len(), 10);
+        assert_eq!(listing.undescribed, 6);
+        let first = &listing.entries[0];
+        assert_eq!((first.size, first.described), (Some(1), true));
+        let last = &listing.entries[9];
+        assert_eq!((last.size, last.described), (None, false));
+        assert_eq!(listing.truncation_note(), "shown=10; undescribed=6");
+        let page = html("/", &listing, BY_NAME);
+        assert!(
+            page.contains("6 entries are not described (marked ?)"),
+            "{page}"
+        );
+        assert!(page.contains("<span class=\"size undescribed\" title=\"not described\">?</span>"));
+        let json: serde_json::Value = serde_json::from_str(&json(&listing.entries)).unwrap();
+        assert_eq!(json[9]["described"], false);
     }
 
     #[cfg(unix)]
@@ -598,16 +721,19 @@ mod tests {
         let dir = crate::test_support::TempDir::new();
         let root = dir.path();
         std::fs::create_dir_all(root.join("sub/folder")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
         std::fs::write(root.join("sub/file.txt"), "12345").unwrap();
         symlink("file.txt", root.join("sub/to-file")).unwrap();
         symlink("folder", root.join("sub/to-folder")).unwrap();
         symlink(outside.path().join("secret"), root.join("sub/absolute")).unwrap();
         symlink("../../outside", root.join("sub/climbing")).unwrap();
-        let listing = read(root, &root.join("sub"), 100, BY_NAME, false).unwrap();
+        symlink("../.git", root.join("sub/gitdir")).unwrap();
+        let listing = list(root, "sub", 100, false, 1000);
         let entry = |name: &str| listing.entries.iter().find(|e| e.name == name).unwrap();
         assert_eq!(entry("to-file").kind, Kind::Link { to_folder: false });
         assert_eq!(entry("to-file").size, Some(5));
         assert_eq!(entry("to-folder").kind, Kind::Link { to_folder: true });
+        assert_eq!(entry("gitdir").kind, Kind::Link { to_folder: true });
         for name in ["absolute", "climbing"] {
             let e = entry(name);
             assert_eq!(
@@ -617,5 +743,12 @@ mod tests {
         }
         assert_eq!(entry("file.txt").size, Some(5));
         assert_eq!(entry("folder").kind, Kind::Folder);
+        // With hidden names hidden, a link through one leads nowhere.
+        let hiding = list(root, "sub", 100, true, 1000);
+        let gitdir = hiding.entries.iter().find(|e| e.name == "gitdir").unwrap();
+        assert_eq!(
+            (gitdir.kind, gitdir.modified),
+            (Kind::Link { to_folder: false }, None)
+        );
     }
 }

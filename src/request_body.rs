@@ -86,7 +86,11 @@ impl Discard {
                         }
                         return Ok((used, false));
                     };
-                    let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+                    // RFC 9112 §7.1 ends these lines with CRLF. A bare LF is refused: a front end
+                    // that reads it differently would see another body (request smuggling).
+                    let Some(line) = rest[..end].strip_suffix(b"\r") else {
+                        return Err(RequestError::BadChunkedBody);
+                    };
                     if line.len() > MAX_LINE {
                         return Err(RequestError::BadChunkedBody);
                     }
@@ -189,5 +193,23 @@ mod tests {
             run(BodyFraming::Chunked, b"ffffffffffffffffff\r\n"),
             Err(RequestError::BadChunkedBody)
         );
+    }
+
+    #[test]
+    fn chunk_lines_must_end_in_crlf() {
+        for body in [
+            &b"5;ext=1\nhello\r\n0\r\n\r\n"[..],
+            b"5\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\n\r\n",
+            b"5\r\nhello\r\n0\r\nT: v\n\r\n",
+            b"5\r\nhello\r\n0\r\n\n",
+        ] {
+            assert_eq!(
+                run(BodyFraming::Chunked, body),
+                Err(RequestError::BadChunkedBody),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

@@ -1,42 +1,131 @@
-//! From decoded path segments to a file or folder inside the served root, never outside it.
+//! From decoded path segments to an opened file or folder inside the served root, never outside it.
 //!
-//! Policy for symbolic links: a link is followed only when its target, resolved one component at a
-//! time, stays inside the served folder; absolute targets and targets that climb above the root are
-//! treated as absent (`404`), as are chains longer than [`MAX_LINK_HOPS`]. Anything that is neither a
-//! regular file nor a folder (FIFO, socket, device) is refused (`403`) without being opened, so a
-//! FIFO can never hang a worker. In the WASI component the preopen enforces the same boundary a
-//! second time, in the runtime.
+//! The walk holds a folder handle at every step and opens one name at a time below it, never
+//! following a link in the file system ([`crate::filesystem`]): what it checked is what it opened,
+//! so a link swapped in between two steps cannot lead it outside. Policy for symbolic links: a link
+//! is followed only when its target, walked one component at a time from the link's folder, stays
+//! inside the served folder; absolute targets and targets that climb above the root are treated as
+//! absent (`404`), as are chains longer than [`MAX_LINK_HOPS`] and walks longer than
+//! [`crate::Limits::max_resolve_steps`]. With `hide_dotfiles`, no name starting with `.` is
+//! passed, whether the request names it or a link leads through it. Anything that is neither a
+//! regular file nor a folder (FIFO, socket, device) is refused (`403`) from the opened handle's own
+//! type, without blocking. In the WASI component the preopen enforces the boundary a second time.
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
-use crate::filesystem::{self, Metadata};
+use crate::budget::{Budget, Exhausted};
+use crate::config::Config;
+use crate::filesystem::{Folder, Kind, Metadata, OpenError, OpenFile, Opened};
 
 /// Most symbolic links followed while resolving one path (as Linux's `ELOOP` limit).
 pub const MAX_LINK_HOPS: usize = 40;
 
-/// What a path names.
+/// What a walk must respect, from the server's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Names starting with `.` are absent, wherever they appear.
+    pub hide_dotfiles: bool,
+    /// Most components one walk may take (link targets included).
+    pub max_steps: usize,
+    /// Look up each name's type before opening it (see [`Config::check_before_open`]).
+    pub check_before_open: bool,
+}
+
+impl Rules {
+    /// The rules `config` sets.
+    pub fn of(config: &Config) -> Rules {
+        Rules {
+            hide_dotfiles: config.options.hide_dotfiles,
+            max_steps: config.limits.max_resolve_steps,
+            check_before_open: config.check_before_open,
+        }
+    }
+}
+
+/// A folder reached by a walk: every folder from the root down to it, each held open, so that a
+/// walk can go on from here (and `..` from here is exact).
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The root first, then each folder below it with its name.
+    folders: Vec<(String, Folder)>,
+}
+
+impl Location {
+    /// The served folder itself.
+    pub fn root(folder: Folder) -> Location {
+        Location {
+            folders: vec![(String::new(), folder)],
+        }
+    }
+
+    /// The folder this location is.
+    pub fn folder(&self) -> &Folder {
+        &self.folders[self.folders.len() - 1].1
+    }
+
+    /// The names of the folders below the root that lead here (no links among them).
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.folders[1..].iter().map(|(name, _)| name.as_str())
+    }
+
+    fn push(&mut self, name: String, folder: Folder) {
+        self.folders.push((name, folder));
+    }
+
+    /// Goes to the parent folder; there is none above the root.
+    fn up(&mut self) -> Result<(), ResolveError> {
+        if self.folders.len() == 1 {
+            return Err(ResolveError::NotFound);
+        }
+        self.folders.pop();
+        Ok(())
+    }
+}
+
+/// What a path names, opened.
 #[derive(Debug)]
 pub enum Entry {
-    File { path: PathBuf, meta: Metadata },
-    Folder { path: PathBuf, meta: Metadata },
+    /// A regular file, the folder it is in, and its name there.
+    File {
+        file: OpenFile,
+        meta: Metadata,
+        folder: Location,
+        name: String,
+    },
+    Folder {
+        location: Location,
+        meta: Metadata,
+    },
+}
+
+impl Entry {
+    /// The names below the root that lead to what was opened, links resolved: its real path.
+    pub fn real_segments(&self) -> Vec<&str> {
+        match self {
+            Entry::File { folder, name, .. } => folder.segments().chain([name.as_str()]).collect(),
+            Entry::Folder { location, .. } => location.segments().collect(),
+        }
+    }
 }
 
 /// Why a path does not resolve to something servable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolveError {
-    /// Nothing there, or only something the policy hides (escaping link, link loop).
+    /// Nothing there, or only something the policy hides (escaping link, link loop, dotfile).
     NotFound,
     /// Something there this server will not open (permissions, special files).
     Forbidden,
+    /// The request's budget of file-system work ran out before the walk ended.
+    OutOfBudget,
 }
 
 impl ResolveError {
     /// The status code this error is answered with.
     pub fn status(self) -> u16 {
         match self {
-            ResolveError::NotFound => 404,
+            ResolveError::NotFound | ResolveError::OutOfBudget => 404,
             ResolveError::Forbidden => 403,
         }
     }
@@ -50,68 +139,179 @@ impl ResolveError {
     }
 }
 
-/// Resolves `segments` below `root`, following in-root symbolic links only.
-pub fn resolve(root: &Path, segments: &[String]) -> Result<Entry, ResolveError> {
-    let mut pending: VecDeque<PathBuf> = segments.iter().map(PathBuf::from).collect();
-    let mut real: Vec<PathBuf> = Vec::new();
+impl From<Exhausted> for ResolveError {
+    fn from(_: Exhausted) -> ResolveError {
+        ResolveError::OutOfBudget
+    }
+}
+
+/// Resolves `segments` from `start`, following links that stay inside the root only.
+pub fn resolve(
+    start: &Location,
+    segments: &[String],
+    rules: Rules,
+    budget: &mut Budget,
+) -> Result<Entry, ResolveError> {
+    let mut location = start.clone();
+    let mut pending: VecDeque<String> = segments.iter().cloned().collect();
     let mut hops = 0;
-    // The metadata of `real` when its last component was just checked (and is not a link).
-    let mut last: Option<Metadata> = None;
-    while let Some(component) = pending.pop_front() {
-        // `real` holds only real folders, so `..` is exact lexically; it never climbs above root.
-        if component == Path::new("..") {
-            real.pop().ok_or(ResolveError::NotFound)?;
-            last = None;
-            continue;
+    let mut steps = 0;
+    while let Some(name) = pending.pop_front() {
+        steps += 1;
+        if steps > rules.max_steps {
+            return Err(ResolveError::NotFound);
         }
-        let candidate = join(root, &real).join(&component);
-        let meta = filesystem::symlink_metadata(root, &candidate)
-            .map_err(|e| ResolveError::from_io(&e))?;
-        if !meta.is_symlink() {
-            real.push(component);
-            last = Some(meta);
-            continue;
+        match name.as_str() {
+            "" | "." => continue,
+            // `location` holds only real folders, so `..` is exact; it never climbs above root.
+            ".." => {
+                location.up()?;
+                continue;
+            }
+            _ => {}
         }
-        last = None;
+        if rules.hide_dotfiles && name.starts_with('.') {
+            return Err(ResolveError::NotFound);
+        }
+        budget.charge()?;
+        let folder = location.folder().clone();
+        let refused = if rules.check_before_open
+            && let Some(refused) = check_before_open(&folder, &name, pending.is_empty(), budget)?
+        {
+            refused
+        } else if pending.is_empty() {
+            match folder.open(&name) {
+                Ok(Opened::File(file, meta)) => {
+                    let folder = location;
+                    return Ok(Entry::File {
+                        file,
+                        meta,
+                        folder,
+                        name,
+                    });
+                }
+                Ok(Opened::Folder(opened, meta)) => {
+                    location.push(name, opened);
+                    return Ok(Entry::Folder { location, meta });
+                }
+                Err(refused) => refused,
+            }
+        } else {
+            match folder.open_folder(&name) {
+                Ok(opened) => {
+                    location.push(name, opened);
+                    continue;
+                }
+                Err(refused) => refused,
+            }
+        };
+        match refused {
+            OpenError::Link => {}
+            OpenError::Special => return Err(ResolveError::Forbidden),
+            OpenError::NotFolder => return Err(ResolveError::NotFound),
+            OpenError::Io(error) => return Err(ResolveError::from_io(&error)),
+        }
         hops += 1;
         if hops > MAX_LINK_HOPS {
             return Err(ResolveError::NotFound);
         }
-        // A link the runtime will not even read (the WASI sandbox refuses absolute targets) is
-        // as absent as one that escapes.
-        let link = filesystem::read_link(root, &candidate).map_err(|_| ResolveError::NotFound)?;
-        let link = Path::new(&link);
-        let mut expanded = Vec::new();
-        for part in link.components() {
-            match part {
-                Component::Normal(name) => expanded.push(PathBuf::from(name)),
-                Component::CurDir => {}
-                Component::ParentDir => expanded.push(PathBuf::from("..")),
-                Component::RootDir | Component::Prefix(_) => return Err(ResolveError::NotFound),
-            }
-        }
-        for part in expanded.into_iter().rev() {
+        budget.charge()?;
+        // A link the runtime will not even read (the WASI sandbox refuses absolute targets), or
+        // that stopped being a link since it was opened, is as absent as one that escapes.
+        let target = folder
+            .read_link(&name)
+            .map_err(|_| ResolveError::NotFound)?;
+        for part in link_components(&target)?.into_iter().rev() {
             pending.push_front(part);
         }
     }
-    let path = join(root, &real);
-    let meta = match last {
-        Some(meta) => meta,
-        None => filesystem::metadata(root, &path).map_err(|e| ResolveError::from_io(&e))?,
-    };
-    if meta.is_file() {
-        Ok(Entry::File { path, meta })
-    } else if meta.is_dir() {
-        Ok(Entry::Folder { path, meta })
-    } else {
-        Err(ResolveError::Forbidden)
-    }
+    // The walk ended on a folder it already holds: the root, or a path ending in `..`.
+    budget.charge()?;
+    let meta = location
+        .folder()
+        .metadata()
+        .map_err(|e| ResolveError::from_io(&e))?;
+    Ok(Entry::Folder { location, meta })
 }
 
-fn join(root: &Path, parts: &[PathBuf]) -> PathBuf {
-    let mut path = root.to_path_buf();
-    path.extend(parts);
-    path
+/// Where opening may block: what the name is, before opening it (`last`: it ends the walk, so it
+/// may be a file). A link, a special file or a file in the middle of a path is the answer, and is
+/// never opened; `None` means go on and open it.
+fn check_before_open(
+    folder: &Folder,
+    name: &str,
+    last: bool,
+    budget: &mut Budget,
+) -> Result<Option<OpenError>, ResolveError> {
+    budget.charge()?;
+    let meta = folder
+        .entry_metadata(name)
+        .map_err(|e| ResolveError::from_io(&e))?;
+    Ok(match meta.kind {
+        Kind::Link => Some(OpenError::Link),
+        Kind::Other if last => Some(OpenError::Special),
+        Kind::Other | Kind::File if !last => Some(OpenError::NotFolder),
+        Kind::File | Kind::Folder | Kind::Other => None,
+    })
+}
+
+/// A link's target as components to walk; an absolute target is refused.
+fn link_components(target: &str) -> Result<Vec<String>, ResolveError> {
+    let mut parts = Vec::new();
+    for part in Path::new(target).components() {
+        match part {
+            Component::Normal(name) => parts.push(name.to_str().unwrap_or_default().to_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => parts.push("..".to_owned()),
+            Component::RootDir | Component::Prefix(_) => return Err(ResolveError::NotFound),
+        }
+    }
+    Ok(parts)
+}
+
+/// The lookups of one request: the served root (opened once), the rules, and the request's
+/// budget of file-system work, which every lookup draws from.
+#[derive(Debug)]
+pub struct Lookup {
+    root: Location,
+    rules: Rules,
+    budget: Budget,
+}
+
+impl Lookup {
+    /// Opens the root of `config` for one request.
+    pub fn new(config: &Config) -> Result<Lookup, ResolveError> {
+        let root = Folder::root(&config.root).map_err(|e| ResolveError::from_io(&e))?;
+        Ok(Lookup {
+            root: Location::root(root),
+            rules: Rules::of(config),
+            budget: Budget::new(config.limits.max_fs_operations),
+        })
+    }
+
+    /// Resolves `segments` from the root.
+    pub fn resolve(&mut self, segments: &[String]) -> Result<Entry, ResolveError> {
+        resolve(&self.root, segments, self.rules, &mut self.budget)
+    }
+
+    /// Resolves `segments` from `start`, a folder an earlier lookup reached.
+    pub fn resolve_from(
+        &mut self,
+        start: &Location,
+        segments: &[String],
+    ) -> Result<Entry, ResolveError> {
+        resolve(start, segments, self.rules, &mut self.budget)
+    }
+
+    /// The rules lookups follow.
+    pub fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    /// The request's budget, for work other than lookups (reading a folder's entries).
+    pub fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -119,16 +319,32 @@ mod tests {
     use super::*;
     use crate::test_support::TempDir;
     use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
 
-    fn names(root: &Path, path: &str) -> Result<PathBuf, ResolveError> {
+    const RULES: Rules = Rules {
+        hide_dotfiles: false,
+        max_steps: 1024,
+        check_before_open: false,
+    };
+
+    /// Where `path` leads from `root`, as a real path, under `rules`.
+    fn walk(root: &Path, path: &str, rules: Rules) -> Result<PathBuf, ResolveError> {
         let segments: Vec<String> = path
             .split('/')
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
-        resolve(root, &segments).map(|e| match e {
-            Entry::File { path, .. } | Entry::Folder { path, .. } => path,
+        let start = Location::root(Folder::root(root).unwrap());
+        let mut budget = Budget::new(10_000);
+        resolve(&start, &segments, rules, &mut budget).map(|e| {
+            let mut path = root.to_path_buf();
+            path.extend(e.real_segments());
+            path
         })
+    }
+
+    fn names(root: &Path, path: &str) -> Result<PathBuf, ResolveError> {
+        walk(root, path, RULES)
     }
 
     #[test]
@@ -155,10 +371,11 @@ mod tests {
         assert_eq!(names(root, "loop"), Err(ResolveError::NotFound));
         assert_eq!(names(root, "middle/passwd"), Err(ResolveError::NotFound));
         assert_eq!(names(root, ""), Ok(root.to_path_buf()));
+        assert_eq!(names(root, "a/f.txt/x"), Err(ResolveError::NotFound));
     }
 
     #[test]
-    fn special_files_are_forbidden() {
+    fn special_files_are_forbidden_without_blocking() {
         let site = TempDir::new();
         let fifo = site.path().join("fifo");
         let status = std::process::Command::new("mkfifo")
@@ -166,6 +383,98 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        assert_eq!(names(site.path(), "fifo"), Err(ResolveError::Forbidden));
+        symlink("fifo", site.path().join("to-fifo")).unwrap();
+        std::fs::write(site.path().join("file"), "f").unwrap();
+        let checking = Rules {
+            check_before_open: true,
+            ..RULES
+        };
+        for rules in [RULES, checking] {
+            // No writer ever opens the FIFO: a blocking open would hang this test.
+            let walk = |path| walk(site.path(), path, rules);
+            assert_eq!(walk("fifo"), Err(ResolveError::Forbidden));
+            assert_eq!(walk("to-fifo"), Err(ResolveError::Forbidden));
+            assert_eq!(walk("fifo/x"), Err(ResolveError::NotFound));
+            assert_eq!(walk("file"), Ok(site.path().join("file")));
+        }
+    }
+
+    #[test]
+    fn hidden_names_are_absent_however_they_are_reached() {
+        let site = TempDir::new();
+        let root = site.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::write(root.join(".git/config"), "secret").unwrap();
+        symlink(".git/config", root.join("gitlink")).unwrap();
+        symlink(".git", root.join("gitdir")).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        symlink("../.git/config", root.join("sub/up")).unwrap();
+        let hiding = Rules {
+            hide_dotfiles: true,
+            ..RULES
+        };
+        for path in [
+            ".git/config",
+            "gitlink",
+            "gitdir",
+            "gitdir/config",
+            "sub/up",
+        ] {
+            assert_eq!(
+                walk(root, path, hiding),
+                Err(ResolveError::NotFound),
+                "{path}"
+            );
+            assert!(walk(root, path, RULES).is_ok(), "{path} without hiding");
+        }
+    }
+
+    #[test]
+    fn long_walks_and_chains_end_within_their_bounds() {
+        let site = TempDir::new();
+        let root = site.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("target.txt"), "t").unwrap();
+        // A chain of 40 links, each padded with `d/..`: every hop is a dozen components.
+        let padding = "d/..//".repeat(5);
+        symlink(format!("{padding}target.txt"), root.join("l0")).unwrap();
+        for i in 1..=40 {
+            symlink(format!("{padding}l{}", i - 1), root.join(format!("l{i}"))).unwrap();
+        }
+        assert_eq!(names(root, "l39"), Ok(root.join("target.txt")));
+        assert_eq!(names(root, "l40"), Err(ResolveError::NotFound), "41 hops");
+        let short = Rules {
+            max_steps: 100,
+            ..RULES
+        };
+        assert_eq!(walk(root, "l39", short), Err(ResolveError::NotFound));
+        let start = Location::root(Folder::root(root).unwrap());
+        let mut budget = Budget::new(50);
+        let segments = vec!["l39".to_owned()];
+        assert_eq!(
+            resolve(&start, &segments, RULES, &mut budget).err(),
+            Some(ResolveError::OutOfBudget)
+        );
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_after_it_was_entered_is_not_followed() {
+        let outside = TempDir::new();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let site = TempDir::new();
+        let root = site.path();
+        std::fs::create_dir(root.join("a")).unwrap();
+        let start = Location::root(Folder::root(root).unwrap());
+        let mut budget = Budget::new(100);
+        let Ok(Entry::Folder { location, .. }) =
+            resolve(&start, &["a".to_owned()], RULES, &mut budget)
+        else {
+            panic!("a is a folder")
+        };
+        // Swap: `a` is now a link to a folder outside. The walk holds the folder it checked.
+        std::fs::rename(root.join("a"), root.join("old")).unwrap();
+        symlink(outside.path(), root.join("a")).unwrap();
+        let next = resolve(&location, &["secret".to_owned()], RULES, &mut budget);
+        assert_eq!(next.err(), Some(ResolveError::NotFound));
     }
 }

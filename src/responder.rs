@@ -6,7 +6,7 @@
 //! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
@@ -16,7 +16,7 @@ use crate::listing;
 use crate::media_type;
 use crate::range::{self, Ranges};
 use crate::request::{Method, Request};
-use crate::resolve::{self, Entry, ResolveError};
+use crate::resolve::{Entry, Location, Lookup, ResolveError};
 use crate::response::{Body, Response, Segment};
 use crate::target::{self, Target, TargetForm};
 
@@ -48,23 +48,38 @@ fn answer(request: &Request, config: &Config) -> Response {
         Ok(TargetForm::Asterisk) => return Response::error(400, "Only OPTIONS may target \"*\"."),
         Err(error) => return Response::error(400, error.message()),
     };
-    if config.options.hide_dotfiles && target.segments.iter().any(|s| s.starts_with('.')) {
-        return not_found(request, config);
-    }
-    match resolve::resolve(&config.root, &target.segments) {
-        Err(ResolveError::NotFound) => not_found(request, config),
-        Err(error) => not_servable(error),
-        Ok(Entry::File { path, meta }) if !target.trailing_slash => {
-            serve_file(request, config, &target, path, meta)
+    let mut lookup = match Lookup::new(config) {
+        Ok(lookup) => lookup,
+        Err(error) => return not_servable(error),
+    };
+    match lookup.resolve(&target.segments) {
+        Err(ResolveError::NotFound | ResolveError::OutOfBudget) => {
+            not_found(request, config, &mut lookup)
         }
-        Ok(Entry::File { .. }) => not_found(request, config),
-        Ok(Entry::Folder { path, .. }) => serve_folder(request, config, &target, &path),
+        Err(error) => not_servable(error),
+        Ok(Entry::File {
+            file, meta, name, ..
+        }) if !target.trailing_slash => {
+            let found = Found { file, meta, name };
+            serve_file(request, config, &mut lookup, &target, found)
+        }
+        Ok(Entry::File { .. }) => not_found(request, config, &mut lookup),
+        Ok(Entry::Folder { location, .. }) => {
+            serve_folder(request, config, &mut lookup, &target, &location)
+        }
     }
+}
+
+/// A regular file a lookup opened: the handle, what it is, and its name (for its media type).
+struct Found {
+    file: OpenFile,
+    meta: Metadata,
+    name: String,
 }
 
 /// What a path that names nothing gets: the app's `index.html` in SPA mode, the user's 404 page,
 /// or the standard one.
-fn not_found(request: &Request, config: &Config) -> Response {
+fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Response {
     let (page, status) = match (&config.options.not_found_page, config.options.spa) {
         (_, true) => ("index.html", 200),
         (Some(page), false) => (page.as_str(), 404),
@@ -74,31 +89,35 @@ fn not_found(request: &Request, config: &Config) -> Response {
     else {
         return not_servable(ResolveError::NotFound);
     };
-    match resolve::resolve(&config.root, &target.segments) {
-        Ok(Entry::File { path, meta }) if status == 404 => {
-            // A stand-in for something absent: no conditionals, no ranges.
-            let plain = Request {
-                headers: request
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| !n.starts_with("if-") && *n != "range")
-                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect(),
-                ..request.clone()
-            };
-            let mut response = serve_file(&plain, config, &target, path, meta);
-            if response.status == 200 {
-                // The page's content, but not its validators: it stands for something absent.
-                response.status = 404;
-                response.headers.retain(|(n, _)| {
-                    !matches!(n.as_ref(), "ETag" | "Last-Modified" | "Accept-Ranges")
-                });
-            }
-            response
-        }
-        Ok(Entry::File { path, meta }) => serve_file(request, config, &target, path, meta),
-        _ => not_servable(ResolveError::NotFound),
+    let Ok(Entry::File {
+        file, meta, name, ..
+    }) = lookup.resolve(&target.segments)
+    else {
+        return not_servable(ResolveError::NotFound);
+    };
+    let found = Found { file, meta, name };
+    if status == 200 {
+        return serve_file(request, config, lookup, &target, found);
     }
+    // A stand-in for something absent: no conditionals, no ranges.
+    let plain = Request {
+        headers: request
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.starts_with("if-") && *n != "range")
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
+        ..request.clone()
+    };
+    let mut response = serve_file(&plain, config, lookup, &target, found);
+    if response.status == 200 {
+        // The page's content, but not its validators: it stands for something absent.
+        response.status = 404;
+        response
+            .headers
+            .retain(|(n, _)| !matches!(n.as_ref(), "ETag" | "Last-Modified" | "Accept-Ranges"));
+    }
+    response
 }
 
 /// Applies the user's header switches to every response.
@@ -128,41 +147,48 @@ fn decorate(mut response: Response, options: &Options) -> Response {
 
 fn not_servable(error: ResolveError) -> Response {
     match error {
-        ResolveError::NotFound => Response::error(404, "Nothing matches the given path."),
+        ResolveError::NotFound | ResolveError::OutOfBudget => {
+            Response::error(404, "Nothing matches the given path.")
+        }
         ResolveError::Forbidden => Response::error(403, "This path may not be read."),
     }
 }
 
-fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path) -> Response {
+fn serve_folder(
+    request: &Request,
+    config: &Config,
+    lookup: &mut Lookup,
+    target: &Target,
+    location: &Location,
+) -> Response {
     if !target.trailing_slash {
         let location = target.folder_location();
         return Response::error(301, &format!("This folder is at {location}"))
             .with("Location", location);
     }
     for index in INDEX_FILES {
-        let mut segments = target.segments.clone();
-        segments.push(index.to_owned());
-        if let Ok(Entry::File { path, meta }) = resolve::resolve(&config.root, &segments) {
+        let index = [index.to_owned()];
+        if let Ok(Entry::File {
+            file, meta, name, ..
+        }) = lookup.resolve_from(location, &index)
+        {
+            let mut segments = target.segments.clone();
+            segments.extend(index);
             let index_target = Target {
                 segments,
                 trailing_slash: false,
                 query: None,
             };
-            return serve_file(request, config, &index_target, path, meta);
+            let found = Found { file, meta, name };
+            return serve_file(request, config, lookup, &index_target, found);
         }
     }
     if !config.options.listing {
-        return not_found(request, config);
+        return not_found(request, config, lookup);
     }
     let order = listing::Order::from_query(target.query.as_deref());
-    let hide_dotfiles = config.options.hide_dotfiles;
-    let listing = match listing::read(
-        &config.root,
-        path,
-        config.limits.max_listed_entries,
-        order,
-        hide_dotfiles,
-    ) {
+    let max = config.limits.max_listed_entries;
+    let listing = match listing::read(lookup, location, max, order) {
         Ok(listing) => listing,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
@@ -180,13 +206,7 @@ fn serve_folder(request: &Request, config: &Config, target: &Target, path: &Path
         .with("Cache-Control", "no-cache");
     if listing.truncated() {
         // Scripts reading the JSON array learn it is partial from this field.
-        let unreadable = if listing.unreadable {
-            ", some unreadable"
-        } else {
-            ""
-        };
-        let note = format!("{} of {}{unreadable}", listing.entries.len(), listing.total);
-        response.with("Listing-Truncated", note)
+        response.with("Listing-Truncated", listing.truncation_note())
     } else {
         response
     }
@@ -206,22 +226,22 @@ fn wants_json(request: &Request) -> bool {
 fn serve_file(
     request: &Request,
     config: &Config,
+    lookup: &mut Lookup,
     target: &Target,
-    path: PathBuf,
-    meta: Metadata,
+    found: Found,
 ) -> Response {
-    let content_type = media_type::for_path(&path);
-    let variants = precompressed_variants(config, target);
+    let content_type = media_type::for_path(Path::new(&found.name));
+    let variants = precompressed_variants(lookup, target);
     let vary_encoding = !variants.is_empty();
     let accept_encoding = request.headers.get("accept-encoding");
     let chosen = encoding::choose(
         accept_encoding,
-        &variants.iter().map(|(c, _, _)| *c).collect::<Vec<_>>(),
+        &variants.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
     );
-    let (path, meta, coding) =
-        match chosen.and_then(|c| variants.into_iter().find(|(v, _, _)| *v == c)) {
-            Some((coding, path, meta)) => (path, meta, Some(coding)),
-            None => (path, meta, None),
+    let (Found { file, meta, .. }, coding) =
+        match chosen.and_then(|c| variants.into_iter().find(|(v, _)| *v == c)) {
+            Some((coding, variant)) => (variant, Some(coding)),
+            None => (found, None),
         };
     let validators = Validators::from_meta(&meta, coding.map_or("", Coding::suffix));
     let mut base = Vec::with_capacity(8);
@@ -255,10 +275,6 @@ fn serve_file(
         Outcome::Proceed => {}
     }
 
-    let file = match OpenFile::open(&config.root, &path) {
-        Ok(file) => file,
-        Err(error) => return not_servable(ResolveError::from_io(&error)),
-    };
     let len = meta.len;
     let ranges = match request.headers.get("range") {
         Some(value) if conditional::if_range_holds(&request.headers, &validators) => {
@@ -317,8 +333,8 @@ fn serve_file(
     }
 }
 
-/// The precompressed siblings of the requested file that exist and are regular files.
-fn precompressed_variants(config: &Config, target: &Target) -> Vec<(Coding, PathBuf, Metadata)> {
+/// The precompressed siblings of the requested file that exist and are regular files, opened.
+fn precompressed_variants(lookup: &mut Lookup, target: &Target) -> Vec<(Coding, Found)> {
     let Some(last) = target.segments.last() else {
         return Vec::new();
     };
@@ -327,8 +343,10 @@ fn precompressed_variants(config: &Config, target: &Target) -> Vec<(Coding, Path
         .filter_map(|&coding| {
             let mut segments = target.segments.clone();
             *segments.last_mut()? = format!("{last}.{}", coding.suffix());
-            match resolve::resolve(&config.root, &segments) {
-                Ok(Entry::File { path, meta }) => Some((coding, path, meta)),
+            match lookup.resolve(&segments) {
+                Ok(Entry::File {
+                    file, meta, name, ..
+                }) => Some((coding, Found { file, meta, name })),
                 _ => None,
             }
         })

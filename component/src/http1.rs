@@ -56,6 +56,7 @@ impl GuestConnection for ConnectionResource {
             cache_control: options.cache_control,
             extra_headers: options.extra_headers,
         };
+        config.check_before_open = !options.host_opens_never_block;
         let mut connection = Connection::new(Arc::new(config));
         if let Some(min_len) = options.hand_off_files_from {
             connection = connection.hand_off_files(min_len);

@@ -31,17 +31,36 @@ pub fn line(format: LogFormat, peer: SocketAddr, exchange: &Exchange, now: Syste
             or_dash(&exchange.referer).escape_debug(),
             or_dash(&exchange.user_agent).escape_debug(),
         ),
-        LogFormat::Json => serde_json::json!({
-            "time": httpdate::fmt_http_date(now),
-            "remote": peer.ip().to_string(),
-            "request": exchange.request_line,
-            "status": status,
-            "bytes": exchange.body_bytes,
-            "referer": exchange.referer,
-            "user_agent": exchange.user_agent,
-        })
-        .to_string(),
+        LogFormat::Json => escape_invisible(
+            &serde_json::json!({
+                "time": httpdate::fmt_http_date(now),
+                "remote": peer.ip().to_string(),
+                "request": exchange.request_line,
+                "status": status,
+                "bytes": exchange.body_bytes,
+                "referer": exchange.referer,
+                "user_agent": exchange.user_agent,
+            })
+            .to_string(),
+        ),
     }
+}
+
+/// JSON text with DEL, the C1 controls (U+0080–U+009F, which some terminals obey: U+009B starts
+/// an escape sequence) and the line and paragraph separators written as `\uXXXX` escapes.
+/// serde_json escapes only the C0 controls; a client chooses the request line and `User-Agent`.
+/// Outside strings JSON text is ASCII, so every such character is inside a string, where the
+/// escape means the same character.
+fn escape_invisible(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}') {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn or_dash(text: &str) -> &str {
@@ -118,5 +137,34 @@ mod tests {
         .unwrap();
         assert_eq!(json["status"], 200);
         assert_eq!(json["user_agent"], "curl/8 \"x\"");
+    }
+
+    #[test]
+    fn json_lines_carry_no_raw_c1_controls_or_line_separators() {
+        let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut sneaky = exchange("GET /a\u{85}b\u{9b}31m\u{2028}c\u{7f} HTTP/1.1", 200, 1);
+        sneaky.user_agent = "x\u{2029}y\u{1b}".into();
+        let text = line(LogFormat::Json, peer, &sneaky, when);
+        assert!(
+            text.chars().all(|c| c.is_ascii() && !c.is_ascii_control()),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u0085") && text.contains("\\u009b") && text.contains("\\u2028"));
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["request"],
+            "GET /a\u{85}b\u{9b}31m\u{2028}c\u{7f} HTTP/1.1"
+        );
+        assert_eq!(parsed["user_agent"], "x\u{2029}y\u{1b}");
+        for format in [LogFormat::Python, LogFormat::Combined] {
+            let text = line(format, peer, &sneaky, when);
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')),
+                "{text:?}"
+            );
+        }
     }
 }

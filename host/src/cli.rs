@@ -111,7 +111,9 @@ pub struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub guest_memory: u32,
 
-    /// CPU time one step of a sandbox may take before it is stopped, in milliseconds.
+    /// Time one step of the core may take, in milliseconds: a sandbox is stopped at this deadline;
+    /// a step still running a second later (in a slow file-system call, or with the native
+    /// engine) is given up on, and its connection answered 500 and closed.
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub guest_cpu_ms: u64,
 

@@ -1,13 +1,17 @@
 //! Where the core runs for each connection: in its own WebAssembly sandbox (the default), or
 //! linked natively into this process (`--engine native`, for trusted folders). The server loop
-//! sees one [`Session`] either way, so both engines serve exactly the same HTTP.
+//! sees one [`Session`] either way, so both engines serve exactly the same HTTP, and in both the
+//! core's work runs off the runtime's threads ([`off_thread`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hhttpp::{Config, Connection, Step};
+use tokio::runtime::Handle;
 use wasmtime::Result;
 
 use crate::guest::{GuestConnection, Guests};
+use crate::off_thread;
 
 /// File bodies at least this large go out with `sendfile(2)` (see [`crate::transport`]); smaller
 /// ones are read by the core and written with the response head in one write.
@@ -26,6 +30,9 @@ pub enum Session {
     /// An idle wasm session whose instance went back to the pool; the connection keeps only its
     /// socket until the next request starts.
     Released,
+    /// A call into the session did not come back (it overran its time limit, or panicked): the
+    /// connection can only close.
+    Lost,
 }
 
 impl Engine {
@@ -54,24 +61,63 @@ impl Engine {
 }
 
 impl Session {
-    /// Bytes that arrived (empty: the client closed its side).
-    pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
+    /// Bytes that arrived (empty: the client closed its side). A guest answers in the same call,
+    /// so it runs off the runtime's threads ([`off_thread`]), within `limit`.
+    pub async fn feed(&mut self, data: Vec<u8>, limit: Duration) -> Result<()> {
         match self {
-            Session::Wasm(guest) => guest.feed(data).await,
+            // Natively, feeding only stores the bytes; the work is in `next`.
             Session::Native(connection) => {
-                connection.feed(data);
+                connection.feed(&data);
                 Ok(())
             }
+            Session::Wasm(_) => {
+                let guest = self.take_guest()?;
+                let runtime = Handle::current();
+                let call = move |guest: &mut GuestConnection| runtime.block_on(guest.feed(&data));
+                let (guest, result) = off_thread::run(guest, limit, call).await?;
+                *self = Session::Wasm(guest);
+                result
+            }
             Session::Released => Err(wasmtime::format_err!("fed a released session")),
+            Session::Lost => Err(wasmtime::format_err!("fed a lost session")),
         }
     }
 
-    /// What to do next.
-    pub async fn next(&mut self, max_bytes: u32) -> Result<Step> {
+    /// What to do next. Work on the core (reading files, calling the guest) runs off the
+    /// runtime's threads, within `limit`; steps a guest already returned are taken here.
+    pub async fn next(&mut self, max_bytes: u32, limit: Duration) -> Result<Step> {
         match self {
-            Session::Wasm(guest) => guest.next(max_bytes).await,
-            Session::Native(connection) => Ok(connection.next(max_bytes as usize)),
+            Session::Native(_) => {
+                let Session::Native(connection) = std::mem::replace(self, Session::Lost) else {
+                    unreachable!("matched above")
+                };
+                let call = move |c: &mut Connection| c.next(max_bytes as usize);
+                let (connection, step) = off_thread::run(connection, limit, call).await?;
+                *self = Session::Native(connection);
+                Ok(step)
+            }
+            Session::Wasm(guest) => {
+                if let Some(step) = guest.pending_step() {
+                    return Ok(step);
+                }
+                let guest = self.take_guest()?;
+                let runtime = Handle::current();
+                let call =
+                    move |guest: &mut GuestConnection| runtime.block_on(guest.next(max_bytes));
+                let (guest, step) = off_thread::run(guest, limit, call).await?;
+                *self = Session::Wasm(guest);
+                step
+            }
             Session::Released => Ok(Step::Receive),
+            Session::Lost => Ok(Step::Close),
+        }
+    }
+
+    /// Takes the guest out for a call, leaving `Lost` until it comes back.
+    fn take_guest(&mut self) -> Result<Box<GuestConnection>> {
+        match std::mem::replace(self, Session::Lost) {
+            Session::Wasm(guest) => Ok(guest),
+            _ => Err(wasmtime::format_err!("not a wasm session")),
         }
     }
 
@@ -81,6 +127,7 @@ impl Session {
             Session::Wasm(guest) => guest.idle(),
             Session::Native(connection) => connection.is_idle(),
             Session::Released => true,
+            Session::Lost => false,
         }
     }
 

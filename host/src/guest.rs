@@ -109,6 +109,7 @@ impl Guests {
             crate::precompiled::load(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        crate::guest_files::add_to_linker(&mut linker)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
         let options = Options {
             listing: options.listing,
@@ -119,6 +120,8 @@ impl Guests {
             cache_control: options.cache_control.clone(),
             extra_headers: options.extra_headers.clone(),
             hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),
+            // `guest_files` makes single-name opens non-blocking.
+            host_opens_never_block: true,
         };
         Ok(Guests {
             engine,
@@ -225,6 +228,11 @@ impl GuestConnection {
     /// Whether the guest was idle (no request partly received) when it last asked for input.
     pub fn idle(&self) -> bool {
         self.idle
+    }
+
+    /// A step the guest returned in its last batch and the host has not taken yet.
+    pub fn pending_step(&mut self) -> Option<hhttpp::Step> {
+        self.pending.pop_front()
     }
 
     /// The next step, as the core's own; the guest is called only when its last batch is used up.

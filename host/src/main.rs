@@ -9,9 +9,12 @@ mod access_log;
 mod cli;
 mod engine;
 mod guest;
+mod guest_files;
+mod off_thread;
 mod precompiled;
 mod sandbox_check;
 mod server;
+mod throttled_log;
 mod transport;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,6 +35,8 @@ use server::ServeOptions;
 
 /// Most sandboxes alive at once: busy connections beyond it are answered `503`.
 const MAX_INSTANCES: u32 = 2048;
+/// Blocking threads beyond one per connection (compiling, the sandbox check).
+const BLOCKING_SPARE: usize = 16;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -86,8 +91,10 @@ fn run(cli: Cli) -> Result<()> {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
     };
+    // Calls into the core run on the blocking pool (see `off_thread`), at most one per connection.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cli.max_connections as usize + BLOCKING_SPARE)
         .build()?;
     if cli.check_sandbox {
         let guests = Guests::new(directory, limits, &options)?;
@@ -128,6 +135,8 @@ fn run(cli: Cli) -> Result<()> {
             idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
             write_timeout: Duration::from_secs_f64(cli.write_timeout),
             grace_period: Duration::from_secs(10),
+            // A guest traps at its CPU deadline; the extra second lets that clean end come first.
+            call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),
         };
         server::run(listener, Arc::new(engine), tls, options, signals).await
     })

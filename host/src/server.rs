@@ -21,6 +21,7 @@ use crate::access_log;
 use crate::cli::LogFormat;
 use crate::engine::{Engine, Session};
 use crate::guest::EPOCH_TICK;
+use crate::throttled_log::ThrottledLog;
 use crate::transport::Transport;
 
 /// How long an idle connection keeps its wasm instance before giving it back to the pool: long
@@ -32,6 +33,9 @@ const MAX_CHUNK: u32 = 256 * 1024;
 /// After closing our side, how long unread client bytes are drained so the kernel does not
 /// reset the connection before the client has read our last response.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// Failed TLS handshakes, which any client can cause: a line a second at most.
+static HANDSHAKE_FAILURES: ThrottledLog = ThrottledLog::new(Duration::from_secs(1));
 
 /// How the host serves: logging, and the time and count limits it enforces around sessions.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +53,9 @@ pub struct ServeOptions {
     pub write_timeout: Duration,
     /// On Ctrl-C or SIGTERM, how long in-flight responses may take to finish.
     pub grace_period: Duration,
+    /// Wall-clock time one call into a connection's session may take before the connection gives
+    /// up on it (`500`, close).
+    pub call_limit: Duration,
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops
@@ -98,8 +105,8 @@ pub async fn run(
                             Some(tls) => Box::pin(async {
                                 match timeout(options.header_timeout, tls.accept(stream)).await {
                                     Ok(Ok(stream)) => serve_connection(stream, peer, &engine, options, stop).await,
-                                    Ok(Err(error)) => eprintln!("hhttpp: {peer}: TLS handshake failed: {error}"),
-                                    Err(_) => eprintln!("hhttpp: {peer}: TLS handshake timed out"),
+                                    Ok(Err(error)) => HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake failed: {error}")),
+                                    Err(_) => HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake timed out")),
                                 }
                             }).await,
                         }
@@ -193,7 +200,7 @@ async fn serve_connection<S: Transport>(
     // When the first byte of the request being received arrived.
     let mut request_started: Option<Instant> = None;
     loop {
-        let step = match session.next(MAX_CHUNK).await {
+        let step = match session.next(MAX_CHUNK, options.call_limit).await {
             Ok(step) => step,
             Err(error) => {
                 guest_failed(&mut stream, peer, &error, responding, &options).await;
@@ -279,7 +286,7 @@ async fn serve_connection<S: Transport>(
                 };
                 match received {
                     Received::Bytes(data) => {
-                        if let Err(error) = session.feed(&data).await {
+                        if let Err(error) = session.feed(data, options.call_limit).await {
                             guest_failed(&mut stream, peer, &error, responding, &options).await;
                             break;
                         }

@@ -53,6 +53,14 @@ pub fn example_site() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../example_site")
 }
 
+/// The `hhttpp` binary under test: this build's, or the one `HHTTPP_TEST_BINARY` names (to run
+/// the same tests against an earlier build, and see them fail where it was wrong).
+pub fn hhttpp_binary() -> PathBuf {
+    std::env::var_os("HHTTPP_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hhttpp")))
+}
+
 /// A running server process, killed (by PID, through its handle) when dropped.
 pub struct Server {
     child: Child,
@@ -69,7 +77,7 @@ impl Server {
 
     /// Same, with extra arguments.
     pub fn hhttpp_with(dir: &Path, extra: &[&str]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hhttpp"));
+        let mut command = Command::new(hhttpp_binary());
         command
             .args(["0", "--bind", "127.0.0.1", "--directory"])
             .arg(dir)

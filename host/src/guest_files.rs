@@ -1,0 +1,239 @@
+//! The host's side of three `wasi:filesystem` calls, done here rather than by wasmtime-wasi,
+//! because its versions let a hostile folder hurt the whole server:
+//!
+//! - **`open-at` of one name, without following links, for reading**: wasmtime-wasi opens with a
+//!   plain blocking `open`, so a FIFO swapped in for a file holds the calling thread until some
+//!   writer appears, possibly forever. Here it is `openat(O_NOFOLLOW | O_NONBLOCK)` below the
+//!   guest's folder descriptor, and what was opened is checked by `fstat`: a folder or a regular
+//!   file comes back as a descriptor; a FIFO, socket or device is closed and refused (`access`).
+//!   Every other `open-at` (a path of several components, following links, writing) goes to
+//!   wasmtime-wasi unchanged, with its own sandboxing.
+//! - **`read-directory` and `read-directory-entry`**: wasmtime-wasi reads a whole folder, and
+//!   `stat`s every entry, before the guest sees the first one, in host memory the guest's limit
+//!   does not cover: a folder of millions of names would cost that much per request. Here entries
+//!   are read lazily with `getdents`, their kind taken from it (an `lstat` only where the file
+//!   system does not say), so a guest that stops at its listing cap stops the work.
+//!
+//! The `hhttpp` guest calls `open-at` with single names only (`src/filesystem.rs`), so under this
+//! host no file-system call of a guest can block.
+
+use std::ffi::CStr;
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use wasmtime::component::{Linker, Resource, ResourceType};
+use wasmtime::{Result, StoreContextMut};
+use wasmtime_wasi::filesystem::{Descriptor, Dir, File, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::filesystem::types::{
+    DescriptorFlags, DescriptorType, DirectoryEntry, ErrorCode, HostDescriptor, OpenFlags,
+    PathFlags,
+};
+use wasmtime_wasi::{OpenMode, WasiView};
+
+/// The interface whose functions are replaced, as wasmtime-wasi 48 defines it.
+const TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+/// Every open made here: read-only, never through a link, never waiting.
+const OPEN: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY);
+
+/// A folder being read, one entry per `read-directory-entry`.
+pub struct EntryStream {
+    /// The folder, for `lstat` where `getdents` gives no kind.
+    folder: Arc<std::fs::File>,
+    reader: rustix::fs::Dir,
+}
+
+/// Replaces wasmtime-wasi's definitions of the calls above in `linker`, which must already hold
+/// wasmtime-wasi's (the rest of `wasi:filesystem` stays theirs).
+pub fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()> {
+    linker.allow_shadowing(true);
+    let mut types = linker.instance(TYPES)?;
+    types.resource(
+        "directory-entry-stream",
+        ResourceType::host::<EntryStream>(),
+        |mut store, rep| {
+            store
+                .data_mut()
+                .ctx()
+                .table
+                .delete(Resource::<EntryStream>::new_own(rep))?;
+            Ok(())
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]descriptor.open-at",
+        |mut store: StoreContextMut<'_, T>,
+         (folder, follow, path, how, flags): (
+            Resource<Descriptor>,
+            PathFlags,
+            String,
+            OpenFlags,
+            DescriptorFlags,
+        )| {
+            Box::new(async move {
+                let opened = open_at(store.data_mut(), folder, follow, path, how, flags).await?;
+                Ok((opened,))
+            })
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.read-directory",
+        |mut store: StoreContextMut<'_, T>, (folder,): (Resource<Descriptor>,)| {
+            Ok((read_directory(store.data_mut(), &folder)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]directory-entry-stream.read-directory-entry",
+        |mut store: StoreContextMut<'_, T>, (stream,): (Resource<EntryStream>,)| {
+            let stream = store.data_mut().ctx().table.get_mut(&stream)?;
+            Ok((next_entry(stream),))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Whether an `open-at` is one this module does: one name, no link followed, reading only.
+fn is_plain_open(follow: PathFlags, path: &str, how: OpenFlags, flags: DescriptorFlags) -> bool {
+    !follow.contains(PathFlags::SYMLINK_FOLLOW)
+        && OpenFlags::DIRECTORY.contains(how)
+        && DescriptorFlags::READ.contains(flags)
+        && !path.is_empty()
+        && path != "."
+        && path != ".."
+        && !path.contains(['/', '\0'])
+}
+
+type OpenResult = Result<Result<Resource<Descriptor>, ErrorCode>>;
+
+async fn open_at<T: WasiView>(
+    state: &mut T,
+    folder: Resource<Descriptor>,
+    follow: PathFlags,
+    path: String,
+    how: OpenFlags,
+    flags: DescriptorFlags,
+) -> OpenResult {
+    if !is_plain_open(follow, &path, how, flags) {
+        let mut filesystem = state.filesystem();
+        let opened = filesystem.open_at(folder, follow, path, how, flags).await;
+        return match opened {
+            Ok(descriptor) => Ok(Ok(descriptor)),
+            Err(error) => error.downcast().map(Err),
+        };
+    }
+    let table = state.ctx().table;
+    let Descriptor::Dir(dir) = table.get(&folder)? else {
+        return Ok(Err(ErrorCode::NotDirectory));
+    };
+    let dir = dir.clone();
+    let mut oflags = OPEN;
+    if how.contains(OpenFlags::DIRECTORY) {
+        oflags |= OFlags::DIRECTORY;
+    }
+    let opened = match rustix::fs::openat(&*dir.dir, path.as_str(), oflags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(errno) => return Ok(Err(error_code(errno))),
+    };
+    let stat = match rustix::fs::fstat(&opened) {
+        Ok(stat) => stat,
+        Err(errno) => return Ok(Err(error_code(errno))),
+    };
+    let file = std::fs::File::from(opened);
+    // Both are opened as the guest's own `open-at` would make them: read-only, with the folder's
+    // permissions, and file-system calls on this thread (the guest runs where it may block).
+    let descriptor = match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Directory => Descriptor::Dir(Dir::new(file, dir.perms, OpenMode::READ, true)),
+        FileType::RegularFile => Descriptor::File(File::new(file, dir.perms, OpenMode::READ, true)),
+        // A FIFO, socket or device: opened without waiting, now closed unread.
+        _ => return Ok(Err(ErrorCode::Access)),
+    };
+    Ok(Ok(table.push(descriptor)?))
+}
+
+fn read_directory<T: WasiView>(
+    state: &mut T,
+    folder: &Resource<Descriptor>,
+) -> Result<Result<Resource<EntryStream>, ErrorCode>> {
+    let table = state.ctx().table;
+    let Descriptor::Dir(dir) = table.get(folder)? else {
+        return Ok(Err(ErrorCode::NotDirectory));
+    };
+    let folder = dir.dir.clone();
+    // A fresh descriptor of the folder, readable (a preopen's may be `O_PATH`) and with its own
+    // position, so that two streams of one folder do not disturb each other.
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let reader = match rustix::fs::openat(&*folder, c".", flags, Mode::empty())
+        .and_then(rustix::fs::Dir::new)
+    {
+        Ok(reader) => reader,
+        Err(errno) => return Ok(Err(error_code(errno))),
+    };
+    Ok(Ok(table.push(EntryStream { folder, reader })?))
+}
+
+/// The next entry other than `.` and `..`; a name that is not UTF-8 is an error for that entry
+/// only (the next call goes on with the following one).
+fn next_entry(stream: &mut EntryStream) -> Result<Option<DirectoryEntry>, ErrorCode> {
+    loop {
+        let entry = match stream.reader.read() {
+            None => return Ok(None),
+            Some(Err(errno)) => return Err(error_code(errno)),
+            Some(Ok(entry)) => entry,
+        };
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let Ok(text) = name.to_str() else {
+            return Err(ErrorCode::IllegalByteSequence);
+        };
+        let type_ = match entry.file_type() {
+            FileType::Unknown => lstat_type(&stream.folder, name),
+            known => descriptor_type(known),
+        };
+        return Ok(Some(DirectoryEntry {
+            type_,
+            name: text.to_owned(),
+        }));
+    }
+}
+
+fn lstat_type(folder: &std::fs::File, name: &CStr) -> DescriptorType {
+    rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map(|stat| descriptor_type(FileType::from_raw_mode(stat.st_mode)))
+        .unwrap_or(DescriptorType::Unknown)
+}
+
+fn descriptor_type(file_type: FileType) -> DescriptorType {
+    match file_type {
+        FileType::RegularFile => DescriptorType::RegularFile,
+        FileType::Directory => DescriptorType::Directory,
+        FileType::Symlink => DescriptorType::SymbolicLink,
+        FileType::Fifo => DescriptorType::Fifo,
+        FileType::Socket => DescriptorType::Socket,
+        FileType::CharacterDevice => DescriptorType::CharacterDevice,
+        FileType::BlockDevice => DescriptorType::BlockDevice,
+        FileType::Unknown => DescriptorType::Unknown,
+    }
+}
+
+/// The WASI name of an `errno` this module can meet.
+fn error_code(errno: Errno) -> ErrorCode {
+    match errno {
+        Errno::NOENT => ErrorCode::NoEntry,
+        Errno::ACCESS => ErrorCode::Access,
+        Errno::PERM => ErrorCode::NotPermitted,
+        Errno::LOOP | Errno::MLINK => ErrorCode::Loop,
+        Errno::NOTDIR => ErrorCode::NotDirectory,
+        Errno::NAMETOOLONG => ErrorCode::NameTooLong,
+        Errno::MFILE | Errno::NFILE | Errno::NOMEM => ErrorCode::InsufficientMemory,
+        Errno::AGAIN => ErrorCode::WouldBlock,
+        _ => ErrorCode::Io,
+    }
+}
