@@ -142,8 +142,9 @@ def wrk(port, path, connections, seconds, close):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     mb = float(transfer.group(1)) * {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1, "GB": 1024}[transfer.group(2)]
-    p50 = seconds_of(re.search(r"50%\s+(\S+)", out).group(1)) * 1000
-    p99 = seconds_of(re.search(r"99%\s+(\S+)", out).group(1)) * 1000
+    # Anchored: a "+/- Stdev" column such as "62.99%" must not be read as the 99th percentile.
+    p50 = seconds_of(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)) * 1000
+    p99 = seconds_of(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)) * 1000
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     note = ""

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::Config;
+use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
 use crate::request_body::Discard;
 use crate::responder;
@@ -69,6 +70,9 @@ pub struct Connection {
     /// Bodies of at least this many bytes that are one file range are handed to the caller as
     /// [`Step::SendFile`] instead of being read here.
     hand_off_from: Option<u64>,
+    /// The served folder, opened at the first request and kept for the connection's life (a
+    /// folder renamed over the root is served to the next connection).
+    root: Option<Folder>,
     state: State,
 }
 
@@ -106,6 +110,7 @@ impl Connection {
             input: Vec::new(),
             input_closed: false,
             hand_off_from: None,
+            root: None,
             state: State::Head,
         }
     }
@@ -219,7 +224,10 @@ impl Connection {
 
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request) {
-        let response = responder::respond(&request, &self.config);
+        let response = match self.root() {
+            Ok(root) => responder::respond_in(&request, &self.config, &root),
+            Err(_) => responder::respond(&request, &self.config),
+        };
         let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
         let keep_alive_10 = !close && request.version == Version::Http10;
         let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
@@ -230,6 +238,16 @@ impl Connection {
         };
         let send_body = request.method != Method::Head;
         self.start(response, exchange, send_body, close, keep_alive_10);
+    }
+
+    /// The served folder, opened once per connection.
+    fn root(&mut self) -> std::io::Result<Folder> {
+        if let Some(root) = &self.root {
+            return Ok(root.clone());
+        }
+        let root = Folder::root(&self.config.root)?;
+        self.root = Some(root.clone());
+        Ok(root)
     }
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error

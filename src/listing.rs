@@ -650,7 +650,8 @@ mod tests {
         let mut config = crate::Config::new(root);
         config.options.hide_dotfiles = hide_dotfiles;
         config.limits.max_fs_operations = operations;
-        let mut lookup = Lookup::new(&config).unwrap();
+        let opened = crate::filesystem::Folder::root(root).unwrap();
+        let mut lookup = Lookup::new(&config, &opened);
         let segments: Vec<String> = folder
             .split('/')
             .filter(|s| !s.is_empty())

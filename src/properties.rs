@@ -40,7 +40,8 @@ fn site() -> &'static Path {
 /// is the very file at that path (same device and inode).
 fn resolved(root: &Path, segments: &[String]) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
-    let mut lookup = Lookup::new(&Config::new(root)).ok()?;
+    let folder = crate::filesystem::Folder::root(root).ok()?;
+    let mut lookup = Lookup::new(&Config::new(root), &folder);
     let entry = lookup.resolve(segments).ok()?;
     let mut path = root.to_path_buf();
     path.extend(entry.real_segments());

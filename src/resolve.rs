@@ -279,14 +279,13 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    /// Opens the root of `config` for one request.
-    pub fn new(config: &Config) -> Result<Lookup, ResolveError> {
-        let root = Folder::root(&config.root).map_err(|e| ResolveError::from_io(&e))?;
-        Ok(Lookup {
-            root: Location::root(root),
+    /// The lookups of one request below `root`, the served folder of `config`, opened.
+    pub fn new(config: &Config, root: &Folder) -> Lookup {
+        Lookup {
+            root: Location::root(root.clone()),
             rules: Rules::of(config),
             budget: Budget::new(config.limits.max_fs_operations),
-        })
+        }
     }
 
     /// Resolves `segments` from the root.

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
 use crate::encoding::{self, Coding};
-use crate::filesystem::{Metadata, OpenFile};
+use crate::filesystem::{Folder, Metadata, OpenFile};
 use crate::listing;
 use crate::media_type;
 use crate::range::{self, Ranges};
@@ -26,14 +26,23 @@ pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 /// Index files served for a folder, in order of preference.
 const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
-/// Answers one request against the served folder.
+/// Answers one request against the served folder, opening it for this request.
 pub fn respond(request: &Request, config: &Config) -> Response {
-    let response = answer(request, config);
+    match Folder::root(&config.root) {
+        Ok(root) => respond_in(request, config, &root),
+        Err(error) => decorate(not_servable(ResolveError::from_io(&error)), &config.options),
+    }
+}
+
+/// Answers one request against the served folder, already open as `root` (a connection opens it
+/// once for all its requests).
+pub fn respond_in(request: &Request, config: &Config, root: &Folder) -> Response {
+    let response = answer(request, config, root);
     decorate(response, &config.options)
 }
 
 /// The answer before the user's header switches are applied.
-fn answer(request: &Request, config: &Config) -> Response {
+fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
     match &request.method {
         Method::Get | Method::Head => {}
         Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
@@ -48,10 +57,7 @@ fn answer(request: &Request, config: &Config) -> Response {
         Ok(TargetForm::Asterisk) => return Response::error(400, "Only OPTIONS may target \"*\"."),
         Err(error) => return Response::error(400, error.message()),
     };
-    let mut lookup = match Lookup::new(config) {
-        Ok(lookup) => lookup,
-        Err(error) => return not_servable(error),
-    };
+    let mut lookup = Lookup::new(config, root);
     match lookup.resolve(&target.segments) {
         Err(ResolveError::NotFound | ResolveError::OutOfBudget) => {
             not_found(request, config, &mut lookup)

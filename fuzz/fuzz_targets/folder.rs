@@ -92,9 +92,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut config = Config::new(site.clone());
     config.options.hide_dotfiles = input.byte() % 2 == 0;
     config.limits.max_fs_operations = 200;
-    let Ok(mut lookup) = Lookup::new(&config) else {
+    let Ok(root) = hhttpp::filesystem::Folder::root(&site) else {
         return;
     };
+    let mut lookup = Lookup::new(&config, &root);
     let Ok(entry) = lookup.resolve(&segments) else {
         return;
     };

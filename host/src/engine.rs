@@ -1,13 +1,12 @@
 //! Where the core runs for each connection: in its own WebAssembly sandbox (the default), or
 //! linked natively into this process (`--engine native`, for trusted folders). The server loop
-//! sees one [`Session`] either way, so both engines serve exactly the same HTTP, and in both the
-//! core's work runs off the runtime's threads ([`off_thread`]).
+//! sees one [`Session`] either way, so both engines serve exactly the same HTTP. A guest call that
+//! runs long moves off the runtime's threads ([`off_thread`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hhttpp::{Config, Connection, Step};
-use tokio::runtime::Handle;
 use wasmtime::Result;
 
 use crate::guest::{GuestConnection, Guests};
@@ -62,19 +61,20 @@ impl Engine {
 
 impl Session {
     /// Bytes that arrived (empty: the client closed its side). A guest answers in the same call,
-    /// so it runs off the runtime's threads ([`off_thread`]), within `limit`.
+    /// which starts here and moves off the runtime's threads if it runs long ([`off_thread`]).
     pub async fn feed(&mut self, data: Vec<u8>, limit: Duration) -> Result<()> {
         match self {
-            // Natively, feeding only stores the bytes; the work is in `next`.
             Session::Native(connection) => {
                 connection.feed(&data);
                 Ok(())
             }
             Session::Wasm(_) => {
-                let guest = self.take_guest()?;
-                let runtime = Handle::current();
-                let call = move |guest: &mut GuestConnection| runtime.block_on(guest.feed(&data));
-                let (guest, result) = off_thread::run(guest, limit, call).await?;
+                let mut guest = self.take_guest()?;
+                let call = async move {
+                    let result = guest.feed(&data).await;
+                    (guest, result)
+                };
+                let (guest, result) = off_thread::run(call, limit).await?;
                 *self = Session::Wasm(guest);
                 result
             }
@@ -83,28 +83,22 @@ impl Session {
         }
     }
 
-    /// What to do next. Work on the core (reading files, calling the guest) runs off the
-    /// runtime's threads, within `limit`; steps a guest already returned are taken here.
+    /// What to do next: a step the guest already returned, or a call into the guest (as for
+    /// [`Session::feed`]). Natively the core runs here: its file-system work per request is
+    /// bounded by its budget, and opens never block.
     pub async fn next(&mut self, max_bytes: u32, limit: Duration) -> Result<Step> {
         match self {
-            Session::Native(_) => {
-                let Session::Native(connection) = std::mem::replace(self, Session::Lost) else {
-                    unreachable!("matched above")
-                };
-                let call = move |c: &mut Connection| c.next(max_bytes as usize);
-                let (connection, step) = off_thread::run(connection, limit, call).await?;
-                *self = Session::Native(connection);
-                Ok(step)
-            }
+            Session::Native(connection) => Ok(connection.next(max_bytes as usize)),
             Session::Wasm(guest) => {
                 if let Some(step) = guest.pending_step() {
                     return Ok(step);
                 }
-                let guest = self.take_guest()?;
-                let runtime = Handle::current();
-                let call =
-                    move |guest: &mut GuestConnection| runtime.block_on(guest.next(max_bytes));
-                let (guest, step) = off_thread::run(guest, limit, call).await?;
+                let mut guest = self.take_guest()?;
+                let call = async move {
+                    let step = guest.next(max_bytes).await;
+                    (guest, step)
+                };
+                let (guest, step) = off_thread::run(call, limit).await?;
                 *self = Session::Wasm(guest);
                 step
             }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
-use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+
+use crate::off_thread::IN_PLACE_TICKS;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -58,6 +60,27 @@ struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    clock: CallClock,
+}
+
+/// The epoch ticks of the call in progress: how many it has been given, and how many it may have.
+/// Each tick past the first [`IN_PLACE_TICKS`] is given after a yield, which lets
+/// [`crate::off_thread`] move a long call off the runtime's worker; at `limit` the guest traps.
+#[derive(Debug, Clone, Copy)]
+struct CallClock {
+    granted: u64,
+    limit: u64,
+}
+
+impl CallClock {
+    /// What to do when the guest reaches its deadline: yield and go on one more tick, or trap.
+    fn on_deadline(&mut self) -> UpdateDeadline {
+        if self.granted >= self.limit {
+            return UpdateDeadline::Interrupt;
+        }
+        self.granted += 1;
+        UpdateDeadline::Yield(1)
+    }
 }
 
 impl WasiView for GuestState {
@@ -185,15 +208,21 @@ impl Guests {
             .instances(4)
             .trap_on_grow_failure(true)
             .build();
+        // Instantiating runs in place, with the whole deadline (it does no file-system work).
+        let ticks = self.ticks();
         let state = GuestState {
             wasi,
             table: ResourceTable::new(),
             limits,
+            clock: CallClock {
+                granted: ticks,
+                limit: ticks,
+            },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.ticks());
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().clock.on_deadline()));
+        store.set_epoch_deadline(ticks);
         let server = self.pre.instantiate_async(&mut store).await?;
         Ok((store, server))
     }
@@ -215,7 +244,7 @@ impl GuestConnection {
     /// Hands the guest bytes that arrived (empty: the client closed its side); the steps that
     /// follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
     pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
-        self.store.set_epoch_deadline(self.ticks);
+        self.start_call();
         let steps = self
             .server
             .hhttpp_server_http1()
@@ -240,7 +269,7 @@ impl GuestConnection {
         if let Some(step) = self.pending.pop_front() {
             return Ok(step);
         }
-        self.store.set_epoch_deadline(self.ticks);
+        self.start_call();
         let steps = self
             .server
             .hhttpp_server_http1()
@@ -250,6 +279,15 @@ impl GuestConnection {
         self.take_steps(steps)?;
         // A guest that returns no step would stall the connection: treat it as closing.
         Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
+    }
+
+    /// Starts the clock of a call: [`IN_PLACE_TICKS`] before it first yields, `ticks` in all.
+    fn start_call(&mut self) {
+        self.store.data_mut().clock = CallClock {
+            granted: IN_PLACE_TICKS,
+            limit: self.ticks,
+        };
+        self.store.set_epoch_deadline(IN_PLACE_TICKS);
     }
 
     /// Queues the steps of one batch, as the core's own.

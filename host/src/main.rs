@@ -91,7 +91,7 @@ fn run(cli: Cli) -> Result<()> {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
     };
-    // Calls into the core run on the blocking pool (see `off_thread`), at most one per connection.
+    // Long guest calls finish on the blocking pool (see `off_thread`), at most one per connection.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(cli.max_connections as usize + BLOCKING_SPARE)
