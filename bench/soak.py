@@ -69,6 +69,7 @@ class Stats:
         self.probe_max = 0.0
         self.probe_total_max = 0.0
         self.probes = 0
+        self.totals = {}
 
     def add(self, table, kind, n=1):
         with self.lock:
@@ -76,6 +77,7 @@ class Stats:
 
     def ok(self, kind):
         self.add(self.counts, kind)
+        self.add(self.totals, kind)
 
     def error(self, kind):
         self.add(self.errors, kind)
@@ -468,6 +470,8 @@ def main():
             failures.append(f"the probe waited {stats.probe_total_max:.2f} s")
         if rss_after_warm_up and rss_max > rss_after_warm_up * 1.10:
             failures.append(f"RSS grew from {rss_after_warm_up:.0f} to {rss_max:.0f} MiB after warm-up")
+        print("requests answered as expected, by kind: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(stats.totals.items())))
         print("result: " + ("; ".join(failures) if failures else
                             f"clean (probe max {stats.probe_total_max * 1000:.0f} ms, 0 wrong bytes"
                             + (f", RSS {rss_after_warm_up:.0f} → max {rss_max:.0f} MiB after warm-up)" if rss_after_warm_up else ")")))

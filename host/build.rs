@@ -16,6 +16,7 @@ fn main() {
     let target_dir = out_dir.join("component-target");
     for path in [
         "src",
+        "cli",
         "wit",
         "component",
         "http",

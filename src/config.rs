@@ -4,6 +4,7 @@
 //! there is exactly one place to read (and, from the host, to change) what a client may send.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Bounds on what a client may send. Each maps to exactly one status code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,30 @@ impl Default for Limits {
             max_resolve_steps: 1024,
             // A full listing (10,000 entries read, then described) with room for links.
             max_fs_operations: 40_000,
+        }
+    }
+}
+
+/// The time limits a connection keeps with its client (RFC 9112 §9.5: a server may close an idle
+/// connection at any time; it answers `408` when a request it began to receive stalls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A request head, and any body read past, must arrive within this of its first byte (`408`,
+    /// close).
+    pub request: Duration,
+    /// A kept-alive connection may wait this long for its next request (then it closes).
+    pub idle: Duration,
+    /// A client that takes no bytes of a response for this long is dropped. The core cannot see
+    /// writes: drivers keep this one ([`crate::driver`] does).
+    pub write: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            request: Duration::from_secs(10),
+            idle: Duration::from_secs(20),
+            write: Duration::from_secs(30),
         }
     }
 }
@@ -84,6 +109,8 @@ pub struct Config {
     pub root: PathBuf,
     /// Client bounds.
     pub limits: Limits,
+    /// Time limits.
+    pub timeouts: Timeouts,
     /// User switches.
     pub options: Options,
     /// Whether each name's type is looked up (`lstat`) before it is opened, so that a FIFO or
@@ -100,6 +127,7 @@ impl Config {
         Config {
             root: root.into(),
             limits: Limits::default(),
+            timeouts: Timeouts::default(),
             options: Options::default(),
             check_before_open: cfg!(target_os = "wasi"),
         }

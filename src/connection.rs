@@ -2,19 +2,24 @@
 //!
 //! The caller moves bytes: [`Connection::feed`] with what arrived, [`Connection::next`] for what to
 //! do (send bytes, log an exchange, wait for input, close). The machine never touches a socket,
-//! sleeps or spawns, which is what lets the same code run natively, inside the WASI component, and
-//! under tests and fuzzers fed with exact bytes. It owns framing, keep-alive, pipelining (requests
-//! are answered strictly in order) and error recovery; what to answer is the responder's job.
+//! sleeps, spawns or reads a clock: every call carries the time ([`Now`]), a wait for input says
+//! until when ([`Wait`]), and [`Connection::expire`] ends what overran it. That is what lets the
+//! same code run natively, inside the WASI component, and under tests and fuzzers fed with exact
+//! bytes and times. It owns framing, keep-alive, pipelining (requests are answered strictly in
+//! order), the request and idle deadlines, and error recovery; what to answer is the responder's
+//! job, and how a response is written is [`crate::wire`]'s.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
 use crate::request_body::Discard;
 use crate::responder;
-use crate::response::{self, BodyCursor, FileSend, Response};
+use crate::response::{BodyCursor, FileSend, Response};
+use crate::time::Now;
+use crate::wire::{self, Framing, Persistence};
 
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +58,20 @@ pub enum Step {
     SendFile(FileSend),
     /// Record this exchange.
     Log(Exchange),
-    /// Wait for the client's next bytes, then [`Connection::feed`] them.
-    Receive,
+    /// Wait for the client's next bytes, then [`Connection::feed`] them; if none come by the
+    /// wait's deadline, call [`Connection::expire`].
+    Receive(Wait),
     /// Close the connection once what was sent has been written.
     Close,
+}
+
+/// A wait for the client's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    /// No request is partly received (a server stopping may close the connection now).
+    pub idle: bool,
+    /// The deadline, on the callers' monotonic clock ([`Now::monotonic`]).
+    pub until: Duration,
 }
 
 /// One client connection.
@@ -73,6 +88,10 @@ pub struct Connection {
     /// The served folder, opened at the first request and kept for the connection's life (a
     /// folder renamed over the root is served to the next connection).
     root: Option<Folder>,
+    /// When the first byte of the request being received arrived.
+    request_started: Option<Duration>,
+    /// When the connection last became idle: opened, or done with a response.
+    idle_since: Duration,
     state: State,
 }
 
@@ -102,15 +121,25 @@ struct Outgoing {
     exchange: Exchange,
 }
 
+/// How a response is to be sent, decided by the request it answers.
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    /// Whether the body goes out (not for `HEAD`).
+    body: bool,
+    persistence: Persistence,
+}
+
 impl Connection {
-    /// A new connection serving `config`.
-    pub fn new(config: Arc<Config>) -> Connection {
+    /// A new connection serving `config`, opened at `now` (its idle deadline counts from then).
+    pub fn new(config: Arc<Config>, now: Now) -> Connection {
         Connection {
             config,
             input: Vec::new(),
             input_closed: false,
             hand_off_from: None,
             root: None,
+            request_started: None,
+            idle_since: now.monotonic,
             state: State::Head,
         }
     }
@@ -123,11 +152,13 @@ impl Connection {
         self
     }
 
-    /// Bytes that arrived from the client; an empty slice means the client closed its side.
-    pub fn feed(&mut self, data: &[u8]) {
+    /// Bytes that arrived from the client at `now`; an empty slice means the client closed its
+    /// side.
+    pub fn feed(&mut self, data: &[u8], now: Now) {
         if data.is_empty() {
             self.input_closed = true;
         } else if !matches!(self.state, State::Closed) {
+            self.request_started.get_or_insert(now.monotonic);
             self.input.extend_from_slice(data);
         }
     }
@@ -137,38 +168,56 @@ impl Connection {
         matches!(self.state, State::Head) && self.input.is_empty()
     }
 
-    /// The next step; a [`Step::Send`] carries at most about `max_bytes` bytes (a response head
-    /// is never split).
-    pub fn next(&mut self, max_bytes: usize) -> Step {
+    /// The wait a `Receive` step carries now: the idle deadline between requests, the request
+    /// deadline (from its first byte) within one.
+    fn wait(&self) -> Wait {
+        let idle = self.is_idle();
+        let timeouts = &self.config.timeouts;
+        let until = match self.request_started {
+            Some(started) if !idle => started + timeouts.request,
+            _ if idle => self.idle_since + timeouts.idle,
+            _ => self.idle_since + timeouts.request,
+        };
+        Wait { idle, until }
+    }
+
+    /// The deadline of the wait in progress has come at `now` (a caller may also call this early:
+    /// then nothing happens). An idle connection just closes; one receiving a request answers
+    /// `408` and closes.
+    pub fn expire(&mut self, now: Now) {
+        if !matches!(self.state, State::Head | State::Discarding { .. }) {
+            return;
+        }
+        let wait = self.wait();
+        if now.monotonic < wait.until {
+            return;
+        }
+        if wait.idle {
+            self.state = State::Closed;
+        } else {
+            let line = match &self.state {
+                State::Discarding { request, .. } => request_line(request),
+                _ => first_line(&self.input),
+            };
+            self.refuse(RequestError::Timeout, line, now);
+        }
+    }
+
+    /// The next step at `now`; a [`Step::Send`] carries at most about `max_bytes` bytes (a
+    /// response head is never split).
+    pub fn next(&mut self, max_bytes: usize, now: Now) -> Step {
         loop {
             match &mut self.state {
                 State::Head => match request::parse_head(&self.input, &self.config.limits) {
                     Ok(Some((request, framing, head_len))) => {
                         self.input.drain(..head_len);
-                        if framing == BodyFraming::None {
-                            self.answer(request);
-                        } else if answers_before_body(&request) {
-                            // Nothing in the body could change the answer, and the client may be
-                            // waiting for `100 Continue`: answer now, then close rather than read it
-                            // (RFC 9110 §10.1.1).
-                            self.input.clear();
-                            self.input_closed = true;
-                            self.answer(request);
-                        } else if matches!(framing, BodyFraming::Length(n) if n > self.config.limits.max_discarded_body)
-                        {
-                            let line = request_line(&request);
-                            self.refuse(RequestError::BodyTooLarge, line);
-                        } else {
-                            let discard =
-                                Discard::new(framing, self.config.limits.max_discarded_body);
-                            self.state = State::Discarding { request, discard };
-                        }
+                        self.begin(request, framing, now);
                     }
                     Ok(None) if self.input_closed => self.state = State::Closed,
-                    Ok(None) => return Step::Receive,
+                    Ok(None) => return Step::Receive(self.wait()),
                     Err(error) => {
                         let line = first_line(&self.input);
-                        self.refuse(error, line);
+                        self.refuse(error, line, now);
                     }
                 },
                 State::Discarding { request, discard } => match discard.feed(&self.input) {
@@ -180,16 +229,16 @@ impl Connection {
                             else {
                                 unreachable!("state checked above")
                             };
-                            self.answer(request);
+                            self.answer(request, now);
                         } else if self.input_closed {
                             self.state = State::Closed;
                         } else {
-                            return Step::Receive;
+                            return Step::Receive(self.wait());
                         }
                     }
                     Err(error) => {
                         let line = request_line(request);
-                        self.refuse(error, line);
+                        self.refuse(error, line, now);
                     }
                 },
                 State::Sending(out) => match out.produce(max_bytes) {
@@ -212,6 +261,9 @@ impl Connection {
                 State::Finished { exchange, close } => {
                     let exchange = exchange.clone();
                     self.state = if *close { State::Closed } else { State::Head };
+                    // The next request's clock starts now, also for bytes that came early.
+                    self.idle_since = now.monotonic;
+                    self.request_started = (!self.input.is_empty()).then_some(now.monotonic);
                     return Step::Log(exchange);
                 }
                 State::Closed => {
@@ -222,22 +274,49 @@ impl Connection {
         }
     }
 
+    /// A request head has arrived: answer it, or read past its body first.
+    fn begin(&mut self, request: Request, framing: BodyFraming, now: Now) {
+        if framing == BodyFraming::None {
+            self.answer(request, now);
+        } else if answers_before_body(&request) {
+            // Nothing in the body could change the answer, and the client may be waiting for
+            // `100 Continue`: answer now, then close rather than read it (RFC 9110 §10.1.1).
+            self.input.clear();
+            self.input_closed = true;
+            self.answer(request, now);
+        } else if matches!(framing, BodyFraming::Length(n) if n > self.config.limits.max_discarded_body)
+        {
+            let line = request_line(&request);
+            self.refuse(RequestError::BodyTooLarge, line, now);
+        } else {
+            let discard = Discard::new(framing, self.config.limits.max_discarded_body);
+            self.state = State::Discarding { request, discard };
+        }
+    }
+
     /// Answers a complete, well-framed request.
-    fn answer(&mut self, request: Request) {
+    fn answer(&mut self, request: Request, now: Now) {
         let response = match self.root() {
             Ok(root) => responder::respond_in(&request, &self.config, &root),
             Err(_) => responder::respond(&request, &self.config),
         };
         let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
-        let keep_alive_10 = !close && request.version == Version::Http10;
+        let persistence = match (close, request.version) {
+            (true, _) => Persistence::Close,
+            (false, Version::Http10) => Persistence::KeepAliveHttp10,
+            (false, Version::Http11) => Persistence::KeepAlive,
+        };
         let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
         let exchange = Exchange {
             referer: field("referer"),
             user_agent: field("user-agent"),
             ..Exchange::of(request_line(&request))
         };
-        let send_body = request.method != Method::Head;
-        self.start(response, exchange, send_body, close, keep_alive_10);
+        let delivery = Delivery {
+            body: request.method != Method::Head,
+            persistence,
+        };
+        self.start(response, exchange, delivery, now);
     }
 
     /// The served folder, opened once per connection.
@@ -252,42 +331,23 @@ impl Connection {
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error
     /// nothing that follows on the connection can be trusted.
-    fn refuse(&mut self, error: RequestError, request_line: String) {
+    fn refuse(&mut self, error: RequestError, request_line: String, now: Now) {
         self.input.clear();
         let response = Response::error(error.status(), error.message());
-        self.start(response, Exchange::of(request_line), true, true, false);
+        let delivery = Delivery {
+            body: true,
+            persistence: Persistence::Close,
+        };
+        self.start(response, Exchange::of(request_line), delivery, now);
     }
 
-    fn start(
-        &mut self,
-        response: Response,
-        exchange: Exchange,
-        send_body: bool,
-        close: bool,
-        keep_alive_10: bool,
-    ) {
-        let bodiless = response.is_bodiless();
+    fn start(&mut self, response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
+        let framing = Framing {
+            persistence: delivery.persistence,
+        };
+        let head = wire::head(&response, framing, now.wall);
         let length = response.body.len();
-        let date = httpdate::fmt_http_date(SystemTime::now());
-        let length_text = length.to_string();
-        let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", &date)];
-        fields.extend(
-            response
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_ref(), v.as_str())),
-        );
-        if !bodiless {
-            fields.push(("Content-Length", &length_text));
-        }
-        if close {
-            fields.push(("Connection", "close"));
-        } else if keep_alive_10 {
-            fields.push(("Connection", "keep-alive"));
-        }
-        let mut head = Vec::with_capacity(256);
-        response::write_head(&mut head, response.status, fields);
-        let send_body = send_body && !bodiless;
+        let send_body = delivery.body && !response.is_bodiless();
         let (body, file) = match self.hand_off_from {
             _ if !send_body => (None, None),
             Some(min) if length >= min => match response.body.into_file_send() {
@@ -300,7 +360,7 @@ impl Connection {
             head,
             body,
             file,
-            close,
+            close: delivery.persistence == Persistence::Close,
             exchange: Exchange {
                 status: response.status,
                 body_bytes: if send_body { length } else { 0 },
@@ -372,6 +432,7 @@ fn first_line(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver;
     use crate::test_support::TempDir;
 
     /// A served folder with a few files.
@@ -390,25 +451,29 @@ mod tests {
         dir
     }
 
-    fn connection(dir: &TempDir) -> Connection {
-        Connection::new(Arc::new(Config::new(dir.path())))
+    fn now() -> Now {
+        Now::new(Duration::ZERO, std::time::SystemTime::now())
     }
 
-    /// Feeds `input`, then runs the machine until it waits or closes. Returns the bytes sent (with
-    /// the `Date` value replaced by `<date>` after checking it parses), the log, and whether it closed.
-    fn drive(conn: &mut Connection, input: &[u8], max: usize) -> (String, Vec<Exchange>, bool) {
-        conn.feed(input);
-        let mut out = Vec::new();
-        let mut log = Vec::new();
-        loop {
-            match conn.next(max) {
-                Step::Send(bytes) => out.extend_from_slice(&bytes),
-                Step::SendFile(send) => out.extend_from_slice(&read_range(&send)),
-                Step::Log(exchange) => log.push(exchange),
-                Step::Receive => return (normalize(&out), log, false),
-                Step::Close => return (normalize(&out), log, true),
-            }
-        }
+    fn connection(dir: &TempDir) -> Connection {
+        Connection::new(Arc::new(Config::new(dir.path())), now())
+    }
+
+    /// Runs the connection through the reference driver, with a client that sends `pieces` (one
+    /// per read), until it waits or closes. Returns the bytes sent (with the `Date` value replaced
+    /// by `<date>` after checking it parses), the log, and whether it closed.
+    fn drive_pieces(
+        conn: Connection,
+        pieces: &[&[u8]],
+        max: usize,
+    ) -> (String, Vec<Exchange>, bool) {
+        let (out, log, status) =
+            driver::run_to_wait(conn, pieces.iter().copied(), false, max, now());
+        (normalize(&out), log, status == driver::Status::Closed)
+    }
+
+    fn drive(conn: Connection, input: &[u8], max: usize) -> (String, Vec<Exchange>, bool) {
+        drive_pieces(conn, &[input], max)
     }
 
     fn read_range(send: &FileSend) -> Vec<u8> {
@@ -435,7 +500,7 @@ mod tests {
     }
 
     fn get(dir: &TempDir, request: &str) -> String {
-        drive(&mut connection(dir), request.as_bytes(), 1 << 20).0
+        drive(connection(dir), request.as_bytes(), 1 << 20).0
     }
 
     fn etag_of(dir: &TempDir, name: &str) -> String {
@@ -468,18 +533,11 @@ mod tests {
     fn output_does_not_depend_on_how_input_is_split() {
         let dir = site();
         let input = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /blog HTTP/1.1\r\nHost: x\r\n\r\nGET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-4\r\n\r\n";
-        let whole = drive(&mut connection(&dir), input, 1 << 20);
+        let whole = drive(connection(&dir), input, 1 << 20);
+        let bytes: Vec<&[u8]> = input.iter().map(std::slice::from_ref).collect();
         for max in [1, 7, 64] {
-            let mut conn = connection(&dir);
-            let mut out = String::new();
-            let mut log = Vec::new();
-            for byte in input {
-                let (o, l, closed) = drive(&mut conn, std::slice::from_ref(byte), max);
-                assert!(!closed);
-                out.push_str(&o);
-                log.extend(l);
-            }
-            assert_eq!((out, log, false), whole, "split byte by byte, max {max}");
+            let split = drive_pieces(connection(&dir), &bytes, max);
+            assert_eq!(split, whole, "split byte by byte, max {max}");
         }
         assert_eq!(whole.1.len(), 3);
     }
@@ -488,7 +546,7 @@ mod tests {
     fn pipelined_requests_are_answered_in_order_and_logged() {
         let dir = site();
         let (out, log, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n",
             1 << 20,
         );
@@ -556,7 +614,7 @@ mod tests {
             "/hello.txt/",
         ] {
             let (out, _, closed) = drive(
-                &mut connection(&dir),
+                connection(&dir),
                 format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
                 1 << 20,
             );
@@ -585,7 +643,7 @@ mod tests {
                 "400 Bad Request",
             ),
         ] {
-            let (out, log, closed) = drive(&mut connection(&dir), input.as_bytes(), 1 << 20);
+            let (out, log, closed) = drive(connection(&dir), input.as_bytes(), 1 << 20);
             assert!(
                 out.starts_with(&format!("HTTP/1.1 {status}\r\n")),
                 "{input:?}: {out}"
@@ -603,19 +661,19 @@ mod tests {
     fn connection_close_and_http10_end_the_connection() {
         let dir = site();
         let (out, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             1 << 20,
         );
         assert!(closed && out.contains("\r\nConnection: close\r\n"));
         let (_, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /hello.txt HTTP/1.0\r\n\r\n",
             1 << 20,
         );
         assert!(closed);
         let (out, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
             1 << 20,
         );
@@ -626,7 +684,7 @@ mod tests {
     fn request_bodies_are_read_past_within_a_limit() {
         let dir = site();
         let (out, log, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz",
             1 << 20,
         );
@@ -634,7 +692,7 @@ mod tests {
         assert_eq!(log.iter().map(|e| e.status).collect::<Vec<_>>(), [200, 200]);
         assert!(out.contains("0123456789") && out.contains("Hello, world!"));
         let (out, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n",
             1 << 20,
         );
@@ -713,15 +771,15 @@ mod tests {
         let path = dir.path().join("big.bin");
         std::fs::write(&path, vec![7u8; 100_000]).unwrap();
         let mut conn = connection(&dir);
-        conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
-        let Step::Send(first) = conn.next(1000) else {
+        conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", now());
+        let Step::Send(first) = conn.next(1000, now()) else {
             panic!("expected bytes")
         };
         assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
         std::fs::write(&path, b"short").unwrap();
         let mut sent = first.len();
         loop {
-            match conn.next(1000) {
+            match conn.next(1000, now()) {
                 Step::Send(bytes) => sent += bytes.len(),
                 Step::Close => break,
                 other => panic!("unexpected {other:?}"),
@@ -755,7 +813,7 @@ mod tests {
     fn refused_methods_and_expect_continue_are_answered_before_the_body() {
         let dir = site();
         let (out, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n",
             1 << 20,
         );
@@ -766,7 +824,7 @@ mod tests {
         );
         assert!(closed);
         let (out, _, closed) = drive(
-            &mut connection(&dir),
+            connection(&dir),
             b"GET /digits.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
             1 << 20,
         );
@@ -779,10 +837,10 @@ mod tests {
     #[test]
     fn eof_after_a_request_still_answers_it() {
         let dir = site();
-        let mut conn = connection(&dir);
-        conn.feed(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-        let (out, _, closed) = drive(&mut conn, b"", 1 << 20);
-        assert!(out.ends_with("0123456789") && closed);
+        let request = b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (out, _, status) =
+            driver::run_to_wait(connection(&dir), [request], true, 1 << 20, now());
+        assert!(out.ends_with(b"0123456789") && status == driver::Status::Closed);
     }
 
     #[test]
@@ -792,11 +850,11 @@ mod tests {
         std::fs::write(dir.path().join("big.bin"), &big).unwrap();
         let handing_off = || connection(&dir).hand_off_files(1000);
         let steps = |conn: &mut Connection, request: &str| {
-            conn.feed(request.as_bytes());
+            conn.feed(request.as_bytes(), now());
             let mut steps = Vec::new();
             loop {
-                match conn.next(1 << 20) {
-                    Step::Receive => return steps,
+                match conn.next(1 << 20, now()) {
+                    Step::Receive(_) => return steps,
                     step => steps.push(step),
                 }
             }

@@ -7,9 +7,12 @@ use std::sync::{Arc, OnceLock};
 use proptest::prelude::*;
 
 use crate::config::Config;
-use crate::connection::{Connection, Step};
+use crate::connection::Connection;
+use crate::driver;
 use crate::resolve::{Entry, Lookup};
 use crate::target::{self, TargetForm};
+use crate::time::Now;
+use std::time::{Duration, SystemTime};
 
 /// A served folder with links that try to leave it, shared by every case (created once).
 fn site() -> &'static Path {
@@ -58,23 +61,12 @@ fn resolved(root: &Path, segments: &[String]) -> Option<PathBuf> {
     Some(real)
 }
 
+/// Runs one connection through the reference driver: the client sends `chunks` (one per read),
+/// then closes its side.
 fn run(chunks: &[Vec<u8>], max_bytes: usize) -> Vec<u8> {
-    let mut connection = Connection::new(Arc::new(Config::new(site())));
-    let mut out = Vec::new();
-    let mut pump = |connection: &mut Connection| loop {
-        match connection.next(max_bytes) {
-            Step::Send(bytes) => out.extend_from_slice(&bytes),
-            Step::Log(_) => {}
-            Step::SendFile(_) => panic!("file hand-off was not asked for"),
-            Step::Receive | Step::Close => return,
-        }
-    };
-    for chunk in chunks {
-        connection.feed(chunk);
-        pump(&mut connection);
-    }
-    connection.feed(&[]);
-    pump(&mut connection);
+    let now = Now::new(Duration::ZERO, SystemTime::now());
+    let connection = Connection::new(Arc::new(Config::new(site())), now);
+    let (out, _, _) = driver::run_to_wait(connection, chunks.iter().cloned(), true, max_bytes, now);
     // `Date` may tick between two runs; nothing else may differ.
     let text = String::from_utf8_lossy(&out).into_owned();
     text.split("\r\n")

@@ -155,6 +155,8 @@ pub enum RequestError {
     BodyTooLarge,
     /// A chunked body that does not follow the chunked syntax.
     BadChunkedBody,
+    /// The request (head, or a body read past) did not arrive within the request timeout.
+    Timeout,
 }
 
 impl RequestError {
@@ -166,6 +168,7 @@ impl RequestError {
             RequestError::VersionNotSupported => 505,
             RequestError::UnknownTransferEncoding => 501,
             RequestError::BodyTooLarge => 413,
+            RequestError::Timeout => 408,
             _ => 400,
         }
     }
@@ -192,6 +195,7 @@ impl RequestError {
             }
             RequestError::BodyTooLarge => "The request body is too large.",
             RequestError::BadChunkedBody => "The chunked request body is malformed.",
+            RequestError::Timeout => "The request was not received in time.",
         }
     }
 }
@@ -205,6 +209,13 @@ pub fn parse_head(
     limits: &Limits,
 ) -> Result<Option<(Request, BodyFraming, usize)>, RequestError> {
     check_request_line(buf, limits)?;
+    if let Some(minor) = higher_minor_version(buf) {
+        // RFC 9110 §2.5: a later HTTP/1.x is answered as the highest this server speaks. httparse
+        // knows only 1.0 and 1.1, so it reads a copy that says 1.1 (same length, same offsets).
+        let mut as_11 = buf.to_vec();
+        as_11[minor] = b'1';
+        return parse_head(&as_11, limits);
+    }
     let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut parsed = httparse::Request::new(&mut fields);
     let head_len = match parsed.parse(buf) {
@@ -275,6 +286,23 @@ fn check_request_line(buf: &[u8], limits: &Limits) -> Result<(), RequestError> {
         return Err(RequestError::TargetTooLong);
     }
     Ok(())
+}
+
+/// Where the minor digit of an `HTTP/1.2` … `HTTP/1.9` request line is, if it is one.
+fn higher_minor_version(buf: &[u8]) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    // The line may still be arriving: a version cut just after its digit is read the same way.
+    let line_end = buf[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(buf.len(), |end| end + start);
+    let line = &buf[start..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version_at = line.iter().rposition(|&b| b == b' ')? + 1;
+    match &line[version_at..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Some(start + version_at + 7),
+        _ => None,
+    }
 }
 
 /// `505` for `HTTP/2.0`, `HTTP/3` and the like; `400` for anything else that is not a version.
@@ -414,6 +442,23 @@ mod tests {
             400
         );
         assert_eq!(error(b"GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n").status(), 400);
+    }
+
+    #[test]
+    fn later_http_1_minor_versions_are_read_as_1_1() {
+        for version in ["HTTP/1.2", "HTTP/1.9"] {
+            let head = format!("GET /a {version}\r\nHost: x\r\n\r\n");
+            let (request, _, len) = parse(head.as_bytes()).unwrap().unwrap();
+            assert_eq!(
+                (request.version, len),
+                (Version::Http11, head.len()),
+                "{version}"
+            );
+        }
+        assert_eq!(error(b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n").status(), 400);
+        assert_eq!(error(b"GET / HTTP/1.12\r\nHost: a\r\n\r\n").status(), 400);
+        assert_eq!(parse(b"GET / HTTP/1.2\r\nHost: a\r\n").unwrap(), None);
+        assert_eq!(parse(b"GET / HTTP/1.2").unwrap(), None);
     }
 
     #[test]

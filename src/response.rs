@@ -1,5 +1,6 @@
 //! A response as the responder describes it: status, header fields and a body made of byte strings
-//! and file ranges, plus how its head is written on an HTTP/1.1 wire and what an error page says.
+//! and file ranges, and what an error page says. How it is written on an HTTP/1.1 wire (the head,
+//! the framing) is [`crate::wire`]'s.
 //!
 //! The body is a description, not bytes: a file range is read only when the connection sends it,
 //! in chunks, so a large file is never held in memory.
@@ -166,7 +167,7 @@ fn read_fully_at(file: &OpenFile, buffer: &mut [u8], position: u64) -> io::Resul
 }
 
 /// What the responder answers: everything but the connection-level fields (`Date`,
-/// `Content-Length`, `Connection`), which the byte layer adds.
+/// `Content-Length`, `Connection`), which [`crate::wire`] adds.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -247,68 +248,9 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Appends `HTTP/1.1 <status> <reason>`, the given fields and the blank line to `out`.
-pub fn write_head<'a>(
-    out: &mut Vec<u8>,
-    status: u16,
-    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in fields {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A complete error response that closes the connection, for a host that must answer without
-/// the connection machine (its guest failed, or it is over capacity).
-pub fn standalone_error(status: u16, message: &str) -> Vec<u8> {
-    let response = Response::error(status, message);
-    let body: Vec<u8> = response
-        .body
-        .segments
-        .iter()
-        .flat_map(|s| match s {
-            Segment::Bytes(b) => b.clone(),
-            Segment::FileRange { .. } => Vec::new(),
-        })
-        .collect();
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-    let length = body.len().to_string();
-    let mut out = Vec::with_capacity(256 + body.len());
-    let fields = response
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_ref(), v.as_str()));
-    write_head(
-        &mut out,
-        status,
-        [("Server", "hhttpp"), ("Date", date.as_str())]
-            .into_iter()
-            .chain(fields)
-            .chain([("Content-Length", length.as_str()), ("Connection", "close")]),
-    );
-    out.extend_from_slice(&body);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn head_is_written_in_wire_format() {
-        let mut out = Vec::new();
-        write_head(&mut out, 404, [("A", "1"), ("B", "two")]);
-        assert_eq!(out, b"HTTP/1.1 404 Not Found\r\nA: 1\r\nB: two\r\n\r\n");
-    }
 
     #[test]
     fn error_pages_name_the_status_and_escape_the_message() {

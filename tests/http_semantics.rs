@@ -214,3 +214,28 @@ fn refused_methods_with_bodies_are_answered_without_waiting_for_the_body() {
     assert_eq!(response.status, 405);
     assert_eq!(response.header("Connection"), Some("close"));
 }
+
+#[test]
+fn later_http_1_minor_versions_are_answered_as_http_1_1() {
+    // RFC 9110 §2.5: a server answers with the highest version it conforms to, below or equal to
+    // the request's major version.
+    let site = cases::site();
+    for engine in ["wasm", "native"] {
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        for version in ["HTTP/1.2", "HTTP/1.9"] {
+            let request = format!("GET /hello.txt {version}\r\nHost: t\r\n\r\n");
+            let response = server.request(request.as_bytes());
+            assert!(
+                response.head.starts_with("HTTP/1.1 200 OK\r\n"),
+                "{engine} {version}"
+            );
+            assert_eq!(response.text(), "Hello, world!\n");
+        }
+        assert_eq!(
+            server
+                .request(b"GET /hello.txt HTTP/2.0\r\nHost: t\r\n\r\n")
+                .status,
+            505
+        );
+    }
+}

@@ -1,31 +1,42 @@
-//! `hhttpp.wasm` under the `wasmtime` CLI: the component serves by itself, WASI-natively.
-//! Needs `wasmtime` on PATH (the test command installs it; see scripts/setup).
+//! `hhttpp.wasm` under the `wasmtime` CLI: the component serves by itself, WASI-natively, with the
+//! native binary's command line: over the network (`-S inherit-network`), or one connection over
+//! stdin and stdout (here through `socat`, as inetd would). Needs `wasmtime` and `socat` on PATH
+//! (the test command installs them; see scripts/setup).
 
 mod support;
 
-use std::io::Write;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Server, Site, example_site, read_response};
+use support::{Server, Site, cases, closed_by_server, example_site, read_response};
 
 const COMPONENT: &str = env!("HHTTPP_COMPONENT");
 
-fn wasmtime_run(dir: &std::path::Path, extra_flags: &[&str]) -> Command {
+/// `wasmtime run [wasmtime flags] --dir DIR hhttpp.wasm [hhttpp flags]`.
+fn wasmtime_run(dir: &std::path::Path, wasmtime_flags: &[&str], hhttpp_flags: &[&str]) -> Command {
     let mut command = Command::new("wasmtime");
     command
         .arg("run")
-        .args(extra_flags)
+        .args(wasmtime_flags)
         .arg("--dir")
         .arg(dir)
         .arg(COMPONENT)
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(hhttpp_flags);
     command
+}
+
+/// hhttpp.wasm listening on an ephemeral loopback port, with `flags` after the port.
+fn serve(dir: &std::path::Path, flags: &[&str]) -> Server {
+    let mut hhttpp_flags = vec!["0", "--bind", "127.0.0.1"];
+    hhttpp_flags.extend_from_slice(flags);
+    Server::spawn(wasmtime_run(dir, &["-S", "inherit-network"], &hhttpp_flags))
 }
 
 #[test]
 fn serves_the_site_under_wasmtime_run() {
-    let server = Server::spawn(wasmtime_run(&example_site(), &["-S", "inherit-network"]));
+    let server = serve(&example_site(), &[]);
     let response = server.get("/about.html");
     assert_eq!(response.status, 200);
     assert_eq!(
@@ -36,10 +47,6 @@ fn serves_the_site_under_wasmtime_run() {
         response.body,
         std::fs::read(example_site().join("about.html")).unwrap()
     );
-    assert_eq!(
-        server.get("/").body,
-        std::fs::read(example_site().join("index.html")).unwrap()
-    );
     assert_eq!(server.get("/../../etc/passwd").status, 404);
     assert!(
         server
@@ -47,6 +54,70 @@ fn serves_the_site_under_wasmtime_run() {
             .text()
             .contains("shopping-list.txt")
     );
+    // The access log, python's format, on stderr.
+    let log = server.log_lines(3);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("\"GET /about.html HTTP/1.1\" 200")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn responder_cases_hold_under_wasmtime_run() {
+    let site = cases::site();
+    cases::check_all(&serve(site.path(), &[]));
+}
+
+#[test]
+fn the_native_command_line_means_the_same_in_the_guest() {
+    let site = Site::new();
+    site.file("hello.txt", "hello")
+        .file("index.html", "<p>app</p>");
+    let server = serve(
+        site.path(),
+        &["--cors", "--spa", "--header", "X-Frame-Options: DENY", "-q"],
+    );
+    let response = server.get("/some/route");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "<p>app</p>")
+    );
+    assert_eq!(response.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
+    assert!(
+        server.stderr.lock().unwrap().is_empty(),
+        "-q: no access log"
+    );
+}
+
+#[test]
+fn flags_a_guest_cannot_honour_are_refused_by_name() {
+    for (flags, names) in [
+        (
+            &["--tls-cert", "c.pem", "--tls-key", "k.pem"][..],
+            "--tls-cert",
+        ),
+        (&["-d", "elsewhere"][..], "--directory"),
+        (&["--guest-memory", "8"][..], "--guest-memory"),
+    ] {
+        let output = wasmtime_run(&example_site(), &["-S", "inherit-network"], flags)
+            .output()
+            .expect("run wasmtime");
+        assert!(!output.status.success(), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "hhttpp: {names} cannot apply to hhttpp.wasm under wasmtime run:"
+            )),
+            "{flags:?}: {stderr}"
+        );
+    }
+    let output = wasmtime_run(&example_site(), &[], &["--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("--hide-dotfiles"));
 }
 
 #[test]
@@ -62,14 +133,14 @@ fn a_relative_dir_is_served_as_typed() {
             site.path().file_name().unwrap().to_str().unwrap()
         ))
         .arg(COMPONENT)
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["0", "--bind", "127.0.0.1"]);
     let server = Server::spawn(command);
     assert_eq!(server.get("/hello.txt").text(), "hello");
 }
 
 #[test]
-fn clients_are_served_concurrently_in_the_guest() {
-    let server = Server::spawn(wasmtime_run(&example_site(), &["-S", "inherit-network"]));
+fn a_stalled_client_never_delays_another() {
+    let server = serve(&example_site(), &[]);
     let mut stalled = server.connect();
     stalled
         .write_all(b"GET /about.html HTTP/1.1\r\nHost: a\r\n")
@@ -84,15 +155,196 @@ fn clients_are_served_concurrently_in_the_guest() {
 }
 
 #[test]
-fn without_network_permission_it_names_the_flag() {
-    let output = wasmtime_run(&example_site(), &[])
-        .output()
-        .expect("run wasmtime");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let first = stderr.lines().next().unwrap_or_default();
+fn the_same_timeouts_as_the_native_binary() {
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    let server = serve(
+        site.path(),
+        &["--header-timeout", "1", "--idle-timeout", "1"],
+    );
+    // A request that stalls gets 408 at its deadline, and the connection closes.
+    let mut slow = server.connect();
+    let started = Instant::now();
+    slow.write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut slow, false).status, 408);
     assert!(
-        first.starts_with("hhttpp: no network access") && first.contains("-S inherit-network"),
-        "{stderr}"
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(closed_by_server(&mut slow));
+    // An idle kept-alive connection closes without a word.
+    let mut idle = server.connect();
+    idle.write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut idle, false).text(), "ok");
+    let waited = Instant::now();
+    assert!(closed_by_server(&mut idle));
+    assert!(waited.elapsed() > Duration::from_millis(500));
+    assert_eq!(server.get("/ok.txt").text(), "ok");
+}
+
+#[test]
+fn later_http_1_versions_are_answered_as_http_1_1() {
+    let server = serve(&example_site(), &[]);
+    let response = server.request(b"GET /about.html HTTP/1.2\r\nHost: a\r\n\r\n");
+    assert_eq!(response.status, 200);
+    assert!(response.head.starts_with("HTTP/1.1 200 OK\r\n"));
+}
+
+/// Raises this process's open-file limit (inherited by the server it starts) to its maximum.
+fn raise_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, raised).expect("raise the open-file limit");
+}
+
+#[test]
+fn a_thousand_clients_at_once_each_get_every_byte() {
+    raise_file_limit();
+    let site = Site::new();
+    let body: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    site.file("one-mib.bin", &body);
+    let server = serve(site.path(), &["-q", "--max-connections", "2000"]);
+    // All connect first; then all ask; then all read.
+    let mut clients: Vec<TcpStream> = (0..1000).map(|_| server.connect()).collect();
+    for client in &mut clients {
+        client
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        client
+            .write_all(b"GET /one-mib.bin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                client.read_to_end(&mut all).map(|_| all)
+            })
+        })
+        .collect();
+    let mut right = 0;
+    for reader in readers {
+        let all = reader.join().unwrap().expect("a client read its response");
+        let at = all
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head")
+            + 4;
+        assert!(all.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(all[at..] == body[..], "a body of {} bytes", all.len() - at);
+        right += 1;
+    }
+    assert_eq!(right, 1000);
+}
+
+/// `socat` listening on a loopback port, starting `wasmtime run --dir DIR hhttpp.wasm` (no
+/// network) for each connection, with its stdin and stdout as the connection.
+struct Socat {
+    child: Child,
+    port: u16,
+}
+
+impl Socat {
+    fn start(dir: &std::path::Path, flags: &[&str]) -> Socat {
+        let port = support::free_port();
+        let mut exec = format!("wasmtime run --dir {} {COMPONENT}", dir.display());
+        for flag in flags {
+            exec.push(' ');
+            exec.push_str(flag);
+        }
+        let child = Command::new("socat")
+            .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"))
+            .arg(format!("EXEC:{exec}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start socat");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "socat is not listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Socat { child, port }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+    }
+}
+
+impl Drop for Socat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn without_network_it_serves_one_connection_over_stdin_and_stdout() {
+    let site = cases::site();
+    let socat = Socat::start(site.path(), &[]);
+    // Keep-alive over the pipe: two requests on one connection, then close.
+    let mut stream = socat.connect();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).text(), "Hello, world!\n");
+    stream
+        .write_all(b"GET /digits.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = read_response(&mut stream, false);
+    assert_eq!(response.text(), "0123456789");
+    assert!(closed_by_server(&mut stream));
+    // The shared cases, a connection (and a guest) each.
+    let server = Server::attach(socat.port);
+    cases::check_all(&server);
+}
+
+#[test]
+fn over_stdio_the_request_deadline_holds() {
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    let socat = Socat::start(site.path(), &["--header-timeout", "1"]);
+    let mut stream = socat.connect();
+    let started = Instant::now();
+    stream.write_all(b"GET /ok.txt HTTP/1.1\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).status, 408);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn without_network_on_a_terminal_it_names_both_ways_to_serve() {
+    // `script` gives the guest a terminal for stdin, as a user typing the command would have.
+    let command = format!(
+        "wasmtime run --dir {} {COMPONENT}",
+        example_site().display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .output()
+        .expect("run script");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("hhttpp: no network access")
+            && text.contains("-S inherit-network")
+            && text.contains("stdin and stdout"),
+        "{text}"
     );
 }

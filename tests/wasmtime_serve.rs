@@ -1,19 +1,23 @@
-//! `hhttpp-http.wasm` under `wasmtime serve`: the same responder behind `wasi:http`, checked against
-//! the same table of cases as the native host, and streaming large files in bounded memory.
+//! `hhttpp-http.wasm` on wasi:http platforms: `wasmtime serve` here, `jco serve` (Node.js) in
+//! `tests/jco_serve.rs`. The same responder behind `wasi:http`, checked against the same table of
+//! cases as the native host, with the native command line's options from `HHTTPP_ARGS`, streaming
+//! large files in bounded memory, and never waiting on a client without a deadline.
 
 mod support;
 
 use std::process::Command;
 
-use support::{Server, cases};
+use support::{Server, Site, cases, wasi_http};
 
 const HTTP_COMPONENT: &str = env!("HHTTPP_HTTP_COMPONENT");
 
-fn wasmtime_serve(dir: &std::path::Path) -> Server {
+fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
     let mut command = Command::new("wasmtime");
     command
         .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0", "--dir"])
         .arg(format!("{}::/", dir.display()))
+        .arg("--env")
+        .arg(format!("HHTTPP_ARGS={hhttpp_args}"))
         .arg(HTTP_COMPONENT);
     Server::spawn(command)
 }
@@ -21,10 +25,32 @@ fn wasmtime_serve(dir: &std::path::Path) -> Server {
 #[test]
 fn responder_cases_hold_under_wasmtime_serve() {
     let site = cases::site();
-    cases::check_all(&wasmtime_serve(site.path()));
+    cases::check_all(&wasmtime_serve(site.path(), ""));
 }
 
 #[test]
 fn a_large_file_streams_in_bounded_memory() {
-    support::assert_streams_in_bounded_memory(wasmtime_serve);
+    support::assert_streams_in_bounded_memory(|dir| wasmtime_serve(dir, ""));
+}
+
+#[test]
+fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
+    let site = Site::new();
+    site.file("index.html", "<p>app</p>");
+    let server = wasmtime_serve(site.path(), "--spa --cors --header 'X-Frame-Options: DENY'");
+    wasi_http::options_apply(&server);
+    let refused = wasmtime_serve(site.path(), "--idle-timeout 3");
+    wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");
+}
+
+#[test]
+fn a_large_download_arrives_byte_for_byte() {
+    wasi_http::large_download_is_exact(|dir| wasmtime_serve(dir, ""));
+}
+
+#[test]
+fn a_client_that_abandons_a_download_does_not_stop_the_next() {
+    // wasmtime serve runs each request on its own: the next client need not wait at all.
+    let within = std::time::Duration::from_secs(2);
+    wasi_http::abandoned_download_does_not_block(|dir| wasmtime_serve(dir, ""), within);
 }

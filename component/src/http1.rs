@@ -19,9 +19,12 @@ wit_bindgen::generate!({
     },
 });
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use exports::hhttpp::server::http1::{
-    Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step,
+    Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step, Time, Wait,
 };
+use hhttpp::{Now, Timeouts};
 
 struct Component;
 
@@ -29,7 +32,12 @@ impl Guest for Component {
     type Connection = ConnectionResource;
 
     fn probe_sandbox(paths: Vec<String>) -> SandboxReport {
-        let report = super::probe::probe(paths);
+        super::probe::probe(paths).into()
+    }
+}
+
+impl From<super::probe::Report> for SandboxReport {
+    fn from(report: super::probe::Report) -> SandboxReport {
         SandboxReport {
             readable: report.readable,
             environment_variables: report.environment_variables,
@@ -41,11 +49,38 @@ impl Guest for Component {
     }
 }
 
-/// One client connection. With no preopen there is nothing to serve: every request gets a 404.
-struct ConnectionResource(RefCell<Connection>);
+impl From<Time> for Now {
+    fn from(time: Time) -> Now {
+        let wall = Duration::new(time.wall_seconds, time.wall_nanoseconds.min(999_999_999));
+        Now::new(Duration::from_nanos(time.monotonic_ns), UNIX_EPOCH + wall)
+    }
+}
 
-impl GuestConnection for ConnectionResource {
-    fn new(options: Options) -> Self {
+impl From<hhttpp::Wait> for Wait {
+    fn from(wait: hhttpp::Wait) -> Wait {
+        Wait {
+            idle: wait.idle,
+            until_ns: u64::try_from(wait.until.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl From<connection::Exchange> for Exchange {
+    fn from(e: connection::Exchange) -> Exchange {
+        Exchange {
+            request_line: e.request_line,
+            status: e.status,
+            body_bytes: e.body_bytes,
+            referer: e.referer,
+            user_agent: e.user_agent,
+        }
+    }
+}
+
+/// The core's configuration from the host's options, serving the single preopened folder (with
+/// none there is nothing to serve: every request gets a `404`).
+impl From<Options> for Config {
+    fn from(options: Options) -> Config {
         let mut config = Config::new(super::served_root().unwrap_or_default());
         config.options = hhttpp::Options {
             listing: options.listing,
@@ -56,25 +91,54 @@ impl GuestConnection for ConnectionResource {
             cache_control: options.cache_control,
             extra_headers: options.extra_headers,
         };
+        config.timeouts = Timeouts {
+            request: Duration::from_millis(options.request_ms),
+            idle: Duration::from_millis(options.idle_ms),
+            ..Timeouts::default()
+        };
         config.check_before_open = !options.host_opens_never_block;
-        let mut connection = Connection::new(Arc::new(config));
-        if let Some(min_len) = options.hand_off_files_from {
+        config
+    }
+}
+
+/// One client connection.
+struct ConnectionResource(RefCell<Connection>);
+
+impl GuestConnection for ConnectionResource {
+    fn new(options: Options, now: Time) -> Self {
+        let hand_off = options.hand_off_files_from;
+        let mut connection = Connection::new(Arc::new(Config::from(options)), now.into());
+        if let Some(min_len) = hand_off {
             connection = connection.hand_off_files(min_len);
         }
         ConnectionResource(RefCell::new(connection))
     }
 
-    fn feed(&self, data: Vec<u8>, max_bytes: u32) -> Vec<Step> {
-        self.0.borrow_mut().feed(&data);
-        self.next(max_bytes)
+    fn feed(&self, data: Vec<u8>, now: Time, max_bytes: u32) -> Vec<Step> {
+        let now = Now::from(now);
+        self.0.borrow_mut().feed(&data, now);
+        self.steps(now, max_bytes)
     }
 
-    fn next(&self, max_bytes: u32) -> Vec<Step> {
+    fn next(&self, now: Time, max_bytes: u32) -> Vec<Step> {
+        self.steps(now.into(), max_bytes)
+    }
+
+    fn expire(&self, now: Time, max_bytes: u32) -> Vec<Step> {
+        let now = Now::from(now);
+        self.0.borrow_mut().expire(now);
+        self.steps(now, max_bytes)
+    }
+}
+
+impl ConnectionResource {
+    /// The next steps: as many as fit in `max_bytes` of `send`, ending at `receive` or `close`.
+    fn steps(&self, now: Now, max_bytes: u32) -> Vec<Step> {
         let mut connection = self.0.borrow_mut();
         let mut steps = Vec::new();
         let mut budget = max_bytes as usize;
         loop {
-            match connection.next(budget.max(1)) {
+            match connection.next(budget.max(1), now) {
                 connection::Step::Send(bytes) => {
                     budget = budget.saturating_sub(bytes.len());
                     steps.push(Step::Send(bytes));
@@ -87,15 +151,9 @@ impl GuestConnection for ConnectionResource {
                     offset: send.offset,
                     length: send.len,
                 })),
-                connection::Step::Log(e) => steps.push(Step::Log(Exchange {
-                    request_line: e.request_line,
-                    status: e.status,
-                    body_bytes: e.body_bytes,
-                    referer: e.referer,
-                    user_agent: e.user_agent,
-                })),
-                connection::Step::Receive => {
-                    steps.push(Step::Receive(connection.is_idle()));
+                connection::Step::Log(exchange) => steps.push(Step::Log(exchange.into())),
+                connection::Step::Receive(wait) => {
+                    steps.push(Step::Receive(wait.into()));
                     return steps;
                 }
                 connection::Step::Close => {

@@ -4,7 +4,8 @@
 //! - [`http1`]: the `hhttpp:server/http1` interface, a connection resource the native host feeds
 //!   with the raw bytes of each client socket.
 //! - [`serve`]: `wasi:cli/run`, so `wasmtime run -S inherit-network --dir ./site hhttpp.wasm`
-//!   listens and serves by itself, many clients at once through a `wasi:io/poll` loop.
+//!   listens and serves by itself (the native binary's command line, many clients at once through
+//!   a `wasi:io/poll` loop), or serves one connection over stdin and stdout.
 //!
 //! Either way the component sees exactly one preopened folder and serves it, whatever guest path
 //! the runtime gave it.

@@ -1,188 +1,277 @@
 //! `wasi:cli/run`: a complete server inside the sandbox, for `wasmtime run`.
 //!
-//! A guest has no threads, so one `wasi:io/poll` loop multiplexes the listener and every client:
-//! each client is a [`Connection`] plus its streams and the bytes waiting to be written. A client
-//! that stalls (stops sending or stops reading) only ever waits on its own pollable, so it never
-//! blocks another, and it is dropped after [`IDLE_TIMEOUT`] without progress.
+//! It takes the native binary's command line (`hhttpp-cli`, refusing what a guest cannot honour)
+//! and serves in one of two ways:
+//! - **over the network** (`wasmtime run -S inherit-network`): one `wasi:io/poll` loop over the
+//!   listeners and every client, each client a [`Driver`] (the core's reference driver, which
+//!   keeps the request, idle and write deadlines); a client that stalls only ever waits on its own
+//!   pollable, so it never delays another;
+//! - **over stdin and stdout**, one connection, when asked (`--stdio`) or when the guest has no
+//!   network and stdin is not a terminal: inetd, systemd socket activation with `Accept=yes`, or
+//!   `socat TCP-LISTEN:8000,fork,reuseaddr EXEC:'wasmtime run --dir ./site hhttpp.wasm'`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
+use hhttpp::driver::{Driver, Status, Transport};
+use hhttpp::{Config, Connection, Exchange, Now};
+use hhttpp_cli::{Cli, CliError, Door};
+use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{Pollable, poll};
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use wasi::sockets::network::{
     ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
-use wasi::sockets::tcp::TcpSocket;
+use wasi::sockets::tcp::{ShutdownType, TcpSocket};
 
-use hhttpp::Config;
-use hhttpp::connection::{Connection, Step};
-
-/// A client that makes no progress for this long is disconnected.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest chunk read from or written to a client at once.
+/// Largest chunk of a response taken from the core at once.
 const CHUNK: usize = 64 * 1024;
-/// Most clients served at once; further connections wait in the listen backlog.
-const MAX_CLIENTS: usize = 1024;
+/// Connections waiting to be accepted (the listen backlog), at least.
+const BACKLOG: u64 = 1024;
+/// After the server closes its side, how long a client's remaining bytes are drained, so that it
+/// reads the last response rather than a reset.
+const LINGER: Duration = Duration::from_secs(2);
+/// How long the loop sleeps when nothing has a deadline sooner.
+const TICK: Duration = Duration::from_secs(1);
+/// How often clients in the middle of a response are pumped, at least (see [`wait`]).
+const WRITE_TICK: Duration = Duration::from_millis(1);
 
 struct Run;
 
 impl wasi::exports::cli::run::Guest for Run {
     fn run() -> Result<(), ()> {
-        match serve() {
-            Ok(()) => Ok(()),
-            Err(message) => {
-                eprintln!("hhttpp: {message}");
-                Err(())
+        let cli = match Cli::parse_for(Door::WasmtimeRun, std::env::args()) {
+            Ok(cli) => cli,
+            Err(CliError::Invalid(error)) => {
+                let _ = error.print();
+                return if error.use_stderr() { Err(()) } else { Ok(()) };
             }
-        }
+            Err(refused) => {
+                eprintln!("hhttpp: {refused}");
+                return Err(());
+            }
+        };
+        serve(&cli).map_err(|message| eprintln!("hhttpp: {message}"))
     }
 }
 
 wasi::cli::command::export!(Run);
 
-fn serve() -> Result<(), String> {
-    let listen = listen_address()?;
-    let root = super::served_root()?;
-    let config = Arc::new(Config::new(root));
-    let listener = bind(listen)?;
-    let local = listener
-        .local_address()
-        .map(socket_address)
-        .unwrap_or(listen);
-    println!(
-        "Serving HTTP on {} port {} (http://{local}/) ...",
-        local.ip(),
-        local.port()
-    );
-    let mut clients: Vec<Client> = Vec::new();
-    loop {
-        let mut pollables: Vec<Pollable> = Vec::with_capacity(clients.len() + 2);
-        if clients.len() < MAX_CLIENTS {
-            pollables.push(listener.subscribe());
-        }
-        for client in &clients {
-            pollables.push(client.pollable());
-        }
-        pollables.push(wasi::clocks::monotonic_clock::subscribe_duration(
-            1_000_000_000,
-        ));
-        let refs: Vec<&Pollable> = pollables.iter().collect();
-        let ready = poll(&refs);
-        drop(pollables);
-
-        let offset = usize::from(clients.len() < MAX_CLIENTS);
-        if offset == 1 && ready.contains(&0) {
-            while clients.len() < MAX_CLIENTS {
-                match listener.accept() {
-                    Ok((socket, input, output)) => {
-                        clients.push(Client::new(
-                            Connection::new(config.clone()),
-                            socket,
-                            input,
-                            output,
-                        ));
-                    }
-                    Err(ErrorCode::WouldBlock) => break,
-                    Err(error) => {
-                        eprintln!("hhttpp: accept failed: {error:?}");
-                        break;
-                    }
-                }
-            }
-        }
-        let now = Instant::now();
-        let mut index = 0;
-        clients.retain_mut(|client| {
-            let polled = ready.contains(&((index + offset) as u32));
-            index += 1;
-            if polled && client.pump() {
-                client.last_progress = now;
-            }
-            !client.done && now.duration_since(client.last_progress) < IDLE_TIMEOUT
-        });
+fn serve(cli: &Cli) -> Result<(), String> {
+    let mut config = Config::new(super::served_root()?);
+    config.options = cli.options();
+    config.timeouts = cli.timeouts();
+    let config = Arc::new(config);
+    if cli.stdio {
+        return serve_stdio(config, cli);
     }
-}
-
-/// `--listen ADDR` (default `127.0.0.1:8000`).
-fn listen_address() -> Result<SocketAddr, String> {
-    let args = wasi::cli::environment::get_arguments();
-    let mut listen = String::from("127.0.0.1:8000");
-    let mut rest = args.iter().skip(1);
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--listen" => {
-                listen = rest
-                    .next()
-                    .ok_or("--listen needs an address such as 127.0.0.1:8000")?
-                    .clone()
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: wasmtime run -S inherit-network --dir ./site hhttpp.wasm [--listen ADDR]"
-                );
-                std::process::exit(0);
-            }
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?} (usage: hhttpp.wasm [--listen ADDR])"
-                ));
-            }
-        }
-    }
-    listen
-        .parse()
-        .map_err(|_| format!("--listen {listen:?} is not an address such as 127.0.0.1:8000"))
-}
-
-fn bind(address: SocketAddr) -> Result<TcpSocket, String> {
-    let (family, wasi_address) = match address.ip() {
-        IpAddr::V4(ip) => {
-            let o = ip.octets();
-            (
-                IpAddressFamily::Ipv4,
-                IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                    port: address.port(),
-                    address: (o[0], o[1], o[2], o[3]),
-                }),
-            )
-        }
-        IpAddr::V6(ip) => {
-            let s = ip.segments();
-            (
-                IpAddressFamily::Ipv6,
-                IpSocketAddress::Ipv6(Ipv6SocketAddress {
-                    port: address.port(),
-                    flow_info: 0,
-                    address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
-                    scope_id: 0,
-                }),
-            )
-        }
-    };
-    let explain = |step: &str, error: ErrorCode| match error {
-        ErrorCode::AccessDenied | ErrorCode::NotSupported => format!(
+    match listen(cli.bind, cli.port, cli.max_connections) {
+        Ok(listeners) => serve_network(&listeners, config, cli),
+        Err(Listen::NoNetwork(_)) if !stdin_is_terminal() => serve_stdio(config, cli),
+        Err(Listen::NoNetwork(address)) => Err(format!(
             "no network access to listen on {address}: run wasmtime with -S inherit-network \
-             (wasmtime run -S inherit-network --dir ./example_site hhttpp.wasm)"
-        ),
-        ErrorCode::AddressInUse => format!("{address} is already in use"),
-        other => format!("cannot {step} {address}: {other:?}"),
+             (wasmtime run -S inherit-network --dir ./example_site hhttpp.wasm), or give hhttpp \
+             one connection on stdin and stdout (socat TCP-LISTEN:8000,fork,reuseaddr \
+             EXEC:'wasmtime run --dir ./example_site hhttpp.wasm')"
+        )),
+        Err(Listen::Failed(message)) => Err(message),
+    }
+}
+
+/// The time, as the core takes it: the WASI monotonic clock, and the calendar.
+fn now() -> Now {
+    Now::new(
+        Duration::from_nanos(monotonic_clock::now()),
+        SystemTime::now(),
+    )
+}
+
+fn stdin_is_terminal() -> bool {
+    wasi::cli::terminal_stdin::get_terminal_stdin().is_some()
+}
+
+fn log(cli: &Cli, peer: IpAddr, exchanges: Vec<Exchange>) {
+    if cli.quiet {
+        return;
+    }
+    for exchange in exchanges {
+        let line = hhttpp_cli::access_log::line(cli.log_format, peer, &exchange, SystemTime::now());
+        eprintln!("{line}");
+    }
+}
+
+/// A pair of WASI streams as the driver's transport.
+struct Streams {
+    input: InputStream,
+    output: OutputStream,
+    /// A flush was asked for and has not completed.
+    flushing: bool,
+}
+
+impl Transport for Streams {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self.input.read(buffer.len() as u64) {
+            Ok(bytes) if bytes.is_empty() => Err(std::io::ErrorKind::WouldBlock.into()),
+            Ok(bytes) => {
+                buffer[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            Err(StreamError::Closed) => Ok(0),
+            Err(StreamError::LastOperationFailed(_)) => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = self
+            .output
+            .check_write()
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        let n = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if n == 0 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.output
+            .write(&bytes[..n])
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.flushing {
+            self.flushing = true;
+            let _ = self.output.flush();
+        }
+        // Writes are accepted again once the flush has completed.
+        match self.output.check_write() {
+            Ok(0) => Err(std::io::ErrorKind::WouldBlock.into()),
+            _ => {
+                self.flushing = false;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a client waits on: its stream, or the timer at its deadline.
+fn pollable(streams: &Streams, status: Status) -> Option<(Pollable, Duration)> {
+    match status {
+        Status::Reading { until, .. } => Some((streams.input.subscribe(), until)),
+        Status::Writing { until } => Some((streams.output.subscribe(), until)),
+        Status::Closed => None,
+    }
+}
+
+/// One connection over stdin and stdout; the access log goes to stderr.
+fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
+    let start = now();
+    let connection = Connection::new(config.clone(), start);
+    let mut driver = Driver::new(connection, CHUNK, config.timeouts.write);
+    let mut streams = Streams {
+        input: wasi::cli::stdin::get_stdin(),
+        output: wasi::cli::stdout::get_stdout(),
+        flushing: false,
+    };
+    let peer = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    loop {
+        let status = driver.pump(&mut streams, now());
+        log(cli, peer, driver.take_exchanges());
+        let Some((stream, until)) = pollable(&streams, status) else {
+            return Ok(());
+        };
+        let timer = monotonic_clock::subscribe_instant(nanos(until));
+        poll(&[&stream, &timer]);
+    }
+}
+
+fn nanos(reading: Duration) -> u64 {
+    u64::try_from(reading.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Why listening failed.
+enum Listen {
+    /// The runtime gave the guest no network (it was not run with `-S inherit-network`).
+    NoNetwork(SocketAddr),
+    Failed(String),
+}
+
+/// Listens on `bind:port`. As natively, the default `::` means every interface, IPv6 and IPv4:
+/// WASI's IPv6 sockets take IPv6 only, so it is two listeners on the same port.
+fn listen(bind: IpAddr, port: u16, max_connections: u32) -> Result<Vec<TcpSocket>, Listen> {
+    let backlog = BACKLOG.max(u64::from(max_connections));
+    let first = listen_on(SocketAddr::new(bind, port), backlog);
+    if !bind.is_unspecified() || bind.is_ipv4() {
+        return first.map(|socket| vec![socket]);
+    }
+    let v4 = |port| {
+        listen_on(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            backlog,
+        )
+    };
+    match first {
+        Ok(v6) => {
+            let port = local_address(&v6).map_or(port, |a| a.port());
+            match v4(port) {
+                Ok(v4) => Ok(vec![v6, v4]),
+                Err(_) => Ok(vec![v6]),
+            }
+        }
+        // No IPv6 here: IPv4 alone, as the native binary falls back.
+        Err(Listen::Failed(_)) => v4(port).map(|socket| vec![socket]),
+        Err(no_network) => Err(no_network),
+    }
+}
+
+fn listen_on(address: SocketAddr, backlog: u64) -> Result<TcpSocket, Listen> {
+    let explain = |step: &str, error: ErrorCode| match error {
+        ErrorCode::AccessDenied | ErrorCode::NotSupported => Listen::NoNetwork(address),
+        ErrorCode::AddressInUse => Listen::Failed(format!(
+            "cannot listen on {address}: address already in use (is another server running?)"
+        )),
+        other => Listen::Failed(format!("cannot {step} {address}: {other:?}")),
+    };
+    let family = match address {
+        SocketAddr::V4(_) => IpAddressFamily::Ipv4,
+        SocketAddr::V6(_) => IpAddressFamily::Ipv6,
     };
     let network = wasi::sockets::instance_network::instance_network();
     let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(family)
         .map_err(|e| explain("create a socket for", e))?;
     socket
-        .start_bind(&network, wasi_address)
+        .start_bind(&network, wasi_address(address))
         .map_err(|e| explain("bind", e))?;
     socket.subscribe().block();
     socket.finish_bind().map_err(|e| explain("bind", e))?;
+    // The default backlog (128) drops connections from a crowd that arrives at once.
+    let _ = socket.set_listen_backlog_size(backlog);
     socket.start_listen().map_err(|e| explain("listen on", e))?;
     socket.subscribe().block();
     socket
         .finish_listen()
         .map_err(|e| explain("listen on", e))?;
     Ok(socket)
+}
+
+fn wasi_address(address: SocketAddr) -> IpSocketAddress {
+    match address {
+        SocketAddr::V4(a) => {
+            let o = a.ip().octets();
+            IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port: a.port(),
+                address: (o[0], o[1], o[2], o[3]),
+            })
+        }
+        SocketAddr::V6(a) => {
+            let s = a.ip().segments();
+            IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: 0,
+                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                scope_id: 0,
+            })
+        }
+    }
 }
 
 fn socket_address(address: IpSocketAddress) -> SocketAddr {
@@ -198,107 +287,226 @@ fn socket_address(address: IpSocketAddress) -> SocketAddr {
     }
 }
 
-/// One client: its connection machine, streams, and the bytes not yet written.
+fn local_address(socket: &TcpSocket) -> Option<SocketAddr> {
+    socket.local_address().ok().map(socket_address)
+}
+
+/// One network client: its driver, its streams and socket, and what it waits for.
 struct Client {
-    connection: Connection,
+    driver: Driver,
     // Field order matters: streams must be dropped before their socket.
-    input: InputStream,
-    output: OutputStream,
-    _socket: TcpSocket,
-    pending: Vec<u8>,
-    written: usize,
-    /// The connection machine said close: flush what is pending, then drop.
-    closing: bool,
-    done: bool,
-    last_progress: Instant,
+    streams: Streams,
+    socket: TcpSocket,
+    peer: IpAddr,
+    status: Status,
+    /// Closed by the server: draining the client's bytes until this deadline.
+    lingering_until: Option<Duration>,
 }
 
 impl Client {
     fn new(
-        connection: Connection,
+        config: &Arc<Config>,
         socket: TcpSocket,
         input: InputStream,
         output: OutputStream,
     ) -> Client {
+        let start = now();
+        let connection = Connection::new(config.clone(), start);
+        let peer = socket
+            .remote_address()
+            .map(|a| socket_address(a).ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Client {
-            connection,
-            input,
-            output,
-            _socket: socket,
-            pending: Vec::new(),
-            written: 0,
-            closing: false,
-            done: false,
-            last_progress: Instant::now(),
+            driver: Driver::new(connection, CHUNK, config.timeouts.write),
+            streams: Streams {
+                input,
+                output,
+                flushing: false,
+            },
+            socket,
+            peer,
+            // Due at once: a new client may have sent its request already.
+            status: Status::Reading {
+                until: start.monotonic,
+                idle: true,
+            },
+            lingering_until: None,
         }
     }
 
-    /// What this client is waiting for.
-    fn pollable(&self) -> Pollable {
-        if self.written < self.pending.len() || self.closing {
-            self.output.subscribe()
-        } else {
-            self.input.subscribe()
+    /// What this client waits on, and until when.
+    fn pollable(&self) -> Option<(Pollable, Duration)> {
+        match self.lingering_until {
+            Some(until) => Some((self.streams.input.subscribe(), until)),
+            None => pollable(&self.streams, self.status),
         }
     }
 
-    /// Moves bytes until the client would block. Returns whether anything moved.
-    fn pump(&mut self) -> bool {
-        let mut progressed = false;
+    /// Whether a response is on its way to this client.
+    fn is_writing(&self) -> bool {
+        self.lingering_until.is_none() && matches!(self.status, Status::Writing { .. })
+    }
+
+    /// Until when this client waits.
+    fn deadline(&self) -> Duration {
+        match (self.lingering_until, self.status) {
+            (Some(until), _) => until,
+            (None, Status::Reading { until, .. } | Status::Writing { until }) => until,
+            (None, Status::Closed) => Duration::ZERO,
+        }
+    }
+
+    /// Moves its bytes at `now`; whether the client is done with.
+    fn pump(&mut self, now: Now, cli: &Cli) -> bool {
+        if let Some(until) = self.lingering_until {
+            return self.drain(now, until);
+        }
+        self.status = self.driver.pump(&mut self.streams, now);
+        log(cli, self.peer, self.driver.take_exchanges());
+        if self.status != Status::Closed {
+            return false;
+        }
+        // Our side is done: say so, then read what the client still sends for a moment.
+        if self.socket.shutdown(ShutdownType::Send).is_err() {
+            return true;
+        }
+        let until = now.monotonic + LINGER;
+        self.lingering_until = Some(until);
+        self.drain(now, until)
+    }
+
+    /// Reads and drops the client's bytes after the server closed its side; done at the client's
+    /// end of stream, an error, or `until`.
+    fn drain(&mut self, now: Now, until: Duration) -> bool {
         loop {
-            if self.written < self.pending.len() {
-                let room = match self.output.check_write() {
-                    Ok(room) => room as usize,
-                    Err(_) => return self.finish(),
-                };
-                if room == 0 {
-                    return progressed;
-                }
-                let end = self.pending.len().min(self.written + room);
-                if self.output.write(&self.pending[self.written..end]).is_err() {
-                    return self.finish();
-                }
-                self.written = end;
-                progressed = true;
-                continue;
-            }
-            if self.closing {
-                // `flush` starts flushing; `check_write` succeeds once it has completed.
-                let _ = self.output.flush();
-                match self.output.check_write() {
-                    Ok(0) => return progressed,
-                    _ => return self.finish(),
-                }
-            }
-            match self.connection.next(CHUNK) {
-                Step::Send(bytes) => {
-                    self.pending = bytes;
-                    self.written = 0;
-                }
-                Step::Log(e) => eprintln!(
-                    "\"{}\" {} {}",
-                    e.request_line.escape_debug(),
-                    e.status,
-                    e.body_bytes
-                ),
-                Step::Close => self.closing = true,
-                // Not asked for (no `hand_off_files`): a connection that gets one cannot go on.
-                Step::SendFile(_) => self.closing = true,
-                Step::Receive => match self.input.read(CHUNK as u64) {
-                    Ok(bytes) if bytes.is_empty() => return progressed,
-                    Ok(bytes) => {
-                        self.connection.feed(&bytes);
-                        progressed = true;
-                    }
-                    Err(StreamError::Closed) => self.connection.feed(&[]),
-                    Err(StreamError::LastOperationFailed(_)) => return self.finish(),
-                },
+            match self.streams.input.read(CHUNK as u64) {
+                Ok(bytes) if bytes.is_empty() => return now.monotonic >= until,
+                Ok(_) => {}
+                Err(_) => return true,
             }
         }
     }
+}
 
-    fn finish(&mut self) -> bool {
-        self.done = true;
-        true
+/// Serves every client of `listeners` from one poll loop.
+fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Result<(), String> {
+    let local = listeners
+        .first()
+        .and_then(local_address)
+        .ok_or("the listener has no address")?;
+    let host = match local {
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+    };
+    println!(
+        "Serving HTTP on {} port {} (http://{host}:{}/) ...",
+        local.ip(),
+        local.port(),
+        local.port()
+    );
+    let max_clients = cli.max_connections as usize;
+    let mut clients: Vec<Client> = Vec::new();
+    loop {
+        let ready = wait(listeners, &clients);
+        let now = now();
+        let mut done = Vec::new();
+        for (position, client) in clients.iter_mut().enumerate() {
+            let due = ready.clients.contains(&position)
+                || client.is_writing()
+                || now.monotonic >= client.deadline();
+            if due && client.pump(now, cli) {
+                done.push(position);
+            }
+        }
+        for position in done.into_iter().rev() {
+            clients.swap_remove(position);
+        }
+        for (index, listener) in listeners.iter().enumerate() {
+            if ready.listeners.contains(&index) {
+                accept(listener, &config, &mut clients, max_clients);
+            }
+        }
     }
+}
+
+/// Which listeners and clients (by position) a wait found ready.
+struct Ready {
+    listeners: Vec<usize>,
+    clients: Vec<usize>,
+}
+
+/// Waits until a listener or a waiting client is ready, or the earliest deadline comes.
+///
+/// Clients in the middle of a response are not waited on: they are pumped on every turn, and the
+/// turn comes at least every [`WRITE_TICK`] while there are any. Two reasons. WASI lets a stream
+/// take 64 KiB per write, so waiting for each one's readiness costs a poll of every pollable per
+/// 64 KiB (a crowd of 1,000 downloads went quadratic). And under `wasmtime run` a poll that finds
+/// something ready at once returns without letting the runtime do its I/O, so a pollable that is
+/// always ready starves the sockets' background writes (a crowd of 300 stalled for good).
+fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
+    let start = now().monotonic;
+    let mut pollables: Vec<Pollable> = listeners.iter().map(TcpSocket::subscribe).collect();
+    let mut positions = Vec::with_capacity(clients.len());
+    let mut deadline = start + TICK;
+    for (position, client) in clients.iter().enumerate() {
+        deadline = deadline.min(client.deadline());
+        if client.is_writing() {
+            deadline = deadline.min(start + WRITE_TICK);
+        } else if let Some((pollable, _)) = client.pollable() {
+            pollables.push(pollable);
+            positions.push(position);
+        }
+    }
+    pollables.push(monotonic_clock::subscribe_instant(nanos(deadline)));
+    let refs: Vec<&Pollable> = pollables.iter().collect();
+    let ready = poll(&refs);
+    let listener_count = listeners.len() as u32;
+    let mut found = Ready {
+        listeners: Vec::new(),
+        clients: Vec::new(),
+    };
+    for index in ready {
+        if index < listener_count {
+            found.listeners.push(index as usize);
+        } else if let Some(&position) = positions.get((index - listener_count) as usize) {
+            found.clients.push(position);
+        }
+    }
+    found
+}
+
+/// Accepts every waiting connection; beyond `max_clients`, each is answered `503` and closed.
+fn accept(
+    listener: &TcpSocket,
+    config: &Arc<Config>,
+    clients: &mut Vec<Client>,
+    max_clients: usize,
+) {
+    loop {
+        match listener.accept() {
+            Ok((socket, input, output)) if clients.len() < max_clients => {
+                clients.push(Client::new(config, socket, input, output));
+            }
+            Ok((socket, input, output)) => refuse(socket, input, output),
+            Err(ErrorCode::WouldBlock) => return,
+            Err(error) => {
+                eprintln!("hhttpp: accept failed: {error:?}");
+                return;
+            }
+        }
+    }
+}
+
+/// Answers a connection beyond the cap with `503`, as far as its buffer takes it, and closes it.
+fn refuse(socket: TcpSocket, input: InputStream, output: OutputStream) {
+    let page = hhttpp::wire::standalone_error(
+        503,
+        "The server is serving as many connections as it may.",
+        SystemTime::now(),
+    );
+    let _ = output.write(&page[..page.len().min(output.check_write().unwrap_or(0) as usize)]);
+    let _ = output.flush();
+    drop(input);
+    drop(output);
+    let _ = socket.shutdown(ShutdownType::Both);
 }

@@ -3,10 +3,12 @@
 //! sees one [`Session`] either way, so both engines serve exactly the same HTTP. A guest call that
 //! runs long moves off the runtime's threads ([`off_thread`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hhttpp::{Config, Connection, Step};
+use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;
 
 use crate::guest::{GuestConnection, Guests};
@@ -15,6 +17,9 @@ use crate::off_thread;
 /// File bodies at least this large go out with `sendfile(2)` (see [`crate::transport`]); smaller
 /// ones are read by the core and written with the response head in one write.
 pub const HAND_OFF_FROM: u64 = 16 * 1024;
+
+/// A call in progress on a guest.
+type GuestCall<'g, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'g>>;
 
 /// What each connection's session is made from.
 pub enum Engine {
@@ -35,12 +40,12 @@ pub enum Session {
 }
 
 impl Engine {
-    /// A session for a new connection.
-    pub async fn connect(&self) -> Result<Session> {
+    /// A session for a connection opened at `now`.
+    pub async fn connect(&self, now: Now) -> Result<Session> {
         Ok(match self {
-            Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect().await?)),
+            Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
             Engine::Native(config) => Session::Native(Box::new(
-                Connection::new(config.clone()).hand_off_files(HAND_OFF_FROM),
+                Connection::new(config.clone(), now).hand_off_files(HAND_OFF_FROM),
             )),
         })
     }
@@ -60,73 +65,84 @@ impl Engine {
 }
 
 impl Session {
-    /// Bytes that arrived (empty: the client closed its side). A guest answers in the same call,
-    /// which starts here and moves off the runtime's threads if it runs long ([`off_thread`]).
-    pub async fn feed(&mut self, data: Vec<u8>, limit: Duration) -> Result<()> {
+    /// Bytes that arrived at `now` (empty: the client closed its side). A guest answers in the
+    /// same call, which starts here and moves off the runtime's threads if it runs long
+    /// ([`off_thread`]), within `limit`.
+    pub async fn feed(&mut self, data: Vec<u8>, now: Now, limit: Duration) -> Result<()> {
         match self {
             Session::Native(connection) => {
-                connection.feed(&data);
+                connection.feed(&data, now);
                 Ok(())
             }
             Session::Wasm(_) => {
-                let mut guest = self.take_guest()?;
-                let call = async move {
-                    let result = guest.feed(&data).await;
-                    (guest, result)
-                };
-                let (guest, result) = off_thread::run(call, limit).await?;
-                *self = Session::Wasm(guest);
-                result
+                self.call(limit, move |guest| {
+                    Box::pin(async move { guest.feed(&data, now).await })
+                })
+                .await
             }
-            Session::Released => Err(wasmtime::format_err!("fed a released session")),
-            Session::Lost => Err(wasmtime::format_err!("fed a lost session")),
+            Session::Released | Session::Lost => Err(wasmtime::format_err!("no session to feed")),
         }
     }
 
-    /// What to do next: a step the guest already returned, or a call into the guest (as for
-    /// [`Session::feed`]). Natively the core runs here: its file-system work per request is
-    /// bounded by its budget, and opens never block.
-    pub async fn next(&mut self, max_bytes: u32, limit: Duration) -> Result<Step> {
+    /// The deadline of the last `Receive` came at `now`: the session ends what overran it.
+    pub async fn expire(&mut self, now: Now, limit: Duration) -> Result<()> {
         match self {
-            Session::Native(connection) => Ok(connection.next(max_bytes as usize)),
+            Session::Native(connection) => {
+                connection.expire(now);
+                Ok(())
+            }
+            Session::Wasm(_) => {
+                self.call(limit, move |guest| Box::pin(guest.expire(now)))
+                    .await
+            }
+            Session::Released | Session::Lost => Ok(()),
+        }
+    }
+
+    /// What to do next at `now`: a step the guest already returned, or a call into the guest (as
+    /// for [`Session::feed`]). Natively the core runs here: its file-system work per request is
+    /// bounded by its budget, and opens never block.
+    pub async fn next(&mut self, max_bytes: u32, now: Now, limit: Duration) -> Result<Step> {
+        match self {
+            Session::Native(connection) => Ok(connection.next(max_bytes as usize, now)),
             Session::Wasm(guest) => {
                 if let Some(step) = guest.pending_step() {
                     return Ok(step);
                 }
-                let mut guest = self.take_guest()?;
-                let call = async move {
-                    let step = guest.next(max_bytes).await;
-                    (guest, step)
-                };
-                let (guest, step) = off_thread::run(call, limit).await?;
-                *self = Session::Wasm(guest);
-                step
+                self.call(limit, move |guest| Box::pin(guest.next(max_bytes, now)))
+                    .await
             }
-            Session::Released => Ok(Step::Receive),
+            Session::Released => Err(wasmtime::format_err!("a released session has no step")),
             Session::Lost => Ok(Step::Close),
         }
     }
 
-    /// Takes the guest out for a call, leaving `Lost` until it comes back.
-    fn take_guest(&mut self) -> Result<Box<GuestConnection>> {
-        match std::mem::replace(self, Session::Lost) {
-            Session::Wasm(guest) => Ok(guest),
-            _ => Err(wasmtime::format_err!("not a wasm session")),
-        }
-    }
-
-    /// Whether no request is partly received and no response partly sent.
-    pub fn idle(&self) -> bool {
-        match self {
-            Session::Wasm(guest) => guest.idle(),
-            Session::Native(connection) => connection.is_idle(),
-            Session::Released => true,
-            Session::Lost => false,
-        }
+    /// Runs `call` on the guest ([`off_thread`]): in place while it is quick, on a blocking
+    /// thread once it is not, within `limit`. The session is `Lost` if the call does not return.
+    async fn call<R: Send + 'static>(
+        &mut self,
+        limit: Duration,
+        call: impl for<'g> FnOnce(&'g mut GuestConnection) -> GuestCall<'g, R> + Send + 'static,
+    ) -> Result<R> {
+        let Session::Wasm(mut guest) = std::mem::replace(self, Session::Lost) else {
+            return Err(wasmtime::format_err!("not a wasm session"));
+        };
+        let job = async move {
+            let result = call(&mut guest).await;
+            (guest, result)
+        };
+        let (guest, result) = off_thread::run(job, limit).await?;
+        *self = Session::Wasm(guest);
+        result
     }
 
     /// Gives an idle session's instance back to the pool.
     pub fn release(&mut self) {
         *self = Session::Released;
+    }
+
+    /// Whether the session gave its instance back while idle.
+    pub fn is_released(&self) -> bool {
+        matches!(self, Session::Released)
     }
 }

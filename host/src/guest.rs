@@ -7,8 +7,8 @@
 //! observe state left by another.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
 
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
@@ -26,7 +26,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{FileRange, Options, Step};
+use exports::hhttpp::server::http1::{Exchange, FileRange, Options, Step, Time, Wait};
+use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
 
 /// The component, embedded at build time by `build.rs`.
@@ -102,10 +103,11 @@ pub struct Guests {
 }
 
 impl Guests {
-    /// Compiles the embedded component and links it against WASI.
-    pub fn new(root: &Path, limits: GuestLimits, options: &hhttpp::Options) -> Result<Guests> {
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
+    /// Compiles the embedded component and links it against WASI, to serve `config`.
+    pub fn new(config: &hhttpp::Config, limits: GuestLimits) -> Result<Guests> {
+        let root = config.root.as_path();
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true);
         // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
         // async fiber stacks ready, so a connection's instance and every call into it cost no
         // mmap: allocating a fresh fiber stack per call made small requests ten times slower.
@@ -126,26 +128,15 @@ impl Guests {
             .linear_memory_keep_resident(RESET_BY_MEMSET)
             .table_keep_resident(RESET_BY_MEMSET)
             .decommit_batch_size(DECOMMIT_BATCH);
-        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
-        let engine = Engine::new(&config)?;
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+        let engine = Engine::new(&wasm)?;
         let component =
             crate::precompiled::load(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::guest_files::add_to_linker(&mut linker)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
-        let options = Options {
-            listing: options.listing,
-            hide_dotfiles: options.hide_dotfiles,
-            spa: options.spa,
-            not_found_page: options.not_found_page.clone(),
-            cors: options.cors,
-            cache_control: options.cache_control.clone(),
-            extra_headers: options.extra_headers.clone(),
-            hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),
-            // `guest_files` makes single-name opens non-blocking.
-            host_opens_never_block: true,
-        };
+        let options = Options::from(config);
         Ok(Guests {
             engine,
             pre,
@@ -160,13 +151,13 @@ impl Guests {
         &self.engine
     }
 
-    /// A fresh instance with its own connection resource, for one client connection.
-    pub async fn connect(&self) -> Result<GuestConnection> {
+    /// A fresh instance with its own connection resource, for a client connection opened at `now`.
+    pub async fn connect(&self, now: Now) -> Result<GuestConnection> {
         let (mut store, server) = self.instantiate().await?;
         let connection = server
             .hhttpp_server_http1()
             .connection()
-            .call_constructor(&mut store, &self.options)
+            .call_constructor(&mut store, &self.options, now.into())
             .await?;
         Ok(GuestConnection {
             store,
@@ -174,7 +165,6 @@ impl Guests {
             connection,
             ticks: self.ticks(),
             pending: VecDeque::new(),
-            idle: true,
         })
     }
 
@@ -228,6 +218,59 @@ impl Guests {
     }
 }
 
+impl From<&hhttpp::Config> for Options {
+    fn from(config: &hhttpp::Config) -> Options {
+        let options = &config.options;
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Options {
+            listing: options.listing,
+            hide_dotfiles: options.hide_dotfiles,
+            spa: options.spa,
+            not_found_page: options.not_found_page.clone(),
+            cors: options.cors,
+            cache_control: options.cache_control.clone(),
+            extra_headers: options.extra_headers.clone(),
+            request_ms: millis(config.timeouts.request),
+            idle_ms: millis(config.timeouts.idle),
+            hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),
+            // `guest_files` makes single-name opens non-blocking.
+            host_opens_never_block: true,
+        }
+    }
+}
+
+impl From<Now> for Time {
+    fn from(now: Now) -> Time {
+        let wall = now.wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Time {
+            monotonic_ns: u64::try_from(now.monotonic.as_nanos()).unwrap_or(u64::MAX),
+            wall_seconds: wall.as_secs(),
+            wall_nanoseconds: wall.subsec_nanos(),
+        }
+    }
+}
+
+impl From<Wait> for hhttpp::Wait {
+    fn from(wait: Wait) -> hhttpp::Wait {
+        hhttpp::Wait {
+            idle: wait.idle,
+            until: Duration::from_nanos(wait.until_ns),
+        }
+    }
+}
+
+impl From<Exchange> for hhttpp::Exchange {
+    fn from(e: Exchange) -> hhttpp::Exchange {
+        hhttpp::Exchange {
+            request_line: e.request_line,
+            status: e.status,
+            body_bytes: e.body_bytes,
+            referer: e.referer,
+            user_agent: e.user_agent,
+        }
+    }
+}
+
 /// One client connection's instance and connection resource.
 pub struct GuestConnection {
     store: Store<GuestState>,
@@ -236,27 +279,39 @@ pub struct GuestConnection {
     ticks: u64,
     /// Steps the guest returned in its last batch and the host has not taken yet.
     pending: VecDeque<hhttpp::Step>,
-    /// Whether the guest was idle at its last `receive`.
-    idle: bool,
 }
 
 impl GuestConnection {
-    /// Hands the guest bytes that arrived (empty: the client closed its side); the steps that
-    /// follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
-    pub async fn feed(&mut self, data: &[u8]) -> Result<()> {
+    /// Hands the guest bytes that arrived at `now` (empty: the client closed its side); the steps
+    /// that follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
+    pub async fn feed(&mut self, data: &[u8], now: Now) -> Result<()> {
         self.start_call();
         let steps = self
             .server
             .hhttpp_server_http1()
             .connection()
-            .call_feed(&mut self.store, self.connection, data, FEED_MAX_BYTES)
+            .call_feed(
+                &mut self.store,
+                self.connection,
+                data,
+                now.into(),
+                FEED_MAX_BYTES,
+            )
             .await?;
         self.take_steps(steps)
     }
 
-    /// Whether the guest was idle (no request partly received) when it last asked for input.
-    pub fn idle(&self) -> bool {
-        self.idle
+    /// Tells the guest the deadline of its last `receive` has come; the steps that follow wait in
+    /// `pending`.
+    pub async fn expire(&mut self, now: Now) -> Result<()> {
+        self.start_call();
+        let steps = self
+            .server
+            .hhttpp_server_http1()
+            .connection()
+            .call_expire(&mut self.store, self.connection, now.into(), FEED_MAX_BYTES)
+            .await?;
+        self.take_steps(steps)
     }
 
     /// A step the guest returned in its last batch and the host has not taken yet.
@@ -265,7 +320,7 @@ impl GuestConnection {
     }
 
     /// The next step, as the core's own; the guest is called only when its last batch is used up.
-    pub async fn next(&mut self, max_bytes: u32) -> Result<hhttpp::Step> {
+    pub async fn next(&mut self, max_bytes: u32, now: Now) -> Result<hhttpp::Step> {
         if let Some(step) = self.pending.pop_front() {
             return Ok(step);
         }
@@ -274,7 +329,7 @@ impl GuestConnection {
             .server
             .hhttpp_server_http1()
             .connection()
-            .call_next(&mut self.store, self.connection, max_bytes)
+            .call_next(&mut self.store, self.connection, now.into(), max_bytes)
             .await?;
         self.take_steps(steps)?;
         // A guest that returns no step would stall the connection: treat it as closing.
@@ -296,17 +351,8 @@ impl GuestConnection {
             let step = match step {
                 Step::Send(bytes) => hhttpp::Step::Send(bytes),
                 Step::SendFile(range) => hhttpp::Step::SendFile(self.take_file(range)?),
-                Step::Log(e) => hhttpp::Step::Log(hhttpp::Exchange {
-                    request_line: e.request_line,
-                    status: e.status,
-                    body_bytes: e.body_bytes,
-                    referer: e.referer,
-                    user_agent: e.user_agent,
-                }),
-                Step::Receive(idle) => {
-                    self.idle = idle;
-                    hhttpp::Step::Receive
-                }
+                Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
+                Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
                 Step::Close => hhttpp::Step::Close,
             };
             self.pending.push_back(step);

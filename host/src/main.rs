@@ -1,15 +1,16 @@
 //! `hhttpp`: serve a folder over HTTP/1.1, like `python -m http.server`, with the HTTP logic in a
 //! WebAssembly sandbox that can read the served folder and nothing else.
 //!
-//! This binary is thin wiring: flags ([`cli`]), sockets and TLS ([`server`], [`transport`]), where the core runs
-//! ([`engine`]: the wasm sandbox of [`guest`], or natively), the access log ([`access_log`]) and
-//! the sandbox self-check ([`sandbox_check`]). Every HTTP decision is made by the core.
+//! This binary is thin wiring: flags (the `hhttpp-cli` crate, shared with the guest's own
+//! server), sockets and TLS ([`server`], [`handler`], [`transport`]), where the core runs
+//! ([`engine`]: the wasm sandbox of [`guest`], or natively) and the sandbox self-check
+//! ([`sandbox_check`]). Every HTTP decision is made by the core.
 
-mod access_log;
-mod cli;
+mod clock;
 mod engine;
 mod guest;
 mod guest_files;
+mod handler;
 mod off_thread;
 mod precompiled;
 mod sandbox_check;
@@ -23,12 +24,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use hhttpp_cli::{Cli, CliError, Door, EngineKind};
 use tokio_rustls::TlsAcceptor;
 use wasmtime::error::Context;
 use wasmtime::{Result, bail};
 
-use cli::{Cli, EngineKind};
 use engine::Engine;
 use guest::{GuestLimits, Guests};
 use server::ServeOptions;
@@ -39,9 +39,9 @@ const MAX_INSTANCES: u32 = 2048;
 const BLOCKING_SPARE: usize = 16;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_for(Door::Native, std::env::args_os()) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(CliError::Invalid(error)) => {
             // Help and version go to stdout with status 0; mistakes to stderr with status 1.
             let _ = error.print();
             return if error.use_stderr() {
@@ -49,6 +49,10 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             };
+        }
+        Err(refused) => {
+            eprintln!("hhttpp: {refused}");
+            return ExitCode::FAILURE;
         }
     };
     match run(cli) {
@@ -72,15 +76,9 @@ fn run(cli: Cli) -> Result<()> {
     {
         bail!("--404 {page}: no such file in {}", directory.display());
     }
-    let options = hhttpp::Options {
-        listing: !cli.no_listing,
-        hide_dotfiles: cli.hide_dotfiles,
-        spa: cli.spa,
-        not_found_page: cli.not_found_page.clone(),
-        cors: cli.cors,
-        cache_control: cli.cache_control.clone(),
-        extra_headers: cli.headers.clone(),
-    };
+    let mut config = hhttpp::Config::new(std::fs::canonicalize(directory)?);
+    config.options = cli.options();
+    config.timeouts = cli.timeouts();
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
         cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
@@ -97,16 +95,12 @@ fn run(cli: Cli) -> Result<()> {
         .max_blocking_threads(cli.max_connections as usize + BLOCKING_SPARE)
         .build()?;
     if cli.check_sandbox {
-        let guests = Guests::new(directory, limits, &options)?;
+        let guests = Guests::new(&config, limits)?;
         return runtime.block_on(sandbox_check::run(&guests, directory));
     }
     let engine = match cli.engine {
-        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(directory, limits, &options)?)),
-        EngineKind::Native => {
-            let mut config = hhttpp::Config::new(std::fs::canonicalize(directory)?);
-            config.options = options;
-            Engine::Native(Arc::new(config))
-        }
+        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(&config, limits)?)),
+        EngineKind::Native => Engine::Native(Arc::new(config.clone())),
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;
@@ -131,9 +125,8 @@ fn run(cli: Cli) -> Result<()> {
             quiet: cli.quiet,
             log_format: cli.log_format,
             max_connections: cli.max_connections as usize,
-            header_timeout: Duration::from_secs_f64(cli.header_timeout),
-            idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
-            write_timeout: Duration::from_secs_f64(cli.write_timeout),
+            handshake_timeout: config.timeouts.request,
+            write_timeout: config.timeouts.write,
             grace_period: Duration::from_secs(10),
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),

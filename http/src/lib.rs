@@ -1,17 +1,23 @@
-//! hhttpp on any wasi:http platform (`wasmtime serve`, Spin, wasmCloud, …): the core's static-file
-//! responder behind `wasi:http/incoming-handler`.
+//! hhttpp on any wasi:http platform (`wasmtime serve`, `jco serve`, Spin, wasmCloud, …): the
+//! core's static-file responder behind `wasi:http/incoming-handler`.
 //!
 //! The platform owns the HTTP/1.1 (or 2, or 3) byte layer; this component maps the incoming request
 //! to the responder and streams the response body through the outgoing body stream in bounded
-//! chunks, so a 1 GB file never sits in memory. It serves the single preopened directory, as
-//! `wasmtime serve -S cli --dir ./site::/ hhttpp_http.wasm` gives it. Native builds are empty.
+//! chunks, so a 1 GB file never sits in memory. It never waits on a client without a deadline:
+//! a client that takes no bytes for the write timeout has its response aborted. It serves the
+//! single preopened directory, as `wasmtime serve -S cli --dir ./site::/ hhttpp_http.wasm` gives
+//! it, with the options of the native binary's command line given in `HHTTPP_ARGS` (`wasmtime
+//! serve --env HHTTPP_ARGS='--cors --spa' …`); one it cannot honour is refused, and then every
+//! request is answered `500` saying why. Native builds are empty.
 #![cfg(target_family = "wasm")]
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use hhttpp::Config;
 use hhttpp::request::{Headers, Method, Request, Version};
 use hhttpp::response::{BodyCursor, Response};
+use hhttpp_cli::{Cli, Door};
 use wasi::http::types::{
     Fields, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -19,19 +25,44 @@ use wasi::io::streams::OutputStream;
 
 /// Body bytes read from a file and written per step.
 const CHUNK: usize = 64 * 1024;
+/// How long a wait for a slow client lasts before the client is looked at again.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 struct Handler;
 
 impl wasi::exports::http::incoming_handler::Guest for Handler {
     fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
         let request = to_request(&incoming);
-        let config = Config::new(served_root());
+        let config = match config() {
+            Ok(config) => config,
+            Err(message) => {
+                eprintln!("hhttpp: {message}");
+                let response = Response::error(500, &format!("hhttpp is misconfigured: {message}"));
+                return send(
+                    response,
+                    request.method == Method::Head,
+                    Duration::from_secs(1),
+                    out,
+                );
+            }
+        };
         let response = hhttpp::responder::respond(&request, &config);
-        send(response, request.method == Method::Head, out);
+        let write_timeout = config.timeouts.write;
+        send(response, request.method == Method::Head, write_timeout, out);
     }
 }
 
 wasi::http::proxy::export!(Handler);
+
+/// The configuration: the served folder and the options in `HHTTPP_ARGS`, if any.
+fn config() -> Result<Config, String> {
+    let mut config = Config::new(served_root());
+    let words = std::env::var("HHTTPP_ARGS").unwrap_or_default();
+    let cli = Cli::parse_words_for(Door::WasiHttp, &words).map_err(|e| e.to_string())?;
+    config.options = cli.options();
+    config.timeouts = cli.timeouts();
+    Ok(config)
+}
 
 /// The single preopened folder (the root when the platform gives none).
 fn served_root() -> PathBuf {
@@ -71,8 +102,9 @@ fn to_request(incoming: &IncomingRequest) -> Request {
     }
 }
 
-/// Sends the response head, then streams the body unless the request was HEAD.
-fn send(response: Response, head: bool, out: ResponseOutparam) {
+/// Sends the response head, then streams the body unless the request was HEAD, giving up on a
+/// client that takes no bytes for `write_timeout`.
+fn send(response: Response, head: bool, write_timeout: Duration, out: ResponseOutparam) {
     let fields = Fields::new();
     for (name, value) in &response.headers {
         let _ = fields.append(name.as_ref(), value.as_bytes());
@@ -87,34 +119,72 @@ fn send(response: Response, head: bool, out: ResponseOutparam) {
     ResponseOutparam::set(out, Ok(outgoing));
     if send_body {
         let Ok(stream) = body.write() else { return };
-        if stream_body(BodyCursor::new(response.body), &stream).is_err() {
+        if stream_body(BodyCursor::new(response.body), &stream, write_timeout).is_err() {
             // The file changed or the client left: end without `finish`, so the platform aborts
-            // the response instead of presenting a short body as complete.
+            // the response instead of presenting a short body as complete. Neither handle is
+            // dropped: jco has already disposed of a stream whose client went away, and a second
+            // disposal crashes its I/O worker (every later client with it). The instance, and so
+            // the handles, end with this call.
+            std::mem::forget(stream);
+            std::mem::forget(body);
             return;
         }
     }
     let _ = OutgoingBody::finish(body, None);
 }
 
-/// Copies the body into `stream`, waiting for room as the client reads.
-fn stream_body(mut cursor: BodyCursor, stream: &OutputStream) -> Result<(), ()> {
+/// Copies the body into `stream`, waiting for room as the client reads, but never longer than
+/// `write_timeout` without progress.
+fn stream_body(
+    mut cursor: BodyCursor,
+    stream: &OutputStream,
+    write_timeout: Duration,
+) -> Result<(), ()> {
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         chunk.clear();
         cursor.read_into(&mut chunk, CHUNK).map_err(|_| ())?;
         if chunk.is_empty() {
-            return stream.blocking_flush().map_err(|_| ());
+            stream.flush().map_err(|_| ())?;
+            // The flush is done once writes are accepted again.
+            while stream.check_write().map_err(|_| ())? == 0 {
+                wait_for_room(stream, write_timeout)?;
+            }
+            return Ok(());
         }
         let mut written = 0;
         while written < chunk.len() {
             let room = stream.check_write().map_err(|_| ())? as usize;
             if room == 0 {
-                stream.subscribe().block();
+                wait_for_room(stream, write_timeout)?;
                 continue;
             }
             let end = chunk.len().min(written + room);
             stream.write(&chunk[written..end]).map_err(|_| ())?;
             written = end;
+        }
+    }
+}
+
+/// Waits until `stream` can take bytes, or fails after `write_timeout` or once the client is
+/// gone. The wait is cut in slices, each ending with a look at the stream: a platform may not
+/// wake a poll when the client leaves (jco does not), only fail the stream's next call.
+fn wait_for_room(stream: &OutputStream, write_timeout: Duration) -> Result<(), ()> {
+    use wasi::clocks::monotonic_clock;
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let deadline = monotonic_clock::now().saturating_add(nanos(write_timeout));
+    let pollable = stream.subscribe();
+    loop {
+        let now = monotonic_clock::now();
+        if now >= deadline {
+            return Err(());
+        }
+        let slice = monotonic_clock::subscribe_duration((deadline - now).min(nanos(WAIT_SLICE)));
+        if wasi::io::poll::poll(&[&pollable, &slice]).contains(&0) {
+            return Ok(());
+        }
+        if stream.check_write().is_err() {
+            return Err(());
         }
     }
 }

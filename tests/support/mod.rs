@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod wasi_http;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -61,9 +62,10 @@ pub fn hhttpp_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hhttpp")))
 }
 
-/// A running server process, killed (by PID, through its handle) when dropped.
+/// A running server process, killed (by PID, through its handle) when dropped; or a port some
+/// other process serves on ([`Server::attach`]).
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     /// Lines the server printed on stderr so far (the access log).
     pub stderr: Arc<Mutex<Vec<String>>>,
@@ -130,15 +132,27 @@ impl Server {
             }
         };
         Server {
-            child,
+            child: Some(child),
             port,
             stderr: stderr_lines,
         }
     }
 
+    /// A server some other process (say, `socat`) runs on `port`; dropping this stops nothing.
+    pub fn attach(port: u16) -> Server {
+        Server {
+            child: None,
+            port,
+            stderr: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child
+            .as_ref()
+            .expect("a process this test started")
+            .id()
     }
 
     /// The server's peak resident memory so far, in bytes (Linux).
@@ -189,7 +203,7 @@ impl Server {
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = std::time::Instant::now() + limit;
         while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 return status.code();
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -199,14 +213,33 @@ impl Server {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
 }
 
-/// The port in a banner line, if the line is one.
+/// A loopback port free now, for a server that cannot report the one it picked (socat, jco).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The port in a banner line, if the line is one: python's (`… port N …`), a URL
+/// (`http://127.0.0.1:N/`), or jco's (`Server listening @ 127.0.0.1:N...`).
 fn announced_port(line: &str) -> Option<u16> {
     if let Some(rest) = line.split(" port ").nth(1) {
         return rest.split(' ').next()?.parse().ok();
+    }
+    if let Some(rest) = line.split("listening @ ").nth(1) {
+        let digits: String = rest
+            .rsplit(':')
+            .next()?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        return digits.parse().ok();
     }
     let rest = line.split("http://").nth(1)?;
     let authority = rest.split('/').next()?;
@@ -279,8 +312,10 @@ pub fn write_big_file(path: &Path, len: u64) {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -2,15 +2,15 @@
 //! (`127.0.0.1 - - [24/Nov/2026 08:12:01] "GET / HTTP/1.1" 200 -`), Apache's combined format, or
 //! one JSON object per line.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use hhttpp::Exchange;
 
-use crate::cli::LogFormat;
+use crate::LogFormat;
 
 /// Formats one log line (without the newline).
-pub fn line(format: LogFormat, peer: SocketAddr, exchange: &Exchange, now: SystemTime) -> String {
+pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTime) -> String {
     let size = match exchange.body_bytes {
         0 => "-".to_owned(),
         n => n.to_string(),
@@ -20,21 +20,17 @@ pub fn line(format: LogFormat, peer: SocketAddr, exchange: &Exchange, now: Syste
     let (day, month, year, time) = date_parts(now);
     match format {
         LogFormat::Python => {
-            format!(
-                "{} - - [{day}/{month}/{year} {time}] \"{request}\" {status} {size}",
-                peer.ip()
-            )
+            format!("{peer} - - [{day}/{month}/{year} {time}] \"{request}\" {status} {size}")
         }
         LogFormat::Combined => format!(
-            "{} - - [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"",
-            peer.ip(),
+            "{peer} - - [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"",
             or_dash(&exchange.referer).escape_debug(),
             or_dash(&exchange.user_agent).escape_debug(),
         ),
         LogFormat::Json => escape_invisible(
             &serde_json::json!({
                 "time": httpdate::fmt_http_date(now),
-                "remote": peer.ip().to_string(),
+                "remote": peer.to_string(),
                 "request": exchange.request_line,
                 "status": status,
                 "bytes": exchange.body_bytes,
@@ -100,7 +96,7 @@ mod tests {
     #[test]
     fn formats_like_python_combined_and_json() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(
             line(
                 LogFormat::Python,
@@ -142,7 +138,7 @@ mod tests {
     #[test]
     fn json_lines_carry_no_raw_c1_controls_or_line_separators() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
         let mut sneaky = exchange("GET /a\u{85}b\u{9b}31m\u{2028}c\u{7f} HTTP/1.1", 200, 1);
         sneaky.user_agent = "x\u{2029}y\u{1b}".into();
         let text = line(LogFormat::Json, peer, &sneaky, when);

@@ -1,0 +1,439 @@
+//! hhttpp's command line, defined once and parsed by the same code in every door: the native
+//! binary `hhttpp`, `hhttpp.wasm` under `wasmtime run`, and `hhttpp-http.wasm` on a wasi:http
+//! platform (from its `HHTTPP_ARGS` environment variable). python's `http.server` habits:
+//! `hhttpp [PORT] [-b ADDR] [-d DIR]`. A flag means the same wherever it is accepted; a door that
+//! cannot honour one refuses it by name, saying why ([`Door`]), and never ignores it.
+
+pub mod access_log;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+/// Serve a folder over HTTP/1.1, like `python -m http.server`, with the HTTP logic in a
+/// WebAssembly sandbox that can read the served folder and nothing else.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hhttpp",
+    version,
+    about,
+    long_about = "Serve a folder over HTTP/1.1, like `python -m http.server`.\n\n\
+        Every HTTP decision is made by a WebAssembly component that can read the served folder \
+        (read-only) and nothing else: no other file, no network, no environment. Each connection \
+        gets its own sandbox with capped memory and CPU time, so a hostile folder or client can \
+        at worst end its own connection.\n\n\
+        Files are served with Content-Type, Last-Modified, ETag, ranges, conditional requests and \
+        precompressed .br/.gz siblings; folders with index.html, or a listing.\n\n\
+        The same flags work for hhttpp.wasm under `wasmtime run` and (through HHTTPP_ARGS) for \
+        hhttpp-http.wasm; a flag one of them cannot honour is refused.",
+    after_help = "Examples:\n  \
+        hhttpp                              serve the current folder on port 8000\n  \
+        hhttpp 8080 -b 127.0.0.1 -d site    serve ./site on localhost:8080 only\n  \
+        hhttpp --spa --cors -d dist         a single-page app, callable from any origin\n  \
+        hhttpp --header 'X-Frame-Options: DENY' --cache-control 'max-age=3600'\n  \
+        hhttpp --tls-cert cert.pem --tls-key key.pem 8443\n  \
+        hhttpp --check-sandbox -d site      show what the sandbox lets a guest reach\n  \
+        wasmtime run -S inherit-network --dir site hhttpp.wasm 8080 --cors\n\n\
+        Exit status: 0 after Ctrl-C or SIGTERM (in-flight responses finish first), 1 on errors."
+)]
+pub struct Cli {
+    /// Port to listen on.
+    #[arg(default_value_t = 8000)]
+    pub port: u16,
+
+    /// Address to bind (default: all interfaces, IPv6 and IPv4).
+    #[arg(short, long, value_name = "ADDR", default_value_t = IpAddr::V6(Ipv6Addr::UNSPECIFIED))]
+    pub bind: IpAddr,
+
+    /// Folder to serve.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub directory: PathBuf,
+
+    /// Do not print a line per request.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Access-log format: python's (`127.0.0.1 - - [date] "GET / HTTP/1.1" 200 -`), Apache's
+    /// combined, or one JSON object per line.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Python)]
+    pub log_format: LogFormat,
+
+    /// Add `Access-Control-Allow-Origin: *` to every response (and answer CORS preflights).
+    #[arg(long)]
+    pub cors: bool,
+
+    /// Single-page app: paths that name nothing are answered with /index.html.
+    #[arg(long)]
+    pub spa: bool,
+
+    /// Page in the folder to send, with status 404, for paths that name nothing.
+    #[arg(long = "404", value_name = "PAGE")]
+    pub not_found_page: Option<String>,
+
+    /// Cache-Control value for files (e.g. `max-age=3600` or `no-cache`).
+    #[arg(long, value_name = "VALUE", value_parser = header_value)]
+    pub cache_control: Option<String>,
+
+    /// Never list folders (a folder without an index page is a 404).
+    #[arg(long)]
+    pub no_listing: bool,
+
+    /// Hide names starting with `.`: not listed, and 404 when asked for.
+    #[arg(long)]
+    pub hide_dotfiles: bool,
+
+    /// Header field added to every response, as 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field)]
+    pub headers: Vec<(String, String)>,
+
+    /// Where the HTTP logic runs: `wasm`, in a sandbox per connection; or `native`, linked into
+    /// this process (faster, for folders you trust; no sandbox).
+    #[arg(long, value_enum, value_name = "ENGINE", default_value_t = EngineKind::Wasm)]
+    pub engine: EngineKind,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Most connections served at once; more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a whole request head (and any body) once it starts one.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub header_timeout: f64,
+
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = positive_seconds)]
+    pub idle_timeout: f64,
+
+    /// Seconds a client may take to accept response bytes before it is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub write_timeout: f64,
+
+    /// Memory each connection's sandbox may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub guest_memory: u32,
+
+    /// Time one step of the core may take, in milliseconds: a sandbox is stopped at this deadline;
+    /// a step still running a second later (in a slow file-system call, or with the native
+    /// engine) is given up on, and its connection answered 500 and closed.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub guest_cpu_ms: u64,
+
+    /// Check what the sandbox lets a guest reach (files outside the folder, environment, stdin,
+    /// network, writes), print a report, and exit: 0 if sealed, 1 otherwise.
+    #[arg(long)]
+    pub check_sandbox: bool,
+
+    /// Serve one connection over stdin and stdout instead of listening (inetd, systemd socket
+    /// activation with Accept=yes, socat). hhttpp.wasm does this by itself when it has no network
+    /// and stdin is not a terminal.
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+/// Access-log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Python,
+    Combined,
+    Json,
+}
+
+/// Where the core runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    Wasm,
+    Native,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+/// A header field value: visible characters, spaces and tabs only (no CR, LF or NUL).
+fn header_value(text: &str) -> Result<String, String> {
+    let value = text.trim();
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+    {
+        Ok(value.to_owned())
+    } else {
+        Err("a header value cannot hold control characters".to_owned())
+    }
+}
+
+/// `Name: value`, with a token for a name.
+fn header_field(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once(':').ok_or("expected 'Name: value'")?;
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(format!("{name:?} is not a valid header name"));
+    }
+    Ok((name.to_owned(), header_value(value)?))
+}
+
+/// Where hhttpp runs, and so which flags it can honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// The native binary `hhttpp`: every flag but `--stdio`.
+    Native,
+    /// `hhttpp.wasm` under `wasmtime run`: the runtime gives the folder, the limits and no TLS.
+    WasmtimeRun,
+    /// `hhttpp-http.wasm` on a wasi:http platform, which owns the connections.
+    WasiHttp,
+}
+
+/// Why a door refuses a flag: (argument id, flag as typed, reason).
+type Refusal = (&'static str, &'static str, &'static str);
+
+const NATIVE_REFUSES: &[Refusal] = &[(
+    "stdio",
+    "--stdio",
+    "serving over stdin/stdout is hhttpp.wasm's (wasmtime run --dir DIR hhttpp.wasm, with stdin \
+     not a terminal); the native binary listens on a port",
+)];
+
+const GUEST_LIMITS: &str =
+    "the runtime sets the guest's limits (wasmtime run -W max-memory-size=…)";
+const NO_TLS: &str = "a WASI 0.2 guest has no TLS: use the native binary, or a proxy in front";
+const PLATFORM_CONNECTIONS: &str = "the wasi:http platform owns the connections and their timeouts";
+
+const WASMTIME_RUN_REFUSES: &[Refusal] = &[
+    (
+        "directory",
+        "--directory",
+        "the folder is the one wasmtime preopens: wasmtime run --dir DIR hhttpp.wasm",
+    ),
+    (
+        "engine",
+        "--engine",
+        "under wasmtime run the core always runs in wasmtime's sandbox",
+    ),
+    ("tls_cert", "--tls-cert", NO_TLS),
+    ("tls_key", "--tls-key", NO_TLS),
+    ("guest_memory", "--guest-memory", GUEST_LIMITS),
+    ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
+    (
+        "check_sandbox",
+        "--check-sandbox",
+        "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
+    ),
+];
+
+const WASI_HTTP_REFUSES: &[Refusal] = &[
+    (
+        "port",
+        "PORT",
+        "the wasi:http platform listens (wasmtime serve --addr …)",
+    ),
+    (
+        "bind",
+        "--bind",
+        "the wasi:http platform listens (wasmtime serve --addr …)",
+    ),
+    (
+        "directory",
+        "--directory",
+        "the folder is the one the platform preopens (wasmtime serve --dir DIR::/)",
+    ),
+    ("quiet", "--quiet", "the wasi:http platform logs requests"),
+    (
+        "log_format",
+        "--log-format",
+        "the wasi:http platform logs requests",
+    ),
+    (
+        "engine",
+        "--engine",
+        "on a wasi:http platform the core always runs in its sandbox",
+    ),
+    ("tls_cert", "--tls-cert", NO_TLS),
+    ("tls_key", "--tls-key", NO_TLS),
+    ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
+    ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
+    ("idle_timeout", "--idle-timeout", PLATFORM_CONNECTIONS),
+    ("guest_memory", "--guest-memory", GUEST_LIMITS),
+    ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
+    (
+        "check_sandbox",
+        "--check-sandbox",
+        "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
+    ),
+    ("stdio", "--stdio", PLATFORM_CONNECTIONS),
+];
+
+impl Door {
+    /// How the door is named in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Native => "the native binary",
+            Door::WasmtimeRun => "hhttpp.wasm under wasmtime run",
+            Door::WasiHttp => "hhttpp-http.wasm on a wasi:http platform",
+        }
+    }
+
+    fn refusals(self) -> &'static [Refusal] {
+        match self {
+            Door::Native => NATIVE_REFUSES,
+            Door::WasmtimeRun => WASMTIME_RUN_REFUSES,
+            Door::WasiHttp => WASI_HTTP_REFUSES,
+        }
+    }
+}
+
+/// A command line that cannot be served.
+#[derive(Debug)]
+pub enum CliError {
+    /// Not a valid command line, or `--help`/`--version` (clap prints these).
+    Invalid(clap::Error),
+    /// A valid flag this door cannot honour.
+    Refused {
+        flag: &'static str,
+        door: Door,
+        why: &'static str,
+    },
+    /// `HHTTPP_ARGS` is not a list of words (an unclosed quote).
+    Words(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Invalid(error) => write!(f, "{error}"),
+            CliError::Refused { flag, door, why } => {
+                write!(f, "{flag} cannot apply to {}: {why}", door.name())
+            }
+            CliError::Words(text) => write!(
+                f,
+                "HHTTPP_ARGS={text:?} is not a list of words (an unclosed quote?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl Cli {
+    /// Parses `args` (the program name first) for `door`.
+    pub fn parse_for<I, T>(door: Door, args: I) -> Result<Cli, CliError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(CliError::Invalid)?;
+        for &(id, flag, why) in door.refusals() {
+            if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                return Err(CliError::Refused { flag, door, why });
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(CliError::Invalid)
+    }
+
+    /// Parses the words of an environment variable (shell quoting: `--header 'X-A: b'`) for
+    /// `door`, as if they followed the program name.
+    pub fn parse_words_for(door: Door, words: &str) -> Result<Cli, CliError> {
+        let words = shlex::split(words).ok_or_else(|| CliError::Words(words.to_owned()))?;
+        Cli::parse_for(door, std::iter::once("hhttpp".to_owned()).chain(words))
+    }
+
+    /// The responder's switches.
+    pub fn options(&self) -> hhttpp::Options {
+        hhttpp::Options {
+            listing: !self.no_listing,
+            hide_dotfiles: self.hide_dotfiles,
+            spa: self.spa,
+            not_found_page: self.not_found_page.clone(),
+            cors: self.cors,
+            cache_control: self.cache_control.clone(),
+            extra_headers: self.headers.clone(),
+        }
+    }
+
+    /// The time limits a connection keeps.
+    pub fn timeouts(&self) -> hhttpp::Timeouts {
+        hhttpp::Timeouts {
+            request: Duration::from_secs_f64(self.header_timeout),
+            idle: Duration::from_secs_f64(self.idle_timeout),
+            write: Duration::from_secs_f64(self.write_timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_door_refuses_what_it_cannot_honour_by_name() {
+        let refused = |door, args: &[&str]| {
+            let line = std::iter::once("hhttpp").chain(args.iter().copied());
+            match Cli::parse_for(door, line) {
+                Err(error @ CliError::Refused { .. }) => error.to_string(),
+                other => panic!("{args:?} accepted: {other:?}"),
+            }
+        };
+        assert!(
+            refused(Door::WasmtimeRun, &["--tls-cert", "c", "--tls-key", "k"])
+                .starts_with("--tls-cert cannot apply to hhttpp.wasm under wasmtime run")
+        );
+        assert!(refused(Door::WasmtimeRun, &["-d", "site"]).contains("wasmtime run --dir DIR"));
+        assert!(refused(Door::WasiHttp, &["8080"]).starts_with("PORT cannot apply"));
+        assert!(refused(Door::WasiHttp, &["--idle-timeout", "3"]).contains("platform owns"));
+        assert!(
+            refused(Door::Native, &["--stdio"])
+                .starts_with("--stdio cannot apply to the native binary")
+        );
+        // The same line means the same where it is accepted.
+        let line = [
+            "hhttpp",
+            "8080",
+            "--bind",
+            "127.0.0.1",
+            "--cors",
+            "--header",
+            "X-A: b",
+        ];
+        let native = Cli::parse_for(Door::Native, line).unwrap();
+        let guest = Cli::parse_for(Door::WasmtimeRun, line).unwrap();
+        assert_eq!((native.port, native.bind), (guest.port, guest.bind));
+        assert_eq!(native.options(), guest.options());
+        assert_eq!(native.timeouts(), guest.timeouts());
+        let http = Cli::parse_words_for(Door::WasiHttp, "--cors --header 'X-A: b'").unwrap();
+        assert_eq!(http.options(), native.options());
+        assert!(matches!(
+            Cli::parse_words_for(Door::WasiHttp, "--header 'open"),
+            Err(CliError::Words(_))
+        ));
+        assert!(matches!(
+            Cli::parse_for(Door::Native, ["hhttpp", "--nope"]),
+            Err(CliError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn header_fields_are_validated() {
+        assert_eq!(header_field("X-A: b c"), Ok(("X-A".into(), "b c".into())));
+        assert!(header_field("no colon").is_err());
+        assert!(header_field("Bad Name: x").is_err());
+        assert!(header_field("X: a\r\nInjected: 1").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! One client connection on the host side: its stream, its session, and the steps between them.
+//!
+//! The session (a guest instance, or the core linked natively) decides everything about HTTP,
+//! the request and idle deadlines included: each wait for input comes with its deadline, and the
+//! handler only waits that long, then tells the session ([`Session::expire`]). The handler owns
+//! what the core cannot see: the socket, the write timeout, the `500` when a guest fails, giving
+//! an idle guest back to the pool, and stopping between requests when the server shuts down.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hhttpp::response::FileSend;
+use hhttpp::{Exchange, Step, Wait};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+use tokio::time::{timeout, timeout_at};
+
+use crate::clock::Clock;
+use crate::engine::{Engine, Session};
+use crate::server::ServeOptions;
+use crate::transport::Transport;
+
+/// How long an idle connection keeps its wasm instance before giving it back to the pool: long
+/// enough that a busy client's next request finds it warm, short enough that thousands of idle
+/// keep-alive connections hold sockets, not instances.
+const KEEP_WARM: Duration = Duration::from_millis(50);
+/// Largest chunk the session sends per step.
+const MAX_CHUNK: u32 = 256 * 1024;
+/// After closing our side, how long unread client bytes are drained so the kernel does not
+/// reset the connection before the client has read our last response.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Whether the connection goes on after a step.
+enum Flow {
+    Continue,
+    End,
+}
+
+/// What a wait for the client's bytes brought.
+enum Arrival {
+    /// Bytes; empty when the client closed its side.
+    Bytes(Vec<u8>),
+    /// The wait's deadline came first.
+    Deadline,
+    /// The stream failed, or the server is stopping between requests.
+    Gone,
+}
+
+/// One connection being served.
+pub struct Handler<'a, S> {
+    stream: S,
+    peer: SocketAddr,
+    engine: &'a Engine,
+    options: &'a ServeOptions,
+    clock: &'a Clock,
+    stop: watch::Receiver<bool>,
+    session: Session,
+    /// Whether bytes of the current response have gone out (a failure then cannot become a 500).
+    responding: bool,
+}
+
+impl<'a, S: Transport> Handler<'a, S> {
+    /// Serves `stream` until the session or the client is done, then closes it gracefully.
+    pub async fn serve(
+        stream: S,
+        peer: SocketAddr,
+        engine: &'a Engine,
+        options: &'a ServeOptions,
+        clock: &'a Clock,
+        stop: watch::Receiver<bool>,
+    ) {
+        let session = match engine.connect(clock.now()).await {
+            Ok(session) => session,
+            Err(error) => {
+                eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
+                let message = "The server cannot take this connection now.";
+                return refuse(stream, 503, message).await;
+            }
+        };
+        let mut handler = Handler {
+            stream,
+            peer,
+            engine,
+            options,
+            clock,
+            stop,
+            session,
+            responding: false,
+        };
+        while let Flow::Continue = handler.step().await {}
+        linger_close(handler.stream).await;
+    }
+
+    /// Takes the session's next step and carries it out.
+    async fn step(&mut self) -> Flow {
+        let limit = self.options.call_limit;
+        let step = match self.session.next(MAX_CHUNK, self.clock.now(), limit).await {
+            Ok(step) => step,
+            Err(error) => return self.failed(&error).await,
+        };
+        match step {
+            Step::Send(bytes) => self.send(&bytes).await,
+            Step::SendFile(file) => self.send_file(file).await,
+            Step::Log(exchange) => self.log(&exchange).await,
+            Step::Receive(wait) => self.receive(wait).await,
+            Step::Close => Flow::End,
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Flow {
+        self.responding = true;
+        match timeout(self.options.write_timeout, self.stream.write_all(bytes)).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::End, // the client stopped reading
+        }
+    }
+
+    async fn send_file(&mut self, send: FileSend) -> Flow {
+        self.responding = true;
+        let sent = self
+            .stream
+            .send_file(
+                &send.file,
+                send.offset,
+                send.len,
+                self.options.write_timeout,
+            )
+            .await;
+        match sent {
+            Ok(()) => Flow::Continue,
+            Err(error) => {
+                if error.kind() == std::io::ErrorKind::UnexpectedEof {
+                    eprintln!(
+                        "hhttpp: {}: a file shrank while being sent; closing",
+                        self.peer
+                    );
+                }
+                // The client stopped reading, or the promised length cannot be kept.
+                Flow::End
+            }
+        }
+    }
+
+    async fn log(&mut self, exchange: &Exchange) -> Flow {
+        self.responding = false;
+        if !self.options.quiet {
+            let now = self.clock.now().wall;
+            let format = self.options.log_format;
+            let line = hhttpp_cli::access_log::line(format, self.peer.ip(), exchange, now);
+            eprintln!("{line}");
+        }
+        if *self.stop.borrow() {
+            return Flow::End; // shutting down: this response was the last
+        }
+        // One response per turn: a client whose next request is already here would otherwise
+        // keep this worker, while other connections' requests wait behind it.
+        tokio::task::yield_now().await;
+        Flow::Continue
+    }
+
+    /// Waits for the client's bytes until the wait's deadline, then hands the session what came.
+    async fn receive(&mut self, wait: Wait) -> Flow {
+        if wait.idle && *self.stop.borrow() {
+            return Flow::End;
+        }
+        let mut arrival = None;
+        if wait.idle && self.engine.releases_idle() {
+            // An idle guest goes back to the pool unless the next request follows at once.
+            match timeout(KEEP_WARM, self.stream.receive()).await {
+                Ok(Ok(data)) => arrival = Some(Arrival::Bytes(data)),
+                Ok(Err(_)) => return Flow::End,
+                Err(_) => self.session.release(),
+            }
+        }
+        let arrival = match arrival {
+            Some(arrival) => arrival,
+            None => self.wait_for_bytes(wait).await,
+        };
+        let now = self.clock.now();
+        let limit = self.options.call_limit;
+        let handed = match arrival {
+            Arrival::Gone => return Flow::End,
+            // Idle and given back: a new request takes a fresh guest; the idle deadline, or the
+            // client leaving, just ends the connection.
+            Arrival::Bytes(data) if self.session.is_released() && !data.is_empty() => {
+                self.resume(data).await
+            }
+            _ if self.session.is_released() => return Flow::End,
+            Arrival::Deadline => self.session.expire(now, limit).await,
+            Arrival::Bytes(data) => self.session.feed(data, now, limit).await,
+        };
+        match handed {
+            Ok(()) => Flow::Continue,
+            Err(error) => self.failed(&error).await,
+        }
+    }
+
+    /// The bytes that start a request on a connection whose idle guest was given back: a fresh
+    /// session takes them.
+    async fn resume(&mut self, data: Vec<u8>) -> wasmtime::Result<()> {
+        let now = self.clock.now();
+        self.session = match self.engine.connect(now).await {
+            Ok(session) => session,
+            Err(error) => {
+                eprintln!("hhttpp: {}: cannot start a guest: {error:#}", self.peer);
+                return Err(error);
+            }
+        };
+        self.session.feed(data, now, self.options.call_limit).await
+    }
+
+    /// The client's next bytes, unless the deadline comes first, the stream fails, or (between
+    /// requests) the server stops.
+    async fn wait_for_bytes(&mut self, wait: Wait) -> Arrival {
+        let deadline = self.clock.instant(wait.until);
+        let stream = &mut self.stream;
+        let stop = &mut self.stop;
+        let read = async {
+            tokio::select! {
+                read = stream.receive() => Some(read),
+                _ = stop.wait_for(|stopping| *stopping), if wait.idle => None,
+            }
+        };
+        match timeout_at(deadline.into(), read).await {
+            Ok(Some(Ok(data))) => Arrival::Bytes(data),
+            Ok(Some(Err(_)) | None) => Arrival::Gone,
+            Err(_) => Arrival::Deadline,
+        }
+    }
+
+    /// A guest trapped (out of memory, over its deadline) or misbehaved: the client gets a `500`
+    /// unless part of a response already went out, and only this connection ends.
+    async fn failed(&mut self, error: &wasmtime::Error) -> Flow {
+        eprintln!("hhttpp: {}: guest failed: {error:#}", self.peer);
+        if !self.responding {
+            let message = "The server failed while answering this request.";
+            let page = hhttpp::wire::standalone_error(500, message, self.clock.now().wall);
+            let _ = timeout(self.options.write_timeout, self.stream.write_all(&page)).await;
+        }
+        Flow::End
+    }
+}
+
+/// Answers a connection no session will see, then closes it.
+pub async fn refuse<S: Transport>(mut stream: S, status: u16, message: &str) {
+    let page = hhttpp::wire::standalone_error(status, message, std::time::SystemTime::now());
+    let _ = timeout(Duration::from_secs(5), stream.write_all(&page)).await;
+    linger_close(stream).await;
+}
+
+/// Closes our side, then drains what the client still sends for a moment, so that a client that
+/// sent more than we read (a refused body, pipelined requests after `Connection: close`) reads
+/// our last response instead of a connection reset.
+async fn linger_close<S: Transport>(mut stream: S) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let _ = timeout(LINGER, async {
+        while let Ok(data) = stream.receive().await {
+            if data.is_empty() {
+                break;
+            }
+        }
+    })
+    .await;
+}

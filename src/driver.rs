@@ -1,0 +1,333 @@
+//! The reference driver: moves bytes between a [`Connection`] and a non-blocking byte stream until
+//! the stream would block, keeping the deadlines the connection sets and the write timeout.
+//!
+//! Like rustls's `complete_io`, it is built only on the connection's public API, and it is what
+//! the unit, property and fuzz tests and the in-guest server (`wasmtime run`) all use, so they
+//! drive a connection the same way; a door supplies a [`Transport`] and calls [`Driver::pump`]
+//! whenever its stream is ready or a deadline the driver gave has come. (The native host drives
+//! connections asynchronously itself, to hand file bodies to `sendfile(2)`.)
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use crate::connection::{Connection, Exchange, Step};
+use crate::time::Now;
+
+/// Bytes read from the transport at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A non-blocking byte stream to one client.
+pub trait Transport {
+    /// Reads what has arrived into `buffer`: `Ok(0)` once the client closed its side,
+    /// `WouldBlock` while nothing has arrived.
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize>;
+
+    /// Writes what fits now of `bytes`: `WouldBlock` while nothing fits.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize>;
+
+    /// Pushes out what was written: `WouldBlock` while that is still going on.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a pump is waiting for, and until when (on the monotonic clock of [`Now`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The client's bytes: pump again when they arrive, or at `until`. `idle`: no request is
+    /// partly received.
+    Reading { until: Duration, idle: bool },
+    /// Room to write: pump again when there is, or at `until`.
+    Writing { until: Duration },
+    /// The connection is over: close the stream.
+    Closed,
+}
+
+/// One connection and the response bytes on their way to the client.
+#[derive(Debug)]
+pub struct Driver {
+    connection: Connection,
+    /// The bytes of the last `Send` step, and how many of them went out.
+    out: Vec<u8>,
+    written: usize,
+    /// When the client last took bytes (or a response started): the write timeout counts from it.
+    progress: Duration,
+    write_timeout: Duration,
+    /// The connection said close: flush, then the stream closes.
+    closing: bool,
+    /// Bytes were written since the last flush (a buffered stream, such as stdout, may hold them
+    /// until flushed: they are flushed before any wait for the client).
+    unflushed: bool,
+    exchanges: Vec<Exchange>,
+    max_bytes: usize,
+}
+
+impl Driver {
+    /// Drives `connection`, taking response bytes from it `max_bytes` at a time and dropping a
+    /// client that takes none for `write_timeout`.
+    pub fn new(connection: Connection, max_bytes: usize, write_timeout: Duration) -> Driver {
+        Driver {
+            connection,
+            out: Vec::new(),
+            written: 0,
+            progress: Duration::ZERO,
+            write_timeout,
+            closing: false,
+            unflushed: false,
+            exchanges: Vec::new(),
+            max_bytes,
+        }
+    }
+
+    /// Moves bytes both ways at `now` until `transport` would block or the connection is over.
+    pub fn pump(&mut self, transport: &mut impl Transport, now: Now) -> Status {
+        loop {
+            if self.written < self.out.len() {
+                match transport.write(&self.out[self.written..]) {
+                    Ok(n) if n > 0 => {
+                        self.written += n;
+                        self.progress = now.monotonic;
+                        self.unflushed = true;
+                        continue;
+                    }
+                    Ok(_) => return self.wait_to_write(now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return self.wait_to_write(now);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Status::Closed,
+                }
+            }
+            if self.closing {
+                return match transport.flush() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_to_write(now),
+                    _ => Status::Closed,
+                };
+            }
+            match self.connection.next(self.max_bytes, now) {
+                Step::Send(bytes) => {
+                    self.out = bytes;
+                    self.written = 0;
+                    self.progress = now.monotonic;
+                }
+                // Hand-off was not asked for: a connection that asks cannot go on.
+                Step::SendFile(_) | Step::Close => self.closing = true,
+                Step::Log(exchange) => self.exchanges.push(exchange),
+                Step::Receive(wait) => {
+                    if self.unflushed {
+                        match transport.flush() {
+                            Ok(()) => self.unflushed = false,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                return self.wait_to_write(now);
+                            }
+                            Err(_) => return Status::Closed,
+                        }
+                    }
+                    let mut buffer = [0u8; READ_CHUNK];
+                    match transport.read(&mut buffer) {
+                        Ok(n) => self.connection.feed(&buffer[..n], now),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if now.monotonic < wait.until {
+                                return Status::Reading {
+                                    until: wait.until,
+                                    idle: wait.idle,
+                                };
+                            }
+                            self.connection.expire(now);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return Status::Closed,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waiting for the client to take bytes, unless it has taken none for too long.
+    fn wait_to_write(&self, now: Now) -> Status {
+        let until = self.progress + self.write_timeout;
+        if now.monotonic >= until {
+            Status::Closed
+        } else {
+            Status::Writing { until }
+        }
+    }
+
+    /// The exchanges answered since the last call, for the access log.
+    pub fn take_exchanges(&mut self) -> Vec<Exchange> {
+        std::mem::take(&mut self.exchanges)
+    }
+
+    /// Whether no request is partly received and no response partly sent.
+    pub fn is_idle(&self) -> bool {
+        self.written >= self.out.len() && !self.closing && self.connection.is_idle()
+    }
+}
+
+/// An in-memory [`Transport`] for tests and fuzzers: the client's bytes arrive in the pieces
+/// given (one piece per read at most), and the client takes at most `window` bytes per write.
+#[derive(Debug, Default)]
+pub struct Memory {
+    /// Pieces still to arrive.
+    pub input: VecDeque<Vec<u8>>,
+    /// Whether the client closes its side once the pieces are read.
+    pub input_ends: bool,
+    /// Everything written to the client.
+    pub output: Vec<u8>,
+    /// Most bytes taken per write (0: no limit).
+    pub window: usize,
+}
+
+impl Memory {
+    /// A client that sends `pieces`, then closes its side if `ends`.
+    pub fn new<P: Into<Vec<u8>>>(pieces: impl IntoIterator<Item = P>, ends: bool) -> Memory {
+        Memory {
+            input: pieces.into_iter().map(Into::into).collect(),
+            input_ends: ends,
+            output: Vec::new(),
+            window: 0,
+        }
+    }
+}
+
+impl Transport for Memory {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Some(piece) = self.input.front_mut() else {
+            return if self.input_ends {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        };
+        let n = piece.len().min(buffer.len());
+        buffer[..n].copy_from_slice(&piece[..n]);
+        piece.drain(..n);
+        if piece.is_empty() {
+            self.input.pop_front();
+        }
+        Ok(n)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = match self.window {
+            0 => bytes.len(),
+            window => bytes.len().min(window),
+        };
+        self.output.extend_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+}
+
+/// Runs `connection` against a client that sends `pieces` (and closes its side if `ends`) at
+/// `now`, until the connection waits or closes: what it wrote, what it logged, and how it ended.
+pub fn run_to_wait<P: Into<Vec<u8>>>(
+    connection: Connection,
+    pieces: impl IntoIterator<Item = P>,
+    ends: bool,
+    max_bytes: usize,
+    now: Now,
+) -> (Vec<u8>, Vec<Exchange>, Status) {
+    let mut driver = Driver::new(connection, max_bytes, Duration::from_secs(30));
+    let mut client = Memory::new(pieces, ends);
+    let status = driver.pump(&mut client, now);
+    (client.output, driver.take_exchanges(), status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::test_support::TempDir;
+    use std::sync::Arc;
+    use std::time::UNIX_EPOCH;
+
+    fn at(seconds: u64) -> Now {
+        Now::new(
+            Duration::from_secs(seconds),
+            UNIX_EPOCH + Duration::from_secs(1_795_507_921 + seconds),
+        )
+    }
+
+    fn connection(dir: &TempDir) -> Connection {
+        Connection::new(Arc::new(Config::new(dir.path())), at(0))
+    }
+
+    #[test]
+    fn a_stalled_request_gets_408_at_its_deadline_and_an_idle_one_just_closes() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new(["GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a"], false);
+        // The first request is answered; the second, partial, started at 0 s: 10 s to finish.
+        let status = driver.pump(&mut client, at(0));
+        assert_eq!(
+            status,
+            Status::Reading {
+                until: Duration::from_secs(10),
+                idle: false
+            }
+        );
+        assert_eq!(driver.pump(&mut client, at(9)), status, "not yet");
+        assert_eq!(driver.pump(&mut client, at(10)), Status::Closed);
+        let text = String::from_utf8(client.output).unwrap();
+        let second = text.split("HTTP/1.1 ").nth(2).unwrap();
+        assert!(second.starts_with("408 Request Timeout\r\n"), "{text}");
+        assert!(
+            second.contains("\r\nDate: Tue, 24 Nov 2026 08:12:11 GMT\r\n"),
+            "{second}"
+        );
+        assert!(second.contains("\r\nConnection: close\r\n"));
+        let logged: Vec<u16> = driver.take_exchanges().iter().map(|e| e.status).collect();
+        assert_eq!(logged, [200, 408]);
+
+        // Idle: 20 s after the last response, the connection closes without a word.
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new(["GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"], false);
+        assert_eq!(
+            driver.pump(&mut client, at(5)),
+            Status::Reading {
+                until: Duration::from_secs(25),
+                idle: true
+            }
+        );
+        let answered = client.output.len();
+        assert_eq!(driver.pump(&mut client, at(25)), Status::Closed);
+        assert_eq!(client.output.len(), answered);
+    }
+
+    #[test]
+    fn a_client_that_takes_no_bytes_is_dropped_after_the_write_timeout() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("big"), vec![b'x'; 100_000]).unwrap();
+
+        struct Stuck(usize);
+        impl Transport for Stuck {
+            fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+                let request = b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+                if self.0 == 0 {
+                    self.0 = 1;
+                    buffer[..request.len()].copy_from_slice(request);
+                    return Ok(request.len());
+                }
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                // Takes one head's worth, then nothing more.
+                if self.0 == 1 {
+                    self.0 = 2;
+                    return Ok(bytes.len().min(100));
+                }
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        }
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Stuck(0);
+        let waiting = Status::Writing {
+            until: Duration::from_secs(31),
+        };
+        assert_eq!(driver.pump(&mut client, at(1)), waiting);
+        assert_eq!(driver.pump(&mut client, at(30)), waiting);
+        assert_eq!(driver.pump(&mut client, at(31)), Status::Closed);
+    }
+}

@@ -1,0 +1,81 @@
+//! `hhttpp-http.wasm` under a second wasi:http implementation: `jco serve` (npm
+//! `@bytecodealliance/jco`, on Node.js), with the folder given through a `--jco-import` module
+//! that calls preview2-shim's `_setPreopens`. The same table of cases and the same checks as under
+//! `wasmtime serve`. Needs `target/jco` (scripts/setup --test installs it with npm).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{Server, Site, cases, wasi_http};
+
+const HTTP_COMPONENT: &str = env!("HHTTPP_HTTP_COMPONENT");
+
+/// Where scripts/setup installed jco.
+fn jco_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/jco")
+}
+
+/// The `--jco-import` module: preopens `HHTTPP_DIR` as `/` (it must sit beside jco's
+/// node_modules, to import the shim jco serves with).
+fn preopen_module() -> PathBuf {
+    let module = jco_dir().join("hhttpp-preopen.mjs");
+    std::fs::write(
+        &module,
+        "// Gives hhttpp-http.wasm its folder under `jco serve`: HHTTPP_DIR, as `/`.\n\
+         import { _setPreopens } from '@bytecodealliance/preview2-shim/filesystem';\n\
+         _setPreopens({ '/': process.env.HHTTPP_DIR });\n",
+    )
+    .expect("write the preopen module");
+    module
+}
+
+fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
+    let mut command = Command::new("node");
+    command
+        .current_dir(jco_dir())
+        .arg(jco_dir().join("node_modules/@bytecodealliance/jco/dist/jco.js"))
+        .args(["serve", HTTP_COMPONENT, "--host", "127.0.0.1", "--port"])
+        .arg(support::free_port().to_string())
+        .arg("--jco-import")
+        .arg(preopen_module())
+        .env("HHTTPP_DIR", dir)
+        .env("HHTTPP_ARGS", hhttpp_args);
+    Server::spawn(command)
+}
+
+#[test]
+fn responder_cases_hold_under_jco_serve() {
+    let site = cases::site();
+    let owned = [(
+        "unknown method",
+        "Node's HTTP parser answers a method it does not know with 400 before the component sees it",
+    )];
+    cases::check_all_but(&jco_serve(site.path(), ""), &owned);
+}
+
+#[test]
+fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
+    let site = Site::new();
+    site.file("index.html", "<p>app</p>");
+    let server = jco_serve(site.path(), "--spa --cors --header 'X-Frame-Options: DENY'");
+    wasi_http::options_apply(&server);
+    let refused = jco_serve(site.path(), "--idle-timeout 3");
+    wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");
+}
+
+#[test]
+fn a_large_download_arrives_byte_for_byte() {
+    wasi_http::large_download_is_exact(|dir| jco_serve(dir, ""));
+}
+
+#[test]
+fn a_client_that_abandons_a_download_does_not_stop_the_next() {
+    // jco 1.35 pipes the body stream into Node's response, and a client that leaves never
+    // fails or drains that stream: the component cannot tell a gone client from a slow one, and
+    // while it waits, Node's one event loop waits with it. What bounds the wait is the write
+    // timeout: the next client is served once it passes (before, it waited for ever).
+    let within = std::time::Duration::from_secs(5);
+    wasi_http::abandoned_download_does_not_block(|dir| jco_serve(dir, "--write-timeout 2"), within);
+}
