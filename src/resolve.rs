@@ -152,86 +152,121 @@ pub fn resolve(
     rules: Rules,
     budget: &mut Budget,
 ) -> Result<Entry, ResolveError> {
-    let mut location = start.clone();
-    let mut pending: VecDeque<String> = segments.iter().cloned().collect();
-    let mut hops = 0;
-    let mut steps = 0;
-    while let Some(name) = pending.pop_front() {
-        steps += 1;
-        if steps > rules.max_steps {
+    let mut walk = Walk {
+        location: start.clone(),
+        pending: segments.iter().cloned().collect(),
+        hops: 0,
+        steps: 0,
+        rules,
+    };
+    while let Some(name) = walk.pending.pop_front() {
+        walk.steps += 1;
+        if walk.steps > rules.max_steps {
             return Err(ResolveError::NotFound);
         }
         match name.as_str() {
             "" | "." => continue,
             // `location` holds only real folders, so `..` is exact; it never climbs above root.
-            ".." => {
-                location.up()?;
-                continue;
+            ".." => walk.location.up()?,
+            _ if rules.hide_dotfiles && name.starts_with('.') => {
+                return Err(ResolveError::NotFound);
             }
-            _ => {}
+            _ => {
+                if let Some(entry) = walk.enter(name, budget)? {
+                    return Ok(entry);
+                }
+            }
         }
-        if rules.hide_dotfiles && name.starts_with('.') {
-            return Err(ResolveError::NotFound);
-        }
+    }
+    // The walk ended on a folder it already holds: the root, or a path ending in `..`.
+    budget.charge()?;
+    let meta = walk
+        .location
+        .folder()
+        .metadata()
+        .map_err(|e| ResolveError::from_io(&e))?;
+    Ok(Entry::Folder {
+        location: walk.location,
+        meta,
+    })
+}
+
+/// A lookup in progress: where it is, what is left to walk, and what it has used.
+struct Walk {
+    location: Location,
+    /// Components still to walk (a link's target is put in front of the rest).
+    pending: VecDeque<String>,
+    hops: usize,
+    steps: usize,
+    rules: Rules,
+}
+
+impl Walk {
+    /// Opens `name` in the current folder: a folder to go on from, the entry the walk ends on
+    /// (when nothing is pending), or a link whose target is walked next.
+    fn enter(&mut self, name: String, budget: &mut Budget) -> Result<Option<Entry>, ResolveError> {
         budget.charge()?;
-        let folder = location.folder().clone();
-        let refused = if rules.check_before_open
-            && let Some(refused) = check_before_open(&folder, &name, pending.is_empty(), budget)?
+        let folder = self.location.folder().clone();
+        let last = self.pending.is_empty();
+        let refused = if self.rules.check_before_open
+            && let Some(refused) = check_before_open(&folder, &name, last, budget)?
         {
             refused
-        } else if pending.is_empty() {
+        } else if last {
             match folder.open(&name) {
                 Ok(Opened::File(file, meta)) => {
-                    let folder = location;
-                    return Ok(Entry::File {
+                    let folder = self.location.clone();
+                    return Ok(Some(Entry::File {
                         file,
                         meta,
                         folder,
                         name,
-                    });
+                    }));
                 }
                 Ok(Opened::Folder(opened, meta)) => {
+                    let mut location = self.location.clone();
                     location.push(name, opened);
-                    return Ok(Entry::Folder { location, meta });
+                    return Ok(Some(Entry::Folder { location, meta }));
                 }
                 Err(refused) => refused,
             }
         } else {
             match folder.open_folder(&name) {
                 Ok(opened) => {
-                    location.push(name, opened);
-                    continue;
+                    self.location.push(name, opened);
+                    return Ok(None);
                 }
                 Err(refused) => refused,
             }
         };
         match refused {
-            OpenError::Link => {}
-            OpenError::Special => return Err(ResolveError::Forbidden),
-            OpenError::NotFolder => return Err(ResolveError::NotFound),
-            OpenError::Io(error) => return Err(ResolveError::from_io(&error)),
+            OpenError::Link => self.follow(&folder, &name, budget).map(|()| None),
+            OpenError::Special => Err(ResolveError::Forbidden),
+            OpenError::NotFolder => Err(ResolveError::NotFound),
+            OpenError::Io(error) => Err(ResolveError::from_io(&error)),
         }
-        hops += 1;
-        if hops > MAX_LINK_HOPS {
+    }
+
+    /// Puts the target of the link `name` in `folder` in front of what is left to walk.
+    fn follow(
+        &mut self,
+        folder: &Folder,
+        name: &str,
+        budget: &mut Budget,
+    ) -> Result<(), ResolveError> {
+        self.hops += 1;
+        if self.hops > MAX_LINK_HOPS {
             return Err(ResolveError::NotFound);
         }
         budget.charge()?;
         // A link the runtime will not even read (the WASI sandbox refuses absolute targets), or
         // that stopped being a link since it was opened, is as absent as one that escapes.
-        let target = folder
-            .read_link(&name)
-            .map_err(|_| ResolveError::NotFound)?;
+        let target = folder.read_link(name).map_err(|_| ResolveError::NotFound)?;
         for part in link_components(&target)?.into_iter().rev() {
-            pending.push_front(part);
+            self.pending.push_front(part);
         }
+        Ok(())
     }
-    // The walk ended on a folder it already holds: the root, or a path ending in `..`.
-    budget.charge()?;
-    let meta = location
-        .folder()
-        .metadata()
-        .map_err(|e| ResolveError::from_io(&e))?;
-    Ok(Entry::Folder { location, meta })
 }
 
 /// Where opening may block: what the name is, before opening it (`last`: it ends the walk, so it
