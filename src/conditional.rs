@@ -7,6 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::filesystem::Metadata;
 use crate::request::Headers;
 
+/// 9999-12-31T23:59:59Z, the last time an HTTP date can say, in seconds since the epoch.
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
 /// The validators of one version of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validators {
@@ -36,7 +39,10 @@ impl Validators {
                 since_epoch.subsec_nanos(),
                 meta.len
             ),
-            last_modified: UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs()),
+            // An HTTP date has four year digits (and httpdate panics beyond them): a file dated
+            // after 9999 — the folder's owner chooses — is said to be of the last second of 9999.
+            last_modified: UNIX_EPOCH
+                + Duration::from_secs(since_epoch.as_secs().min(LAST_HTTP_DATE)),
         }
     }
 
@@ -154,6 +160,17 @@ mod tests {
 
     fn outcome(fields: &str) -> Outcome {
         evaluate(&headers(fields), &v())
+    }
+
+    #[test]
+    fn dates_past_year_9999_are_said_as_its_last_second() {
+        let far = Metadata {
+            kind: crate::filesystem::Kind::File,
+            len: 1,
+            modified: Some(UNIX_EPOCH + Duration::from_secs(400_000_000_000)),
+        };
+        let validators = Validators::from_meta(&far, "");
+        assert_eq!(validators.http_date(), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]

@@ -163,6 +163,15 @@ impl Connection {
         }
     }
 
+    /// Lets go of what an idle connection need not hold: its handle on the served folder
+    /// (opened again by the next request). A host calls it when the connection has been idle a
+    /// while, so that thousands of idle connections hold sockets and nothing more.
+    pub fn shed(&mut self) {
+        if self.is_idle() {
+            self.root = None;
+        }
+    }
+
     /// True when no request is partly received and no response partly sent.
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Head) && self.input.is_empty()

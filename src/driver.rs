@@ -16,6 +16,8 @@ use crate::time::Now;
 
 /// Bytes read from the transport at once.
 const READ_CHUNK: usize = 16 * 1024;
+/// Responses one pump completes before it gives the other clients of its loop their turn.
+const RESPONSES_PER_PUMP: usize = 8;
 
 /// A non-blocking byte stream to one client.
 pub trait Transport {
@@ -40,6 +42,9 @@ pub enum Status {
     Reading { until: Duration, idle: bool },
     /// Room to write: pump again when there is, or at `until`.
     Writing { until: Duration },
+    /// Answered its share of requests with more already there: pump again on the next turn,
+    /// after the loop's other clients (a client pipelining without end must not keep the loop).
+    Yielded,
     /// The connection is over: close the stream.
     Closed,
 }
@@ -82,6 +87,7 @@ impl Driver {
 
     /// Moves bytes both ways at `now` until `transport` would block or the connection is over.
     pub fn pump(&mut self, transport: &mut impl Transport, now: Now) -> Status {
+        let mut answered = 0;
         loop {
             if self.written < self.out.len() {
                 match transport.write(&self.out[self.written..]) {
@@ -113,7 +119,13 @@ impl Driver {
                 }
                 // Hand-off was not asked for: a connection that asks cannot go on.
                 Step::SendFile(_) | Step::Close => self.closing = true,
-                Step::Log(exchange) => self.exchanges.push(exchange),
+                Step::Log(exchange) => {
+                    self.exchanges.push(exchange);
+                    answered += 1;
+                    if answered == RESPONSES_PER_PUMP {
+                        return Status::Yielded;
+                    }
+                }
                 Step::Receive(wait) => {
                     if self.unflushed {
                         match transport.flush() {
@@ -220,7 +232,8 @@ impl Transport for Memory {
 }
 
 /// Runs `connection` against a client that sends `pieces` (and closes its side if `ends`) at
-/// `now`, until the connection waits or closes: what it wrote, what it logged, and how it ended.
+/// `now`, until the connection waits or closes (pumping again when it yields): what it wrote,
+/// what it logged, and how it ended.
 pub fn run_to_wait<P: Into<Vec<u8>>>(
     connection: Connection,
     pieces: impl IntoIterator<Item = P>,
@@ -230,7 +243,10 @@ pub fn run_to_wait<P: Into<Vec<u8>>>(
 ) -> (Vec<u8>, Vec<Exchange>, Status) {
     let mut driver = Driver::new(connection, max_bytes, Duration::from_secs(30));
     let mut client = Memory::new(pieces, ends);
-    let status = driver.pump(&mut client, now);
+    let mut status = driver.pump(&mut client, now);
+    while status == Status::Yielded {
+        status = driver.pump(&mut client, now);
+    }
     (client.output, driver.take_exchanges(), status)
 }
 
@@ -294,6 +310,23 @@ mod tests {
         let answered = client.output.len();
         assert_eq!(driver.pump(&mut client, at(25)), Status::Closed);
         assert_eq!(client.output.len(), answered);
+    }
+
+    #[test]
+    fn a_pipelining_client_yields_after_its_share() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let request = "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20);
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new([request], false);
+        assert_eq!(driver.pump(&mut client, at(0)), Status::Yielded);
+        assert_eq!(driver.take_exchanges().len(), RESPONSES_PER_PUMP);
+        assert_eq!(driver.pump(&mut client, at(0)), Status::Yielded);
+        assert!(matches!(
+            driver.pump(&mut client, at(0)),
+            Status::Reading { idle: true, .. }
+        ));
+        assert_eq!(driver.take_exchanges().len(), 20 - RESPONSES_PER_PUMP);
     }
 
     #[test]

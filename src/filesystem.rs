@@ -231,7 +231,19 @@ pub mod imp {
         }
 
         pub fn open(&self, name: &str) -> Result<Opened, OpenError> {
-            let fd = match rustix::fs::openat(&*self.0, name, OPEN, Mode::empty()) {
+            // Look first: a link, FIFO, socket or device is answered without being opened at all
+            // (opening some devices has effects). What is then opened is checked again by its own
+            // `fstat`: the name may have been swapped in between.
+            let seen = rustix::fs::statat(&*self.0, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(io::Error::from)?;
+            let mut flags = OPEN;
+            match FileType::from_raw_mode(seen.st_mode) {
+                FileType::Symlink => return Err(OpenError::Link),
+                FileType::RegularFile => {}
+                FileType::Directory => flags |= OFlags::DIRECTORY,
+                _ => return Err(OpenError::Special),
+            }
+            let fd = match rustix::fs::openat(&*self.0, name, flags, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(errno) if maybe_link(errno) && self.is_link(name) => {
                     return Err(OpenError::Link);

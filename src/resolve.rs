@@ -44,42 +44,57 @@ impl Rules {
     }
 }
 
-/// A folder reached by a walk: every folder from the root down to it, each held open, so that a
-/// walk can go on from here (and `..` from here is exact).
+/// A folder reached by a walk: its names below the root, the folder itself held open (so a walk
+/// can go on from here), and the root, from which `..` is walked again. A walk holds two folders
+/// open, not one per level: a folder a thousand levels deep must not cost a thousand descriptors.
 #[derive(Debug, Clone)]
 pub struct Location {
-    /// The root first, then each folder below it with its name.
-    folders: Vec<(String, Folder)>,
+    root: Folder,
+    /// The folders below the root that lead here, by name (no links among them).
+    names: Vec<String>,
+    /// This folder.
+    current: Folder,
 }
 
 impl Location {
     /// The served folder itself.
     pub fn root(folder: Folder) -> Location {
         Location {
-            folders: vec![(String::new(), folder)],
+            root: folder.clone(),
+            names: Vec::new(),
+            current: folder,
         }
     }
 
     /// The folder this location is.
     pub fn folder(&self) -> &Folder {
-        &self.folders[self.folders.len() - 1].1
+        &self.current
     }
 
     /// The names of the folders below the root that lead here (no links among them).
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.folders[1..].iter().map(|(name, _)| name.as_str())
+        self.names.iter().map(String::as_str)
     }
 
     fn push(&mut self, name: String, folder: Folder) {
-        self.folders.push((name, folder));
+        self.names.push(name);
+        self.current = folder;
     }
 
-    /// Goes to the parent folder; there is none above the root.
-    fn up(&mut self) -> Result<(), ResolveError> {
-        if self.folders.len() == 1 {
+    /// Goes to the parent folder, opening it again from the root one name at a time (each open
+    /// charged, none following a link); there is none above the root.
+    fn up(&mut self, budget: &mut Budget) -> Result<(), ResolveError> {
+        if self.names.pop().is_none() {
             return Err(ResolveError::NotFound);
         }
-        self.folders.pop();
+        let mut folder = self.root.clone();
+        for name in &self.names {
+            budget.charge()?;
+            folder = folder
+                .open_folder(name)
+                .map_err(|_| ResolveError::NotFound)?;
+        }
+        self.current = folder;
         Ok(())
     }
 }
@@ -166,8 +181,8 @@ pub fn resolve(
         }
         match name.as_str() {
             "" | "." => continue,
-            // `location` holds only real folders, so `..` is exact; it never climbs above root.
-            ".." => walk.location.up()?,
+            // `location` names only real folders, so `..` is exact; it never climbs above root.
+            ".." => walk.location.up(budget)?,
             _ if rules.hide_dotfiles && name.starts_with('.') => {
                 return Err(ResolveError::NotFound);
             }

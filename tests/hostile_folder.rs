@@ -369,3 +369,47 @@ fn a_chunk_line_ending_in_a_bare_lf_is_refused() {
         assert!(probe(server.port) < Duration::from_secs(1));
     }
 }
+
+#[test]
+fn a_file_dated_after_the_year_9999_is_served_and_so_is_the_next_client() {
+    // An HTTP date has four year digits; the folder's owner picks a file's date (tmpfs keeps one
+    // in the year 14645; ext4 would clamp it to 2446).
+    for engine in DOORS {
+        let site = Site::new_in(std::path::Path::new("/dev/shm"));
+        site.file("ok.txt", "ok").file("far.txt", "far");
+        let far = rustix::fs::Timestamps {
+            last_access: rustix::fs::Timespec {
+                tv_sec: 400_000_000_000,
+                tv_nsec: 0,
+            },
+            last_modification: rustix::fs::Timespec {
+                tv_sec: 400_000_000_000,
+                tv_nsec: 0,
+            },
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            site.path().join("far.txt"),
+            &far,
+            rustix::fs::AtFlags::empty(),
+        )
+        .unwrap();
+        let server = server(&site, engine, &[]);
+        let response = server.get("/far.txt");
+        assert_eq!(
+            (response.status, response.text().as_str()),
+            (200, "far"),
+            "{engine}"
+        );
+        assert_eq!(
+            response.header("Last-Modified"),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT"),
+            "{engine}"
+        );
+        assert!(
+            server.get("/").text().contains("far.txt"),
+            "{engine}: listed"
+        );
+        assert!(probe(server.port) < Duration::from_secs(1), "{engine}");
+    }
+}

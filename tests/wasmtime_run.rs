@@ -193,6 +193,58 @@ fn later_http_1_versions_are_answered_as_http_1_1() {
     assert!(response.head.starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
+#[test]
+fn a_client_pipelining_without_end_shares_the_loop() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    let server = serve(site.path(), &["-q"]);
+    // One client sends requests without end and reads the answers as they come: its socket
+    // always has a request in and room out.
+    let greedy = server.connect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut greedy = greedy.try_clone().unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let batch = b"HEAD /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n".repeat(1000);
+            while !stop.load(Ordering::Relaxed) && greedy.write_all(&batch).is_ok() {}
+        })
+    };
+    let reader = {
+        let mut greedy = greedy.try_clone().unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sink = vec![0u8; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) && matches!(greedy.read(&mut sink), Ok(n) if n > 0)
+            {
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut probe = server.connect();
+        probe
+            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let answered = read_response(&mut probe, false).text() == "ok";
+        slowest = slowest.max(started.elapsed());
+        assert!(answered);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = greedy.shutdown(std::net::Shutdown::Both);
+    drop(server);
+    let _ = writer.join();
+    let _ = reader.join();
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a probe waited {slowest:?}"
+    );
+}
+
 /// Raises this process's open-file limit (inherited by the server it starts) to its maximum.
 fn raise_file_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};

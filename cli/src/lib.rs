@@ -124,9 +124,9 @@ pub struct Cli {
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub guest_memory: u32,
 
-    /// Time one step of the core may take, in milliseconds: a sandbox is stopped at this deadline;
-    /// a step still running a second later (in a slow file-system call, or with the native
-    /// engine) is given up on, and its connection answered 500 and closed.
+    /// Time one step of a sandbox may take, in milliseconds: the guest is stopped at this deadline,
+    /// and a step still running a second later (in a slow file-system call) is given up on; its
+    /// connection is answered 500 and closed.
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub guest_cpu_ms: u64,
 
@@ -340,12 +340,25 @@ impl Cli {
         let matches = Cli::command()
             .try_get_matches_from(args)
             .map_err(CliError::Invalid)?;
+        let given = |id| matches.value_source(id) == Some(ValueSource::CommandLine);
         for &(id, flag, why) in door.refusals() {
-            if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            if given(id) {
                 return Err(CliError::Refused { flag, door, why });
             }
         }
-        Cli::from_arg_matches(&matches).map_err(CliError::Invalid)
+        let cli = Cli::from_arg_matches(&matches).map_err(CliError::Invalid)?;
+        if cli.engine == EngineKind::Native {
+            for (id, flag) in [
+                ("guest_memory", "--guest-memory"),
+                ("guest_cpu_ms", "--guest-cpu-ms"),
+            ] {
+                if given(id) {
+                    let why = "with --engine native there is no sandbox for it to limit";
+                    return Err(CliError::Refused { flag, door, why });
+                }
+            }
+        }
+        Ok(cli)
     }
 
     /// Parses the words of an environment variable (shell quoting: `--header 'X-A: b'`) for

@@ -146,11 +146,16 @@ impl ConnectionResource {
                         return steps;
                     }
                 }
-                connection::Step::SendFile(send) => steps.push(Step::SendFile(FileRange {
-                    file: send.file.into_inner(),
-                    offset: send.offset,
-                    length: send.len,
-                })),
+                // A batch carries one file at most: pipelined requests must not make the host
+                // hold a descriptor for each while the first is still being sent.
+                connection::Step::SendFile(send) => {
+                    steps.push(Step::SendFile(FileRange {
+                        file: send.file.into_inner(),
+                        offset: send.offset,
+                        length: send.len,
+                    }));
+                    return steps;
+                }
                 connection::Step::Log(exchange) => steps.push(Step::Log(exchange.into())),
                 connection::Step::Receive(wait) => {
                     steps.push(Step::Receive(wait.into()));

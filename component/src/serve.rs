@@ -34,6 +34,8 @@ const BACKLOG: u64 = 1024;
 const LINGER: Duration = Duration::from_secs(2);
 /// How long the loop sleeps when nothing has a deadline sooner.
 const TICK: Duration = Duration::from_secs(1);
+/// Chunks a closed client's leftover bytes are read in, per turn, while lingering.
+const DRAIN_CHUNKS_PER_TURN: usize = 4;
 /// How often clients in the middle of a response are pumped, at least (see [`wait`]).
 const WRITE_TICK: Duration = Duration::from_millis(1);
 
@@ -153,12 +155,13 @@ impl Transport for Streams {
     }
 }
 
-/// What a client waits on: its stream, or the timer at its deadline.
+/// What a client waits on: its stream, or the timer at its deadline (nothing when it yielded: it
+/// is due at once, or closed).
 fn pollable(streams: &Streams, status: Status) -> Option<(Pollable, Duration)> {
     match status {
         Status::Reading { until, .. } => Some((streams.input.subscribe(), until)),
         Status::Writing { until } => Some((streams.output.subscribe(), until)),
-        Status::Closed => None,
+        Status::Yielded | Status::Closed => None,
     }
 }
 
@@ -176,6 +179,9 @@ fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
     loop {
         let status = driver.pump(&mut streams, now());
         log(cli, peer, driver.take_exchanges());
+        if status == Status::Yielded {
+            continue;
+        }
         let Some((stream, until)) = pollable(&streams, status) else {
             return Ok(());
         };
@@ -342,9 +348,11 @@ impl Client {
         }
     }
 
-    /// Whether a response is on its way to this client.
-    fn is_writing(&self) -> bool {
-        self.lingering_until.is_none() && matches!(self.status, Status::Writing { .. })
+    /// Whether this client is in the middle of answering: a response on its way, or more requests
+    /// waiting after its share of a turn. Such a client is pumped on every turn.
+    fn is_busy(&self) -> bool {
+        self.lingering_until.is_none()
+            && matches!(self.status, Status::Writing { .. } | Status::Yielded)
     }
 
     /// Until when this client waits.
@@ -352,7 +360,7 @@ impl Client {
         match (self.lingering_until, self.status) {
             (Some(until), _) => until,
             (None, Status::Reading { until, .. } | Status::Writing { until }) => until,
-            (None, Status::Closed) => Duration::ZERO,
+            (None, Status::Yielded | Status::Closed) => Duration::ZERO,
         }
     }
 
@@ -375,16 +383,18 @@ impl Client {
         self.drain(now, until)
     }
 
-    /// Reads and drops the client's bytes after the server closed its side; done at the client's
-    /// end of stream, an error, or `until`.
+    /// Reads and drops the client's bytes after the server closed its side, a few chunks per turn
+    /// (a client that never stops sending must not keep the loop); done at the client's end of
+    /// stream, an error, or `until`.
     fn drain(&mut self, now: Now, until: Duration) -> bool {
-        loop {
+        for _ in 0..DRAIN_CHUNKS_PER_TURN {
             match self.streams.input.read(CHUNK as u64) {
-                Ok(bytes) if bytes.is_empty() => return now.monotonic >= until,
+                Ok(bytes) if bytes.is_empty() => break,
                 Ok(_) => {}
                 Err(_) => return true,
             }
         }
+        now.monotonic >= until
     }
 }
 
@@ -412,7 +422,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         let mut done = Vec::new();
         for (position, client) in clients.iter_mut().enumerate() {
             let due = ready.clients.contains(&position)
-                || client.is_writing()
+                || client.is_busy()
                 || now.monotonic >= client.deadline();
             if due && client.pump(now, cli) {
                 done.push(position);
@@ -437,7 +447,7 @@ struct Ready {
 
 /// Waits until a listener or a waiting client is ready, or the earliest deadline comes.
 ///
-/// Clients in the middle of a response are not waited on: they are pumped on every turn, and the
+/// Clients in the middle of answering are not waited on: they are pumped on every turn, and the
 /// turn comes at least every [`WRITE_TICK`] while there are any. Two reasons. WASI lets a stream
 /// take 64 KiB per write, so waiting for each one's readiness costs a poll of every pollable per
 /// 64 KiB (a crowd of 1,000 downloads went quadratic). And under `wasmtime run` a poll that finds
@@ -449,10 +459,11 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
     let mut positions = Vec::with_capacity(clients.len());
     let mut deadline = start + TICK;
     for (position, client) in clients.iter().enumerate() {
-        deadline = deadline.min(client.deadline());
-        if client.is_writing() {
+        if client.is_busy() {
+            // Due on the next turn anyway (its own deadline is checked when it is pumped).
             deadline = deadline.min(start + WRITE_TICK);
-        } else if let Some((pollable, _)) = client.pollable() {
+        } else if let Some((pollable, until)) = client.pollable() {
+            deadline = deadline.min(until);
             pollables.push(pollable);
             positions.push(position);
         }

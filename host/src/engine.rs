@@ -50,11 +50,6 @@ impl Engine {
         })
     }
 
-    /// Whether idle sessions should give their instance back (instances are the costly part).
-    pub fn releases_idle(&self) -> bool {
-        matches!(self, Engine::Wasm(_))
-    }
-
     /// The wasm engine whose epoch must be advanced, if any.
     pub fn wasm(&self) -> Option<&wasmtime::Engine> {
         match self {
@@ -136,9 +131,13 @@ impl Session {
         result
     }
 
-    /// Gives an idle session's instance back to the pool.
+    /// Gives back what an idle session holds: a guest's instance goes back to the pool; the
+    /// native core lets go of its handle on the folder.
     pub fn release(&mut self) {
-        *self = Session::Released;
+        match self {
+            Session::Native(connection) => connection.shed(),
+            _ => *self = Session::Released,
+        }
     }
 
     /// Whether the session gave its instance back while idle.

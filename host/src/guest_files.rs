@@ -3,9 +3,10 @@
 //!
 //! - **`open-at` of one name, without following links, for reading**: wasmtime-wasi opens with a
 //!   plain blocking `open`, so a FIFO swapped in for a file holds the calling thread until some
-//!   writer appears, possibly forever. Here it is `openat(O_NOFOLLOW | O_NONBLOCK)` below the
-//!   guest's folder descriptor, and what was opened is checked by `fstat`: a folder or a regular
-//!   file comes back as a descriptor; a FIFO, socket or device is closed and refused (`access`).
+//!   writer appears, possibly forever. Here the name is looked at first (a FIFO, socket or device
+//!   is refused, `access`, without being opened), then opened with `openat(O_NOFOLLOW |
+//!   O_NONBLOCK)` below the guest's folder descriptor, and what was opened is checked by `fstat`
+//!   again: a folder or a regular file comes back as a descriptor, anything else is closed.
 //!   Every other `open-at` (a path of several components, following links, writing) goes to
 //!   wasmtime-wasi unchanged, with its own sandboxing.
 //! - **`read-directory` and `read-directory-entry`**: wasmtime-wasi reads a whole folder, and
@@ -135,6 +136,17 @@ async fn open_at<T: WasiView>(
     let mut oflags = OPEN;
     if how.contains(OpenFlags::DIRECTORY) {
         oflags |= OFlags::DIRECTORY;
+    }
+    // Look first: a link is refused as `O_NOFOLLOW` would refuse it, and a FIFO, socket or device
+    // is never opened at all (opening some devices has effects). What is then opened is checked
+    // again below: the name may have been swapped in between.
+    match rustix::fs::statat(&*dir.dir, path.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Symlink => return Ok(Err(ErrorCode::Loop)),
+            FileType::RegularFile | FileType::Directory => {}
+            _ => return Ok(Err(ErrorCode::Access)),
+        },
+        Err(errno) => return Ok(Err(error_code(errno))),
     }
     let opened = match rustix::fs::openat(&*dir.dir, path.as_str(), oflags, Mode::empty()) {
         Ok(fd) => fd,

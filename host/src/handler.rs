@@ -20,9 +20,9 @@ use crate::engine::{Engine, Session};
 use crate::server::ServeOptions;
 use crate::transport::Transport;
 
-/// How long an idle connection keeps its wasm instance before giving it back to the pool: long
-/// enough that a busy client's next request finds it warm, short enough that thousands of idle
-/// keep-alive connections hold sockets, not instances.
+/// How long an idle connection keeps its wasm instance (or natively, its folder handle) before
+/// giving it back: long enough that a busy client's next request finds it warm, short enough
+/// that thousands of idle keep-alive connections hold sockets, not instances or descriptors.
 const KEEP_WARM: Duration = Duration::from_millis(50);
 /// Largest chunk the session sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
@@ -164,8 +164,9 @@ impl<'a, S: Transport> Handler<'a, S> {
             return Flow::End;
         }
         let mut arrival = None;
-        if wait.idle && self.engine.releases_idle() {
-            // An idle guest goes back to the pool unless the next request follows at once.
+        if wait.idle {
+            // An idle session gives back what it holds (a guest its instance, the native core its
+            // folder handle) unless the next request follows at once.
             match timeout(KEEP_WARM, self.stream.receive()).await {
                 Ok(Ok(data)) => arrival = Some(Arrival::Bytes(data)),
                 Ok(Err(_)) => return Flow::End,

@@ -22,9 +22,14 @@ pub struct Site(PathBuf);
 
 impl Site {
     pub fn new() -> Site {
+        Site::new_in(&std::env::temp_dir())
+    }
+
+    /// A site under `base` (a file system with other limits, say tmpfs's far-future dates).
+    pub fn new_in(base: &Path) -> Site {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("hhttpp-it-{}-{n}", std::process::id()));
+        let path = base.join(format!("hhttpp-it-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         Site(path)
