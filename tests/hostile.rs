@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use support::{Server, Site, closed_by_server, read_response, write_big_file};
 
 /// Asserts the server still answers a plain request.
+/// The native binary's two engines: every limit here is the host's or the core's, and holds for
+/// both.
+const ENGINES: [&str; 2] = ["wasm", "native"];
+
 fn still_serving(server: &Server) {
     assert_eq!(server.get("/ok.txt").text(), "ok");
 }
@@ -23,96 +27,107 @@ fn site() -> Site {
 
 #[test]
 fn a_slow_request_head_gets_408_within_the_header_timeout() {
-    let site = site();
-    let server = Server::hhttpp_with(site.path(), &["--header-timeout", "1"]);
-    let mut stream = server.connect();
-    let started = Instant::now();
-    stream
-        .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    stream.write_all(b"X-Slow: 1\r\n").unwrap(); // trickling bytes does not extend the deadline
-    let response = read_response(&mut stream, false);
-    assert_eq!(response.status, 408);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(closed_by_server(&mut stream));
-    still_serving(&server);
+    for engine in ENGINES {
+        let site = site();
+        let server =
+            Server::hhttpp_with(site.path(), &["--engine", engine, "--header-timeout", "1"]);
+        let mut stream = server.connect();
+        let started = Instant::now();
+        stream
+            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        stream.write_all(b"X-Slow: 1\r\n").unwrap(); // trickling bytes does not extend the deadline
+        let response = read_response(&mut stream, false);
+        assert_eq!(response.status, 408);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(closed_by_server(&mut stream));
+        still_serving(&server);
+    }
 }
 
 #[test]
 fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    let site = site();
-    let server = Server::hhttpp_with(site.path(), &["--idle-timeout", "1"]);
-    let mut stream = server.connect();
-    stream
-        .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut stream, false).text(), "ok");
-    let started = Instant::now();
-    assert!(
-        closed_by_server(&mut stream),
-        "an idle connection is closed without a response"
-    );
-    let waited = started.elapsed();
-    assert!(
-        waited > Duration::from_millis(500) && waited < Duration::from_secs(4),
-        "{waited:?}"
-    );
+    for engine in ENGINES {
+        let site = site();
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine, "--idle-timeout", "1"]);
+        let mut stream = server.connect();
+        stream
+            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut stream, false).text(), "ok");
+        let started = Instant::now();
+        assert!(
+            closed_by_server(&mut stream),
+            "an idle connection is closed without a response"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited > Duration::from_millis(500) && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
+    }
 }
 
 #[test]
 fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
-    let site = site();
-    write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
-    let server = Server::hhttpp_with(site.path(), &["--write-timeout", "1"]);
-    let mut stream = server.connect();
-    stream
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(3)); // read nothing: socket buffers fill, writes stall
-    still_serving(&server);
-    let mut received = 0usize;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => received += n,
+    for engine in ENGINES {
+        let site = site();
+        write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
+        let server =
+            Server::hhttpp_with(site.path(), &["--engine", engine, "--write-timeout", "1"]);
+        let mut stream = server.connect();
+        stream
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3)); // read nothing: socket buffers fill, writes stall
+        still_serving(&server);
+        let mut received = 0usize;
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
         }
+        assert!(
+            received < 64 * 1024 * 1024,
+            "the server gave up on the stalled client"
+        );
     }
-    assert!(
-        received < 64 * 1024 * 1024,
-        "the server gave up on the stalled client"
-    );
 }
 
 #[test]
 fn connections_beyond_the_cap_get_503_and_slots_free_up() {
-    let site = site();
-    let server = Server::hhttpp_with(site.path(), &["--max-connections", "2"]);
-    let mut first = server.connect();
-    let second = server.connect();
-    first
-        .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut first, false).status, 200); // both slots are surely taken now
-    let mut third = server.connect();
-    let response = read_response(&mut third, false);
-    assert_eq!(response.status, 503);
-    assert_eq!(response.header("Connection"), Some("close"));
-    drop(first);
-    drop(second);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let status = server.get("/ok.txt").status;
-        if status == 200 {
-            break;
+    for engine in ENGINES {
+        let site = site();
+        let server =
+            Server::hhttpp_with(site.path(), &["--engine", engine, "--max-connections", "2"]);
+        let mut first = server.connect();
+        let second = server.connect();
+        first
+            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut first, false).status, 200); // both slots are surely taken now
+        let mut third = server.connect();
+        let response = read_response(&mut third, false);
+        assert_eq!(response.status, 503);
+        assert_eq!(response.header("Connection"), Some("close"));
+        drop(first);
+        drop(second);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = server.get("/ok.txt").status;
+            if status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "slots never freed up");
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(Instant::now() < deadline, "slots never freed up");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -152,21 +167,23 @@ fn a_guest_over_its_cpu_deadline_gets_500_and_the_next_request_is_served() {
 
 #[test]
 fn fifos_are_refused_without_hanging_a_worker() {
-    let site = site();
-    let status = Command::new("mkfifo")
-        .arg(site.path().join("pipe"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let server = Server::hhttpp(site.path());
-    let started = Instant::now();
-    assert_eq!(server.get("/pipe").status, 403);
-    assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(
-        server.get("/").text().contains("pipe"),
-        "listed, never opened"
-    );
-    still_serving(&server);
+    for engine in ENGINES {
+        let site = site();
+        let status = Command::new("mkfifo")
+            .arg(site.path().join("pipe"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        let started = Instant::now();
+        assert_eq!(server.get("/pipe").status, 403);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(
+            server.get("/").text().contains("pipe"),
+            "listed, never opened"
+        );
+        still_serving(&server);
+    }
 }
 
 #[test]
@@ -202,94 +219,100 @@ fn unreadable_files_and_folders_are_403() {
 
 #[test]
 fn a_folder_of_100000_entries_lists_in_bounded_memory() {
-    let site = site();
-    let folder = site.path().join("huge");
-    std::fs::create_dir(&folder).unwrap();
-    for i in 0..100_000 {
-        std::fs::File::create(folder.join(format!("{i:06}"))).unwrap();
+    for engine in ENGINES {
+        let site = site();
+        let folder = site.path().join("huge");
+        std::fs::create_dir(&folder).unwrap();
+        for i in 0..100_000 {
+            std::fs::File::create(folder.join(format!("{i:06}"))).unwrap();
+        }
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        let before = server.peak_rss();
+        let response = server.get("/huge/");
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.header("Listing-Truncated"),
+            Some("shown=10000; more")
+        );
+        let page = response.text();
+        assert!(page.contains("Showing the first 10000 entries read; this folder has more."));
+        // Reading stopped at the cap: 10,000 names, in order among themselves.
+        let names: Vec<&str> = page
+            .split("<li class=\"file\"><a href=\"")
+            .skip(1)
+            .map(|item| &item[..6])
+            .collect();
+        assert_eq!(names.len(), 10_000);
+        assert!(names.windows(2).all(|pair| pair[0] < pair[1]));
+        let growth = server.peak_rss().saturating_sub(before);
+        assert!(growth < 96 * 1024 * 1024, "grew by {} MiB", growth >> 20);
     }
-    let server = Server::hhttpp(site.path());
-    let before = server.peak_rss();
-    let response = server.get("/huge/");
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("Listing-Truncated"),
-        Some("shown=10000; more")
-    );
-    let page = response.text();
-    assert!(page.contains("Showing the first 10000 entries read; this folder has more."));
-    // Reading stopped at the cap: 10,000 names, in order among themselves.
-    let names: Vec<&str> = page
-        .split("<li class=\"file\"><a href=\"")
-        .skip(1)
-        .map(|item| &item[..6])
-        .collect();
-    assert_eq!(names.len(), 10_000);
-    assert!(names.windows(2).all(|pair| pair[0] < pair[1]));
-    let growth = server.peak_rss().saturating_sub(before);
-    assert!(growth < 96 * 1024 * 1024, "grew by {} MiB", growth >> 20);
 }
 
 #[test]
 fn hostile_names_are_listed_safely() {
-    use std::os::unix::ffi::OsStrExt;
-    let site = site();
-    site.file("names/<img src=x onerror=alert(1)>.txt", "x")
-        .file("names/quote\"amp&.txt", "x")
-        .file("names/new\nline.txt", "x")
-        .file("bytes/fine.txt", "x");
-    std::fs::write(
-        site.path()
-            .join("bytes")
-            .join(std::ffi::OsStr::from_bytes(b"bad-\xff\xfe.txt")),
-        "x",
-    )
-    .unwrap();
-    let server = Server::hhttpp(site.path());
-    let response = server.get("/names/");
-    assert_eq!(response.status, 200);
-    let page = response.text();
-    assert!(!page.contains("<img"), "{page}");
-    assert!(
-        page.contains("&lt;img src=x onerror=alert(1)&gt;.txt"),
-        "{page}"
-    );
-    assert!(page.contains("<a href=\"quote%22amp%26.txt\">quote&quot;amp&amp;.txt</a>"));
-    assert!(page.contains("href=\"new%0Aline.txt\""));
-    let json =
-        server.request(b"GET /names/ HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n");
-    assert_eq!(json.status, 200);
-    assert!(json.text().contains("new\\nline.txt"));
-    // WASI 0.2 cannot name a file that is not UTF-8: the listing leaves it out, says so, never
-    // shows the raw bytes, and goes on with the entries after it.
-    let response = server.get("/bytes/");
-    assert_eq!(response.status, 200);
-    let page = response.text();
-    assert!(!page.contains("bad-"), "{page}");
-    assert!(page.contains("fine.txt"), "{page}");
-    assert!(page.contains("1 entry could not be listed"), "{page}");
-    assert_eq!(
-        response.header("Listing-Truncated"),
-        Some("shown=1; unreadable=1")
-    );
-    still_serving(&server);
+    for engine in ENGINES {
+        use std::os::unix::ffi::OsStrExt;
+        let site = site();
+        site.file("names/<img src=x onerror=alert(1)>.txt", "x")
+            .file("names/quote\"amp&.txt", "x")
+            .file("names/new\nline.txt", "x")
+            .file("bytes/fine.txt", "x");
+        std::fs::write(
+            site.path()
+                .join("bytes")
+                .join(std::ffi::OsStr::from_bytes(b"bad-\xff\xfe.txt")),
+            "x",
+        )
+        .unwrap();
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        let response = server.get("/names/");
+        assert_eq!(response.status, 200);
+        let page = response.text();
+        assert!(!page.contains("<img"), "{page}");
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;.txt"),
+            "{page}"
+        );
+        assert!(page.contains("<a href=\"quote%22amp%26.txt\">quote&quot;amp&amp;.txt</a>"));
+        assert!(page.contains("href=\"new%0Aline.txt\""));
+        let json =
+            server.request(b"GET /names/ HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n");
+        assert_eq!(json.status, 200);
+        assert!(json.text().contains("new\\nline.txt"));
+        // WASI 0.2 cannot name a file that is not UTF-8: the listing leaves it out, says so, never
+        // shows the raw bytes, and goes on with the entries after it.
+        let response = server.get("/bytes/");
+        assert_eq!(response.status, 200);
+        let page = response.text();
+        assert!(!page.contains("bad-"), "{page}");
+        assert!(page.contains("fine.txt"), "{page}");
+        assert!(page.contains("1 entry could not be listed"), "{page}");
+        assert_eq!(
+            response.header("Listing-Truncated"),
+            Some("shown=1; unreadable=1")
+        );
+        still_serving(&server);
+    }
 }
 
 #[test]
 fn a_client_reset_mid_response_ends_only_that_connection() {
-    let site = site();
-    write_big_file(&site.path().join("big.bin"), 32 * 1024 * 1024);
-    let server = Server::hhttpp(site.path());
-    for _ in 0..3 {
-        let mut stream = server.connect();
-        stream
-            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        let mut buffer = vec![0u8; 256 * 1024];
-        stream.read_exact(&mut buffer).unwrap();
-        reset(stream);
+    for engine in ENGINES {
+        let site = site();
+        write_big_file(&site.path().join("big.bin"), 32 * 1024 * 1024);
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        for _ in 0..3 {
+            let mut stream = server.connect();
+            stream
+                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            let mut buffer = vec![0u8; 256 * 1024];
+            stream.read_exact(&mut buffer).unwrap();
+            reset(stream);
+        }
+        still_serving(&server);
     }
-    still_serving(&server);
 }
 
 #[test]
@@ -368,18 +391,20 @@ unsafe extern "C" {
 
 #[test]
 fn a_half_closed_client_still_gets_its_responses() {
-    let site = site();
-    let server = Server::hhttpp(site.path());
-    let mut stream = server.connect();
-    stream
-        .write_all(
-            b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n",
-        )
-        .unwrap();
-    stream.shutdown(std::net::Shutdown::Write).unwrap();
-    assert_eq!(read_response(&mut stream, false).text(), "ok");
-    assert_eq!(read_response(&mut stream, false).text(), "ok");
-    assert!(closed_by_server(&mut stream));
+    for engine in ENGINES {
+        let site = site();
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine]);
+        let mut stream = server.connect();
+        stream
+            .write_all(
+                b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+            )
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(read_response(&mut stream, false).text(), "ok");
+        assert_eq!(read_response(&mut stream, false).text(), "ok");
+        assert!(closed_by_server(&mut stream));
+    }
 }
 
 /// CPU time (user + system) the process has used, in clock ticks.

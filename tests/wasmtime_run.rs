@@ -186,6 +186,46 @@ fn the_same_timeouts_as_the_native_binary() {
 }
 
 #[test]
+fn the_same_limits_as_the_native_binary() {
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    support::write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
+    let server = serve(
+        site.path(),
+        &["--max-connections", "2", "--write-timeout", "1"],
+    );
+    // Beyond the cap: 503, and the slot frees up when a client leaves.
+    let first = server.connect();
+    let second = server.connect();
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = server.get("/ok.txt");
+    assert_eq!(refused.status, 503);
+    drop(first);
+    drop(second);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.get("/ok.txt").text(), "ok");
+    // A client that stops reading is dropped after the write timeout; others are served meanwhile.
+    let mut stalled = server.connect();
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(server.get("/ok.txt").text(), "ok");
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 1 << 20];
+    while let Ok(n) = stalled.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        received += n;
+    }
+    assert!(
+        received < 64 * 1024 * 1024,
+        "the stalled client was dropped early"
+    );
+}
+
+#[test]
 fn later_http_1_versions_are_answered_as_http_1_1() {
     let server = serve(&example_site(), &[]);
     let response = server.request(b"GET /about.html HTTP/1.2\r\nHost: a\r\n\r\n");
