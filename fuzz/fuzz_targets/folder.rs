@@ -63,22 +63,49 @@ impl Input<'_> {
     }
 }
 
+/// Builds the folder the input describes. The harness itself must not be led astray by what it
+/// builds: every parent is a real folder it made (never a link, which could point anywhere), and
+/// an entry is only ever created, never written over (an existing FIFO would block the write).
 fn build(site: &Path, base: &Path, input: &mut Input) {
     let _ = std::fs::remove_dir_all(site);
     let _ = std::fs::create_dir_all(site);
     for _ in 0..input.byte() % 12 {
-        let path = site.join(input.place());
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = match input.byte() % 4 {
-            0 => std::fs::create_dir_all(&path),
-            1 => std::fs::write(&path, "inside"),
-            2 => symlink(input.target(base), &path),
+        let place = input.place();
+        let kind = input.byte() % 4;
+        let target = input.target(base);
+        let Some(path) = real_folder_path(site, &place) else {
+            continue;
+        };
+        let _ = match kind {
+            0 => std::fs::create_dir(&path),
+            1 => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, b"inside")),
+            2 => symlink(target, &path),
             _ => rustix::fs::mkfifoat(rustix::fs::CWD, &path, rustix::fs::Mode::from(0o644))
                 .map_err(std::io::Error::from),
         };
     }
+}
+
+/// `site/place`, creating its parents as real folders, if every parent is (or can be made) one
+/// and nothing is at the place yet.
+fn real_folder_path(site: &Path, place: &Path) -> Option<PathBuf> {
+    let mut path = site.to_path_buf();
+    let parts: Vec<_> = place.components().collect();
+    let (last, parents) = parts.split_last()?;
+    for part in parents {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Err(_) => std::fs::create_dir(&path).ok()?,
+            Ok(_) => return None,
+        }
+    }
+    path.push(last);
+    std::fs::symlink_metadata(&path).is_err().then_some(path)
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
