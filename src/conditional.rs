@@ -15,8 +15,9 @@ const LAST_HTTP_DATE: u64 = 253_402_300_799;
 pub struct Validators {
     /// A strong entity-tag, quotes included.
     pub etag: String,
-    /// The modification time, truncated to whole seconds (HTTP dates have no finer precision).
-    pub last_modified: SystemTime,
+    /// The modification time, truncated to whole seconds (HTTP dates have no finer precision);
+    /// none for a generated page (a listing).
+    pub last_modified: Option<SystemTime>,
 }
 
 impl Validators {
@@ -41,14 +42,42 @@ impl Validators {
             ),
             // An HTTP date has four year digits (and httpdate panics beyond them): a file dated
             // after 9999 — the folder's owner chooses — is said to be of the last second of 9999.
-            last_modified: UNIX_EPOCH
-                + Duration::from_secs(since_epoch.as_secs().min(LAST_HTTP_DATE)),
+            last_modified: Some(
+                UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs().min(LAST_HTTP_DATE)),
+            ),
         }
     }
 
-    /// The `Last-Modified` value.
-    pub fn http_date(&self) -> String {
-        httpdate::fmt_http_date(self.last_modified)
+    /// Validators of a generated page, sent in the coding whose suffix is `variant` (empty for
+    /// none): a weak tag from a hash of its bytes, and no date.
+    pub fn of_page(page: &[u8], variant: &str) -> Validators {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &byte in page {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+        let suffix = if variant.is_empty() {
+            String::new()
+        } else {
+            format!("-{variant}")
+        };
+        Validators {
+            etag: format!("W/\"{hash:016x}-{:x}{suffix}\"", page.len()),
+            last_modified: None,
+        }
+    }
+
+    /// The same validators, with the tag weak: for a representation whose bytes are made as it is
+    /// sent (compressed on the fly), which a server upgrade could change for the same file.
+    pub fn weak(self) -> Validators {
+        Validators {
+            etag: format!("W/{}", self.etag.trim_start_matches("W/")),
+            ..self
+        }
+    }
+
+    /// The `Last-Modified` value, if there is one.
+    pub fn http_date(&self) -> Option<String> {
+        self.last_modified.map(httpdate::fmt_http_date)
     }
 }
 
@@ -70,7 +99,9 @@ pub fn evaluate(headers: &Headers, validators: &Validators) -> Outcome {
             return Outcome::Failed;
         }
     } else if let Some(date) = headers.get("if-unmodified-since").and_then(parse_date)
-        && validators.last_modified > date
+        && validators
+            .last_modified
+            .is_some_and(|modified| modified > date)
     {
         return Outcome::Failed;
     }
@@ -79,7 +110,9 @@ pub fn evaluate(headers: &Headers, validators: &Validators) -> Outcome {
             return Outcome::NotModified;
         }
     } else if let Some(date) = headers.get("if-modified-since").and_then(parse_date)
-        && validators.last_modified <= date
+        && validators
+            .last_modified
+            .is_some_and(|modified| modified <= date)
     {
         return Outcome::NotModified;
     }
@@ -96,7 +129,7 @@ pub fn if_range_holds(headers: &Headers, validators: &Validators) -> bool {
     if value.starts_with('"') || value.starts_with("W/") {
         return matches!(parse_tag(value), Some((false, tag, "")) if tag == validators.etag);
     }
-    parse_date(value) == Some(validators.last_modified)
+    validators.last_modified.is_some() && parse_date(value) == validators.last_modified
 }
 
 fn parse_date(value: &str) -> Option<SystemTime> {
@@ -154,7 +187,7 @@ mod tests {
     fn v() -> Validators {
         Validators {
             etag: "\"abc\"".into(),
-            last_modified: httpdate::parse_http_date("Tue, 24 Nov 2026 10:00:00 GMT").unwrap(),
+            last_modified: httpdate::parse_http_date("Tue, 24 Nov 2026 10:00:00 GMT").ok(),
         }
     }
 
@@ -170,7 +203,10 @@ mod tests {
             modified: Some(UNIX_EPOCH + Duration::from_secs(400_000_000_000)),
         };
         let validators = Validators::from_meta(&far, "");
-        assert_eq!(validators.http_date(), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(
+            validators.http_date().unwrap(),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
     }
 
     #[test]

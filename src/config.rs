@@ -86,6 +86,9 @@ pub struct Options {
     pub cache_control: Option<String>,
     /// Header fields added to every response.
     pub extra_headers: Vec<(String, String)>,
+    /// Whether text responses are compressed on the fly (zstd, br or gzip, as the client
+    /// accepts); precompressed siblings are served either way.
+    pub compress: bool,
 }
 
 impl Default for Options {
@@ -98,6 +101,7 @@ impl Default for Options {
             cors: false,
             cache_control: None,
             extra_headers: Vec::new(),
+            compress: true,
         }
     }
 }

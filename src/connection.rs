@@ -19,7 +19,7 @@ use crate::request_body::Discard;
 use crate::responder;
 use crate::response::{BodyCursor, FileSend, Response};
 use crate::time::Now;
-use crate::wire::{self, Framing, Persistence};
+use crate::wire::{self, Delimiting, Framing, Persistence};
 
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +117,8 @@ struct Outgoing {
     body: Option<BodyCursor>,
     /// The body as a file range for the caller to send, once the head is out.
     file: Option<FileSend>,
+    /// The body goes out in chunks (its length is known only once sent).
+    chunked: bool,
     close: bool,
     exchange: Exchange,
 }
@@ -127,6 +129,8 @@ struct Delivery {
     /// Whether the body goes out (not for `HEAD`).
     body: bool,
     persistence: Persistence,
+    /// Whether the client takes chunked bodies (HTTP/1.1).
+    chunked_ok: bool,
 }
 
 impl Connection {
@@ -324,6 +328,7 @@ impl Connection {
         let delivery = Delivery {
             body: request.method != Method::Head,
             persistence,
+            chunked_ok: request.version == Version::Http11,
         };
         self.start(response, exchange, delivery, now);
     }
@@ -346,20 +351,19 @@ impl Connection {
         let delivery = Delivery {
             body: true,
             persistence: Persistence::Close,
+            chunked_ok: false,
         };
         self.start(response, Exchange::of(request_line), delivery, now);
     }
 
     fn start(&mut self, response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
-        let framing = Framing {
-            persistence: delivery.persistence,
-        };
+        let framing = Framing::of(&response, delivery.persistence, delivery.chunked_ok);
         let head = wire::head(&response, framing, now.wall);
-        let length = response.body.len();
+        let length = response.body.known_len();
         let send_body = delivery.body && !response.is_bodiless();
         let (body, file) = match self.hand_off_from {
             _ if !send_body => (None, None),
-            Some(min) if length >= min => match response.body.into_file_send() {
+            Some(min) if length.is_some_and(|n| n >= min) => match response.body.into_file_send() {
                 Ok(file) => (None, Some(file)),
                 Err(body) => (Some(BodyCursor::new(body)), None),
             },
@@ -369,10 +373,12 @@ impl Connection {
             head,
             body,
             file,
-            close: delivery.persistence == Persistence::Close,
+            chunked: framing.delimiting == Delimiting::Chunked,
+            close: framing.persistence == Persistence::Close,
             exchange: Exchange {
                 status: response.status,
-                body_bytes: if send_body { length } else { 0 },
+                // A body compressed on the way out is counted as it goes (see `produce`).
+                body_bytes: if send_body { length.unwrap_or(0) } else { 0 },
                 ..exchange
             },
         });
@@ -399,17 +405,43 @@ impl Outgoing {
         }
         let mut out = std::mem::take(&mut self.head);
         let room = max_bytes.max(1).saturating_sub(out.len());
-        if let Some(body) = &mut self.body
-            && room > 0
-            && body.read_into(&mut out, room).is_err()
-        {
-            return Produced::Broken(out);
+        if room > 0 && self.body.is_some() {
+            let read = if self.chunked {
+                self.produce_chunk(&mut out, room)
+            } else {
+                self.body
+                    .as_mut()
+                    .map_or(Ok(()), |body| body.read_into(&mut out, room))
+            };
+            if read.is_err() {
+                return Produced::Broken(out);
+            }
         }
         if out.is_empty() {
             Produced::Done
         } else {
             Produced::Bytes(out)
         }
+    }
+}
+
+impl Outgoing {
+    /// Appends the next chunk of a chunked body to `out` (about `room` bytes), or the last chunk
+    /// once the body is done; counts the body bytes for the log.
+    fn produce_chunk(&mut self, out: &mut Vec<u8>, room: usize) -> std::io::Result<()> {
+        let Some(body) = &mut self.body else {
+            return Ok(());
+        };
+        let mut piece = Vec::new();
+        body.read_into(&mut piece, room.saturating_sub(wire::CHUNK_OVERHEAD).max(1))?;
+        if piece.is_empty() {
+            out.extend_from_slice(wire::LAST_CHUNK);
+            self.body = None;
+        } else {
+            self.exchange.body_bytes += piece.len() as u64;
+            wire::chunk(out, &piece);
+        }
+        Ok(())
     }
 }
 
@@ -521,7 +553,9 @@ mod tests {
     fn last_modified_of(dir: &TempDir, name: &str) -> String {
         let root = crate::filesystem::Folder::root(dir.path()).unwrap();
         let meta = root.entry_metadata(name).unwrap();
-        crate::conditional::Validators::from_meta(&meta, "").http_date()
+        crate::conditional::Validators::from_meta(&meta, "")
+            .http_date()
+            .unwrap()
     }
 
     #[test]
@@ -910,5 +944,240 @@ mod tests {
             "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
         );
         assert!(got.iter().all(|s| !matches!(s, Step::SendFile(_))));
+    }
+
+    /// The raw response bytes to `request` (no `Date` rewriting: bodies are binary here).
+    fn exchange(conn: Connection, request: &str, max: usize) -> Vec<u8> {
+        driver::run_to_wait(conn, [request], false, max, now()).0
+    }
+
+    /// Splits a response into its head (text) and its body, dechunked when it is chunked.
+    fn split_response(bytes: &[u8]) -> (String, Vec<u8>) {
+        let at = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8(bytes[..at].to_vec()).unwrap();
+        let mut rest = &bytes[at..];
+        if !head.contains("\r\nTransfer-Encoding: chunked\r\n") {
+            return (head, rest.to_vec());
+        }
+        let mut body = Vec::new();
+        loop {
+            let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap(), 16).unwrap();
+            rest = &rest[end + 2..];
+            if size == 0 {
+                assert_eq!(rest, b"\r\n", "the last chunk ends the body");
+                return (head, body);
+            }
+            body.extend_from_slice(&rest[..size]);
+            assert_eq!(&rest[size..size + 2], b"\r\n");
+            rest = &rest[size + 2..];
+        }
+    }
+
+    fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        match coding {
+            "gzip" => {
+                flate2::read::MultiGzDecoder::new(bytes)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            "br" => {
+                brotli::Decompressor::new(bytes, 4096)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            "zstd" => {
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    ruzstd::decoding::StreamingDecoder::new(&mut rest)
+                        .unwrap()
+                        .read_to_end(&mut out)
+                        .unwrap();
+                }
+            }
+            other => panic!("{other}"),
+        }
+        out
+    }
+
+    fn field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+        head.split("\r\n")
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+    }
+
+    /// A site with a small script, a large stylesheet and a picture.
+    fn text_site() -> (TempDir, Vec<u8>, Vec<u8>) {
+        let dir = site();
+        let script: Vec<u8> = "function hello() { return 'hhttpp'; }\n"
+            .repeat(40)
+            .into_bytes();
+        let style: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!(".c{i} {{ color: #{:06x}; }}\n", i * 7).into_bytes())
+            .collect();
+        std::fs::write(dir.path().join("app.mjs"), &script).unwrap();
+        std::fs::write(dir.path().join("site.css"), &style).unwrap();
+        std::fs::write(dir.path().join("photo.png"), vec![7u8; 5000]).unwrap();
+        (dir, script, style)
+    }
+
+    #[test]
+    fn text_is_compressed_in_the_coding_the_client_prefers() {
+        let (dir, script, _) = text_site();
+        for (accept, coding) in [
+            ("gzip, deflate, br, zstd", "br"),
+            ("gzip, zstd", "gzip"),
+            ("zstd", "zstd"),
+            ("gzip;q=0.5, zstd", "zstd"),
+            ("gzip", "gzip"),
+        ] {
+            let request =
+                format!("GET /app.mjs HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept}\r\n\r\n");
+            let (head, body) = split_response(&exchange(connection(&dir), &request, 1 << 20));
+            assert_eq!(field(&head, "Content-Encoding"), Some(coding), "{head}");
+            assert_eq!(field(&head, "Vary"), Some("Accept-Encoding"));
+            assert_eq!(
+                field(&head, "Content-Length"),
+                Some(body.len().to_string().as_str())
+            );
+            let etag = field(&head, "ETag").unwrap();
+            let suffix = if coding == "zstd" {
+                "zst"
+            } else if coding == "gzip" {
+                "gz"
+            } else {
+                "br"
+            };
+            assert!(
+                etag.starts_with("W/\"") && etag.ends_with(&format!("-{suffix}\"")),
+                "{etag}"
+            );
+            assert!(field(&head, "Accept-Ranges").is_none());
+            assert_eq!(decode(coding, &body), script, "{coding}");
+            assert!(body.len() < script.len() / 4);
+        }
+        // Without Accept-Encoding, or for a picture: the bytes as they are, and Vary when it matters.
+        let (head, body) = split_response(&exchange(
+            connection(&dir),
+            "GET /app.mjs HTTP/1.1\r\nHost: x\r\n\r\n",
+            1 << 20,
+        ));
+        assert_eq!(
+            (field(&head, "Content-Encoding"), body),
+            (None, script.clone())
+        );
+        assert_eq!(field(&head, "Vary"), Some("Accept-Encoding"));
+        let (head, _) = split_response(&exchange(
+            connection(&dir),
+            "GET /photo.png HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+            1 << 20,
+        ));
+        assert_eq!(
+            (field(&head, "Content-Encoding"), field(&head, "Vary")),
+            (None, None)
+        );
+        // Switched off.
+        let mut config = Config::new(dir.path());
+        config.options.compress = false;
+        let off = Connection::new(Arc::new(config), now());
+        let (head, body) = split_response(&exchange(
+            off,
+            "GET /app.mjs HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+            1 << 20,
+        ));
+        assert_eq!((field(&head, "Content-Encoding"), body), (None, script));
+    }
+
+    #[test]
+    fn large_text_streams_compressed_in_chunks() {
+        let (dir, _, style) = text_site();
+        assert!(style.len() as u64 > crate::compression::WHOLE_MAX);
+        for max in [1 << 20, 1000] {
+            let request = "GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\n\r\n";
+            let bytes = exchange(connection(&dir), request, max);
+            let (head, body) = split_response(&bytes);
+            assert_eq!(field(&head, "Transfer-Encoding"), Some("chunked"), "{head}");
+            assert!(field(&head, "Content-Length").is_none());
+            assert_eq!(decode("zstd", &body), style, "max {max}");
+        }
+        // HEAD: GET's fields, no body. HTTP/1.0 (no chunked coding): the bytes as they are.
+        let head = exchange(
+            connection(&dir),
+            "HEAD /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\n\r\n",
+            1 << 20,
+        );
+        let head = String::from_utf8(head).unwrap();
+        assert!(
+            head.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "{head}"
+        );
+        let (head, body) = split_response(&exchange(
+            connection(&dir),
+            "GET /site.css HTTP/1.0\r\nAccept-Encoding: zstd\r\n\r\n",
+            1 << 20,
+        ));
+        assert_eq!((field(&head, "Content-Encoding"), body), (None, style));
+    }
+
+    #[test]
+    fn ranges_validators_and_304_follow_the_representation() {
+        let (dir, script, _) = text_site();
+        // A range is of the file's own bytes, never compressed on the fly.
+        let (head, body) = split_response(&exchange(
+            connection(&dir),
+            "GET /app.mjs HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\nRange: bytes=0-9\r\n\r\n",
+            1 << 20,
+        ));
+        assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+        assert_eq!(
+            (field(&head, "Content-Encoding"), &body[..]),
+            (None, &script[..10])
+        );
+        assert_eq!(field(&head, "Vary"), Some("Accept-Encoding"));
+        // The compressed representation's tag gets 304 for that coding, and only for it.
+        let get = |accept: &str, extra: &str| {
+            let request = format!(
+                "GET /app.mjs HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept}\r\n{extra}\r\n"
+            );
+            split_response(&exchange(connection(&dir), &request, 1 << 20)).0
+        };
+        let etag = field(&get("br", ""), "ETag").unwrap().to_owned();
+        let revalidated = get("br", &format!("If-None-Match: {etag}\r\n"));
+        assert!(revalidated.starts_with("HTTP/1.1 304 "), "{revalidated}");
+        assert_eq!(field(&revalidated, "Vary"), Some("Accept-Encoding"));
+        assert_eq!(field(&revalidated, "ETag"), Some(etag.as_str()));
+        let other = get("gzip", &format!("If-None-Match: {etag}\r\n"));
+        assert!(other.starts_with("HTTP/1.1 200 "), "{other}");
+    }
+
+    #[test]
+    fn listings_are_compressed_and_revalidated() {
+        let (dir, _, _) = text_site();
+        for i in 0..40 {
+            std::fs::write(dir.path().join(format!("files/entry-{i}.txt")), "x").unwrap();
+        }
+        let request = "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+        let (head, body) = split_response(&exchange(connection(&dir), request, 1 << 20));
+        assert_eq!(field(&head, "Content-Encoding"), Some("gzip"), "{head}");
+        assert_eq!(field(&head, "Vary"), Some("Accept, Accept-Encoding"));
+        let page = String::from_utf8(decode("gzip", &body)).unwrap();
+        assert!(page.contains("entry-39.txt"));
+        let etag = field(&head, "ETag").unwrap().to_owned();
+        let again = format!(
+            "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nIf-None-Match: {etag}\r\n\r\n"
+        );
+        let (head, body) = split_response(&exchange(connection(&dir), &again, 1 << 20));
+        assert!(
+            head.starts_with("HTTP/1.1 304 ") && body.is_empty(),
+            "{head}"
+        );
+        std::fs::write(dir.path().join("files/new.txt"), "x").unwrap();
+        let (head, _) = split_response(&exchange(connection(&dir), &again, 1 << 20));
+        assert!(
+            head.starts_with("HTTP/1.1 200 "),
+            "a changed folder is sent again"
+        );
     }
 }

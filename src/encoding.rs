@@ -1,20 +1,24 @@
-//! Content negotiation for precompressed files: given `Accept-Encoding` (RFC 9110 §12.5.3) and the
-//! encodings present beside a file (`foo.js.br`, `foo.js.gz`), which one to send.
+//! Content negotiation: given `Accept-Encoding` (RFC 9110 §12.5.3) and the codings a response can
+//! be sent in — precompressed siblings of a file (`foo.js.zst`, `foo.js.br`, `foo.js.gz`), or any
+//! coding when it is compressed on the fly ([`crate::compression`]) — which one to send.
 
-/// An encoding a file may be stored in beside the original.
+/// A content coding hhttpp sends, stored beside a file or made on the fly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
+    Zstd,
     Brotli,
     Gzip,
 }
 
 impl Coding {
-    /// Every stored coding, in the server's preference order (smaller first).
-    pub const ALL: [Coding; 2] = [Coding::Brotli, Coding::Gzip];
+    /// Every coding, in the server's preference order on ties: zstd (fastest to decode, and to
+    /// make on the fly), brotli, gzip.
+    pub const ALL: [Coding; 3] = [Coding::Zstd, Coding::Brotli, Coding::Gzip];
 
     /// The file-name suffix of a file stored in this coding.
     pub fn suffix(self) -> &'static str {
         match self {
+            Coding::Zstd => "zst",
             Coding::Brotli => "br",
             Coding::Gzip => "gz",
         }
@@ -23,6 +27,7 @@ impl Coding {
     /// The `Content-Encoding` token.
     pub fn token(self) -> &'static str {
         match self {
+            Coding::Zstd => "zstd",
             Coding::Brotli => "br",
             Coding::Gzip => "gzip",
         }
@@ -80,12 +85,22 @@ fn parse_q(value: &str) -> Option<u16> {
 }
 
 /// Chooses among the codings `available` beside a file: the one the client weights highest
-/// (ties go to the server's preference), unless the client prefers the original bytes.
+/// (ties go to the server's preference, [`Coding::ALL`]'s order), unless the client prefers the
+/// original bytes.
 pub fn choose(accept_encoding: Option<&str>, available: &[Coding]) -> Option<Coding> {
+    choose_in_order(accept_encoding, available, &Coding::ALL)
+}
+
+/// As [`choose`], with ties going to the first of `preference`.
+pub fn choose_in_order(
+    accept_encoding: Option<&str>,
+    available: &[Coding],
+    preference: &[Coding],
+) -> Option<Coding> {
     let accept = accept_encoding?;
     let identity = quality(accept, "identity").unwrap_or(1);
     let mut best: Option<(u16, Coding)> = None;
-    for &coding in Coding::ALL.iter().filter(|c| available.contains(c)) {
+    for &coding in preference.iter().filter(|c| available.contains(c)) {
         let q = quality(accept, coding.token()).unwrap_or(0);
         if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
             best = Some((q, coding));
@@ -109,6 +124,14 @@ mod tests {
         assert_eq!(choose(Some("gzip, deflate, br"), &[Gzip]), Some(Gzip));
         assert_eq!(choose(Some("gzip"), &[Brotli]), None);
         assert_eq!(choose(None, &[Brotli, Gzip]), None);
+    }
+
+    #[test]
+    fn prefers_zstd_then_brotli_then_gzip_on_ties() {
+        assert_eq!(choose(Some("gzip, br, zstd"), &Coding::ALL), Some(Zstd));
+        assert_eq!(choose(Some("gzip, br"), &Coding::ALL), Some(Brotli));
+        assert_eq!(choose(Some("zstd;q=0.5, gzip"), &Coding::ALL), Some(Gzip));
+        assert_eq!(choose(Some("*"), &Coding::ALL), Some(Zstd));
     }
 
     #[test]

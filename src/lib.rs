@@ -12,11 +12,13 @@
 //!   response is written); [`driver`] is the reference loop that moves its bytes;
 //! - the **static-file responder** — [`responder`] and what it uses: [`target`] (paths),
 //!   [`resolve`] (the folder boundary, within a [`budget`] of file-system work), [`listing`],
-//!   [`conditional`] (validators), [`range`], [`encoding`] (precompressed files), [`media_type`]
+//!   [`conditional`] (validators), [`range`], [`encoding`] (negotiation), [`compression`] (on the
+//!   fly), [`media_type`]
 //!   and [`response`] (the answer as a description);
 //! - the **served folder** — [`filesystem`].
 
 pub mod budget;
+pub mod compression;
 pub mod conditional;
 pub mod config;
 pub mod connection;

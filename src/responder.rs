@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::compression;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
 use crate::encoding::{self, Coding};
@@ -15,7 +16,7 @@ use crate::filesystem::{Folder, Metadata, OpenFile};
 use crate::listing;
 use crate::media_type;
 use crate::range::{self, Ranges};
-use crate::request::{Method, Request};
+use crate::request::{Method, Request, Version};
 use crate::resolve::{Entry, Location, Lookup, ResolveError};
 use crate::response::{Body, Response, Segment};
 use crate::target::{self, Target, TargetForm};
@@ -128,11 +129,12 @@ fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Respons
 
 /// Applies the user's header switches to every response.
 fn decorate(mut response: Response, options: &Options) -> Response {
-    let is_file = response.header("ETag").is_some();
+    // A file's responses carry a validator; listings carry one too, but set their own
+    // `no-cache` (a listing changes whenever the folder does).
+    let is_file = response.header("ETag").is_some() && response.header("Cache-Control").is_none();
     if let Some(value) = &options.cache_control
         && is_file
     {
-        response.headers.retain(|(n, _)| n != "Cache-Control");
         response = response.with("Cache-Control", value.clone());
     }
     if options.cors {
@@ -206,16 +208,48 @@ fn serve_folder(
             listing::html(&target.display_path(), &listing, order),
         )
     };
-    let response = Response::new(200, Body::bytes(page))
-        .with("Content-Type", content_type)
-        .with("Vary", "Accept")
-        .with("Cache-Control", "no-cache");
+    listing_response(request, config, content_type, page.into_bytes(), &listing)
+}
+
+/// A listing page: with a validator (a repeat visit to an unchanged folder gets `304`),
+/// compressed when the client accepts it.
+fn listing_response(
+    request: &Request,
+    config: &Config,
+    content_type: &str,
+    page: Vec<u8>,
+    listing: &listing::Listing,
+) -> Response {
+    let accept = request.headers.get("accept-encoding");
+    let coding = encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
+        .filter(|_| config.options.compress && page.len() as u64 >= compression::MIN_LEN);
+    let validators = Validators::of_page(&page, coding.map_or("", Coding::suffix));
+    let vary = if config.options.compress {
+        "Accept, Accept-Encoding"
+    } else {
+        "Accept"
+    };
+    let mut base = vec![
+        ("ETag", validators.etag.clone()),
+        ("Vary", vary.to_owned()),
+        ("Cache-Control", "no-cache".to_owned()),
+    ];
     if listing.truncated() {
         // Scripts reading the JSON array learn it is partial from this field.
-        response.with("Listing-Truncated", listing.truncation_note())
-    } else {
-        response
+        base.push(("Listing-Truncated", listing.truncation_note()));
     }
+    if conditional::evaluate(&request.headers, &validators) == Outcome::NotModified {
+        return not_modified(&base);
+    }
+    base.insert(0, ("Content-Type", content_type.to_owned()));
+    let body = match coding {
+        Some(coding) => {
+            base.push(("Content-Encoding", coding.token().to_owned()));
+            Body::bytes(compression::compress(coding, &page))
+        }
+        None => Body::bytes(page),
+    };
+    with_fields(Response::new(200, body), &base)
 }
 
 /// Whether the client asked for the listing as JSON rather than HTML.
@@ -228,7 +262,80 @@ fn wants_json(request: &Request) -> bool {
         .any(|(media, q)| media.eq_ignore_ascii_case("application/json") && q > 0)
 }
 
-/// Serves a regular file: picks a precompressed variant, evaluates preconditions, then ranges.
+/// One representation of a file chosen for a request: the file it is read from, and how it is
+/// coded (stored so, or compressed on the fly).
+struct Representation {
+    file: OpenFile,
+    meta: Metadata,
+    coding: Option<Coding>,
+    /// Compressed as it is sent, from the file's own bytes.
+    on_the_fly: bool,
+    /// Whether the response depends on `Accept-Encoding` (so caches must key on it).
+    vary: bool,
+}
+
+impl Representation {
+    /// Validators of this representation: each coding has its own tag; one made on the fly has a
+    /// weak tag (its bytes could change with the compressor, the file's could not).
+    fn validators(&self) -> Validators {
+        let validators = Validators::from_meta(&self.meta, self.coding.map_or("", Coding::suffix));
+        if self.on_the_fly {
+            validators.weak()
+        } else {
+            validators
+        }
+    }
+}
+
+/// Chooses the representation of `found` to send: a precompressed sibling the client accepts
+/// (`.zst`, `.br`, `.gz`: preferred, as nothing has to be done for it), else a coding made on the
+/// fly for a compressible type ([`compression::PREFERENCE`] on ties), else the file as it is. A `Range` request is not compressed on
+/// the fly (as nginx): its ranges are of the file's own bytes, or of a precompressed sibling.
+fn representation(
+    request: &Request,
+    config: &Config,
+    lookup: &mut Lookup,
+    target: &Target,
+    found: Found,
+    content_type: &str,
+) -> Representation {
+    let variants = precompressed_variants(lookup, target);
+    let compressible = config.options.compress
+        && compression::compressible(content_type)
+        && found.meta.len >= compression::MIN_LEN;
+    let vary = !variants.is_empty() || compressible;
+    let accept = request.headers.get("accept-encoding");
+    let stored: Vec<Coding> = variants.iter().map(|(c, _)| *c).collect();
+    if let Some(coding) = encoding::choose(accept, &stored)
+        && let Some((_, variant)) = variants.into_iter().find(|(c, _)| *c == coding)
+    {
+        return Representation {
+            file: variant.file,
+            meta: variant.meta,
+            coding: Some(coding),
+            on_the_fly: false,
+            vary,
+        };
+    }
+    // A body compressed as it is sent needs chunked framing, which HTTP/1.0 lacks: there only
+    // what is compressed whole, in memory, qualifies.
+    let streamable = request.version == Version::Http11 || found.meta.len <= compression::WHOLE_MAX;
+    let on_the_fly = compressible && streamable && request.headers.get("range").is_none();
+    let coding = if on_the_fly {
+        encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
+    } else {
+        None
+    };
+    Representation {
+        file: found.file,
+        meta: found.meta,
+        coding,
+        on_the_fly: coding.is_some(),
+        vary,
+    }
+}
+
+/// Serves a regular file: picks its representation, evaluates preconditions, then ranges.
 fn serve_file(
     request: &Request,
     config: &Config,
@@ -237,106 +344,175 @@ fn serve_file(
     found: Found,
 ) -> Response {
     let content_type = media_type::for_path(Path::new(&found.name));
-    let variants = precompressed_variants(lookup, target);
-    let vary_encoding = !variants.is_empty();
-    let accept_encoding = request.headers.get("accept-encoding");
-    let chosen = encoding::choose(
-        accept_encoding,
-        &variants.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
-    );
-    let (Found { file, meta, .. }, coding) =
-        match chosen.and_then(|c| variants.into_iter().find(|(v, _)| *v == c)) {
-            Some((coding, variant)) => (variant, Some(coding)),
-            None => (found, None),
-        };
-    let validators = Validators::from_meta(&meta, coding.map_or("", Coding::suffix));
+    let chosen = representation(request, config, lookup, target, found, &content_type);
+    let validators = chosen.validators();
     let mut base = Vec::with_capacity(8);
     base.push(("Content-Type", content_type.clone()));
-    base.push(("Last-Modified", validators.http_date()));
+    if let Some(date) = validators.http_date() {
+        base.push(("Last-Modified", date));
+    }
     base.push(("ETag", validators.etag.clone()));
-    base.push(("Accept-Ranges", "bytes".to_owned()));
-    if let Some(coding) = coding {
+    if !chosen.on_the_fly {
+        base.push(("Accept-Ranges", "bytes".to_owned()));
+    }
+    if let Some(coding) = chosen.coding {
         base.push(("Content-Encoding", coding.token().to_owned()));
     }
-    if vary_encoding {
+    if chosen.vary {
         base.push(("Vary", "Accept-Encoding".to_owned()));
     }
-    let with_base = |mut response: Response, fields: &[(&'static str, String)]| {
-        let fields = fields.iter().map(|(n, v)| (Cow::Borrowed(*n), v.clone()));
-        response.headers.extend(fields);
-        response
-    };
-
     match conditional::evaluate(&request.headers, &validators) {
-        Outcome::NotModified => {
-            // RFC 9110 §15.4.5: a 304 repeats the validators and Vary, and no content fields.
-            let fields: Vec<_> = base
-                .iter()
-                .filter(|(n, _)| matches!(*n, "ETag" | "Last-Modified" | "Vary"))
-                .cloned()
-                .collect();
-            return with_base(Response::new(304, Body::empty()), &fields);
-        }
+        Outcome::NotModified => return not_modified(&base),
         Outcome::Failed => return Response::error(412, "A precondition of the request failed."),
         Outcome::Proceed => {}
     }
+    let Representation {
+        file,
+        meta,
+        coding,
+        on_the_fly,
+        ..
+    } = chosen;
+    match coding {
+        Some(coding) if on_the_fly => compressed(file, meta.len, coding, &base),
+        _ => ranged(
+            request,
+            config,
+            file,
+            meta.len,
+            &validators,
+            &content_type,
+            &base,
+        ),
+    }
+}
 
-    let len = meta.len;
+/// Adds `fields` to `response`.
+fn with_fields(mut response: Response, fields: &[(&'static str, String)]) -> Response {
+    let fields = fields.iter().map(|(n, v)| (Cow::Borrowed(*n), v.clone()));
+    response.headers.extend(fields);
+    response
+}
+
+/// `304`: RFC 9110 §15.4.5 wants the validators and `Vary` repeated, and no content fields.
+fn not_modified(base: &[(&'static str, String)]) -> Response {
+    let fields: Vec<_> = base
+        .iter()
+        .filter(|(n, _)| matches!(*n, "ETag" | "Last-Modified" | "Vary"))
+        .cloned()
+        .collect();
+    with_fields(Response::new(304, Body::empty()), &fields)
+}
+
+/// The file compressed on the fly: whole, in memory, with a `Content-Length`, when it is small;
+/// as it is sent, in chunks, when it is not.
+fn compressed(
+    file: OpenFile,
+    len: u64,
+    coding: Coding,
+    base: &[(&'static str, String)],
+) -> Response {
+    let body = if len <= compression::WHOLE_MAX {
+        match read_whole(&file, len) {
+            Ok(bytes) => Body::bytes(compression::compress(coding, &bytes)),
+            Err(_) => return Response::error(500, "The file could not be read."),
+        }
+    } else {
+        Body::encoded(Body::file_range(file, 0, len), coding)
+    };
+    with_fields(Response::new(200, body), base)
+}
+
+/// Up to `len` bytes of `file` from its start (fewer if it shrank since it was opened).
+fn read_whole(file: &OpenFile, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file.read_at(&mut bytes[filled..], filled as u64)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+/// The file as it is (or a precompressed sibling), whole or in the ranges the request asks for.
+fn ranged(
+    request: &Request,
+    config: &Config,
+    file: OpenFile,
+    len: u64,
+    validators: &Validators,
+    content_type: &str,
+    base: &[(&'static str, String)],
+) -> Response {
     let ranges = match request.headers.get("range") {
-        Some(value) if conditional::if_range_holds(&request.headers, &validators) => {
+        Some(value) if conditional::if_range_holds(&request.headers, validators) => {
             range::parse(value, len, config.limits.max_ranges)
         }
         _ => Ranges::Full,
     };
     match ranges {
-        Ranges::Full => with_base(Response::new(200, Body::file_range(file, 0, len)), &base),
+        Ranges::Full => with_fields(Response::new(200, Body::file_range(file, 0, len)), base),
         Ranges::Unsatisfiable => {
             let response = Response::error(416, "None of the requested ranges is satisfiable.");
-            with_base(response, &[("Content-Range", format!("bytes */{len}"))])
+            with_fields(response, &[("Content-Range", format!("bytes */{len}"))])
         }
         Ranges::Partial(ranges) if ranges.len() == 1 => {
             let r = ranges[0];
-            with_base(
+            with_fields(
                 Response::new(206, Body::file_range(file, r.first, r.len())),
-                &base,
+                base,
             )
             .with("Content-Range", r.content_range(len))
         }
-        Ranges::Partial(ranges) => {
-            let boundary = boundary(&validators, &ranges);
-            let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
-            for (i, r) in ranges.iter().enumerate() {
-                let lead = if i == 0 { "" } else { "\r\n" };
-                let part_head = format!(
-                    "{lead}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
-                    r.content_range(len)
-                );
-                segments.push(Segment::Bytes(part_head.into_bytes()));
-                segments.push(Segment::FileRange {
-                    offset: r.first,
-                    len: r.len(),
-                });
-            }
-            segments.push(Segment::Bytes(
-                format!("\r\n--{boundary}--\r\n").into_bytes(),
-            ));
-            let body = Body {
-                file: Some(file),
-                segments,
-            };
-            let fields: Vec<_> = base
-                .into_iter()
-                .map(|(n, v)| {
-                    if n == "Content-Type" {
-                        (n, format!("multipart/byteranges; boundary={boundary}"))
-                    } else {
-                        (n, v)
-                    }
-                })
-                .collect();
-            with_base(Response::new(206, body), &fields)
-        }
+        Ranges::Partial(ranges) => multipart(file, len, &ranges, validators, content_type, base),
     }
+}
+
+/// A `206 multipart/byteranges` of several ranges of the file.
+fn multipart(
+    file: OpenFile,
+    len: u64,
+    ranges: &[range::ByteRange],
+    validators: &Validators,
+    content_type: &str,
+    base: &[(&'static str, String)],
+) -> Response {
+    let boundary = boundary(validators, ranges);
+    let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
+    for (i, r) in ranges.iter().enumerate() {
+        let lead = if i == 0 { "" } else { "\r\n" };
+        let part_head = format!(
+            "{lead}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            r.content_range(len)
+        );
+        segments.push(Segment::Bytes(part_head.into_bytes()));
+        segments.push(Segment::FileRange {
+            offset: r.first,
+            len: r.len(),
+        });
+    }
+    segments.push(Segment::Bytes(
+        format!("\r\n--{boundary}--\r\n").into_bytes(),
+    ));
+    let body = Body {
+        file: Some(file),
+        segments,
+        coding: None,
+    };
+    let fields: Vec<_> = base
+        .iter()
+        .map(|(n, v)| {
+            if *n == "Content-Type" {
+                (*n, format!("multipart/byteranges; boundary={boundary}"))
+            } else {
+                (*n, v.clone())
+            }
+        })
+        .collect();
+    with_fields(Response::new(206, body), &fields)
 }
 
 /// The precompressed siblings of the requested file that exist and are regular files, opened.

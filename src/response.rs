@@ -3,11 +3,14 @@
 //! the framing) is [`crate::wire`]'s.
 //!
 //! The body is a description, not bytes: a file range is read only when the connection sends it,
-//! in chunks, so a large file is never held in memory.
+//! in chunks, so a large file is never held in memory — also when it is compressed on the way out
+//! ([`Body::encoded`]): then its length is not known before it is sent.
 
 use std::borrow::Cow;
 use std::io;
 
+use crate::compression::Encoder;
+use crate::encoding::Coding;
 use crate::filesystem::OpenFile;
 
 /// One piece of a body, in order.
@@ -21,11 +24,13 @@ pub enum Segment {
     },
 }
 
-/// A response body: segments, and the file that `FileRange` segments read from.
+/// A response body: segments, the file that `FileRange` segments read from, and the coding the
+/// segments are compressed in as they are sent, if any.
 #[derive(Debug, Default)]
 pub struct Body {
     pub file: Option<OpenFile>,
     pub segments: Vec<Segment>,
+    pub coding: Option<Coding>,
 }
 
 impl Body {
@@ -39,6 +44,7 @@ impl Body {
         Body {
             file: None,
             segments: vec![Segment::Bytes(bytes.into())],
+            coding: None,
         }
     }
 
@@ -47,11 +53,20 @@ impl Body {
         Body {
             file: Some(file),
             segments: vec![Segment::FileRange { offset, len }],
+            coding: None,
         }
     }
 
-    /// The body's length in bytes.
-    pub fn len(&self) -> u64 {
+    /// `body` compressed in `coding` as it is sent: its length is known only once it is sent.
+    pub fn encoded(body: Body, coding: Coding) -> Body {
+        Body {
+            coding: Some(coding),
+            ..body
+        }
+    }
+
+    /// The length of the segments (before any compression).
+    fn source_len(&self) -> u64 {
         self.segments
             .iter()
             .map(|s| match s {
@@ -61,21 +76,23 @@ impl Body {
             .sum()
     }
 
-    /// Whether the body has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The body's length in bytes, when it is known before sending (not when it is compressed on
+    /// the way out).
+    pub fn known_len(&self) -> Option<u64> {
+        self.coding.is_none().then(|| self.source_len())
     }
 
     /// The body as one range of one file, when that is all it is (the common `200` and
     /// single-range `206`), so a transport can send it without copying; otherwise the body back.
     pub fn into_file_send(self) -> Result<FileSend, Body> {
-        match (self.file, self.segments.as_slice()) {
-            (Some(file), &[Segment::FileRange { offset, len }]) => {
+        match (self.file, self.segments.as_slice(), self.coding) {
+            (Some(file), &[Segment::FileRange { offset, len }], None) => {
                 Ok(FileSend { file, offset, len })
             }
-            (file, _) => Err(Body {
+            (file, _, coding) => Err(Body {
                 file,
                 segments: self.segments,
+                coding,
             }),
         }
     }
@@ -90,6 +107,9 @@ pub struct FileSend {
     pub len: u64,
 }
 
+/// Source bytes read at once for a body compressed on the way out.
+const ENCODE_CHUNK: usize = 64 * 1024;
+
 /// Reads a [`Body`] front to back in bounded chunks: what every transport uses to send one.
 #[derive(Debug)]
 pub struct BodyCursor {
@@ -97,22 +117,58 @@ pub struct BodyCursor {
     /// Index of the segment being read, and bytes of it already read.
     segment: usize,
     segment_read: u64,
+    /// For a body compressed on the way out: the encoder (until the source is done), and
+    /// compressed bytes not handed out yet.
+    encoder: Option<Box<Encoder>>,
+    encoded: Vec<u8>,
 }
 
 impl BodyCursor {
     pub fn new(body: Body) -> BodyCursor {
+        let encoder = body.coding.map(|coding| Box::new(Encoder::new(coding)));
         BodyCursor {
             body,
             segment: 0,
             segment_read: 0,
+            encoder,
+            encoded: Vec::new(),
         }
     }
 
-    /// Appends up to `max_bytes` of the body to `out`; appends nothing once the body is done.
+    /// Appends up to `max_bytes` of the body, as sent (compressed when it is), to `out`; appends
+    /// nothing once the body is done.
     ///
     /// Fails with `UnexpectedEof` if the file ended before its promised range (it shrank while
     /// being sent): the transport must then abort rather than send wrong bytes.
     pub fn read_into(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> io::Result<()> {
+        if self.body.coding.is_none() {
+            return self.read_source(out, max_bytes);
+        }
+        let limit = out.len() + max_bytes;
+        while out.len() < limit {
+            if !self.encoded.is_empty() {
+                let take = (limit - out.len()).min(self.encoded.len());
+                out.extend(self.encoded.drain(..take));
+                continue;
+            }
+            if self.encoder.is_none() {
+                break;
+            }
+            let mut source = Vec::with_capacity(ENCODE_CHUNK);
+            self.read_source(&mut source, ENCODE_CHUNK)?;
+            if source.is_empty() {
+                if let Some(encoder) = self.encoder.take() {
+                    encoder.finish(&mut self.encoded);
+                }
+            } else if let Some(encoder) = &mut self.encoder {
+                encoder.push(&source, &mut self.encoded);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends up to `max_bytes` of the segments themselves to `out`.
+    fn read_source(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> io::Result<()> {
         let limit = out.len() + max_bytes;
         while out.len() < limit {
             let Some(segment) = self.body.segments.get(self.segment) else {

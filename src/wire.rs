@@ -15,6 +15,40 @@ use crate::response::{Response, Segment, reason};
 pub struct Framing {
     /// What the connection does after this response.
     pub persistence: Persistence,
+    /// How the end of the body is marked.
+    pub delimiting: Delimiting,
+}
+
+/// How the client learns where a body ends (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimiting {
+    /// `Content-Length` (the usual case: the length is known before sending).
+    Length,
+    /// `Transfer-Encoding: chunked`, for a body whose length is known only once sent (HTTP/1.1).
+    Chunked,
+    /// The connection closing, for such a body to an HTTP/1.0 client (no chunked coding there).
+    Close,
+}
+
+impl Framing {
+    /// The framing of `response` on a connection that `persistence` says stays open or closes,
+    /// to a client that takes chunked bodies (`chunked_ok`: HTTP/1.1) or not.
+    pub fn of(response: &Response, persistence: Persistence, chunked_ok: bool) -> Framing {
+        match (response.body.known_len(), chunked_ok) {
+            (Some(_), _) => Framing {
+                persistence,
+                delimiting: Delimiting::Length,
+            },
+            (None, true) => Framing {
+                persistence,
+                delimiting: Delimiting::Chunked,
+            },
+            (None, false) => Framing {
+                persistence: Persistence::Close,
+                delimiting: Delimiting::Close,
+            },
+        }
+    }
 }
 
 /// Whether the connection stays open after a response, and what the head must say about it.
@@ -29,10 +63,11 @@ pub enum Persistence {
 }
 
 /// The response head: status line, `Server`, `Date` (from `now`), the responder's fields, then
-/// `Content-Length` (unless the status forbids a body) and `Connection` as `framing` says.
+/// `Content-Length` or `Transfer-Encoding` (unless the status forbids a body) and `Connection`
+/// as `framing` says.
 pub fn head(response: &Response, framing: Framing, now: SystemTime) -> Vec<u8> {
     let date = httpdate::fmt_http_date(now);
-    let length = response.body.len().to_string();
+    let length = response.body.known_len().unwrap_or(0).to_string();
     let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", &date)];
     fields.extend(
         response
@@ -41,7 +76,11 @@ pub fn head(response: &Response, framing: Framing, now: SystemTime) -> Vec<u8> {
             .map(|(n, v)| (n.as_ref(), v.as_str())),
     );
     if !response.is_bodiless() {
-        fields.push(("Content-Length", &length));
+        match framing.delimiting {
+            Delimiting::Length => fields.push(("Content-Length", &length)),
+            Delimiting::Chunked => fields.push(("Transfer-Encoding", "chunked")),
+            Delimiting::Close => {}
+        }
     }
     match framing.persistence {
         Persistence::KeepAlive => {}
@@ -73,12 +112,30 @@ pub fn write_head<'a>(
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `data` as one chunk of a chunked body; empty data is not a chunk (it would end the
+/// body: that is [`LAST_CHUNK`]).
+pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The end of a chunked body: the last chunk and an empty trailer section.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Bytes a chunk adds around its data, at most (the size line of a chunk under 4 GiB and CRLFs).
+pub const CHUNK_OVERHEAD: usize = 12;
+
 /// A complete error response that closes the connection, written at `now`, for a door that must
 /// answer without the connection machine.
 pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> {
     let response = Response::error(status, message);
     let framing = Framing {
         persistence: Persistence::Close,
+        delimiting: Delimiting::Length,
     };
     let mut out = head(&response, framing, now);
     for segment in &response.body.segments {
@@ -108,6 +165,7 @@ mod tests {
         let response = Response::new(200, Body::bytes("hi")).with("X", "y");
         let close = Framing {
             persistence: Persistence::Close,
+            delimiting: Delimiting::Length,
         };
         assert_eq!(
             String::from_utf8(head(&response, close, when)).unwrap(),
@@ -117,12 +175,30 @@ mod tests {
         let bodiless = Response::new(304, Body::empty());
         let http10 = Framing {
             persistence: Persistence::KeepAliveHttp10,
+            delimiting: Delimiting::Length,
         };
         let text = String::from_utf8(head(&bodiless, http10, when)).unwrap();
         assert!(
             text.ends_with("GMT\r\nConnection: keep-alive\r\n\r\n"),
             "{text}"
         );
+        // A body compressed on the way out: chunked on HTTP/1.1, until close on HTTP/1.0.
+        let coding = crate::encoding::Coding::Gzip;
+        let streamed = Response::new(200, Body::encoded(Body::bytes("x"), coding));
+        let framing = Framing::of(&streamed, Persistence::KeepAlive, true);
+        let text = String::from_utf8(head(&streamed, framing, when)).unwrap();
+        assert!(
+            text.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "{text}"
+        );
+        let framing = Framing::of(&streamed, Persistence::KeepAliveHttp10, false);
+        let text = String::from_utf8(head(&streamed, framing, when)).unwrap();
+        assert!(text.ends_with("GMT\r\nConnection: close\r\n\r\n"), "{text}");
+        let mut out = Vec::new();
+        chunk(&mut out, b"hello");
+        chunk(&mut out, b"");
+        out.extend_from_slice(LAST_CHUNK);
+        assert_eq!(out, b"5\r\nhello\r\n0\r\n\r\n");
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct Cli {
     #[arg(long)]
     pub hide_dotfiles: bool,
 
+    /// Do not compress responses on the fly (precompressed .zst/.br/.gz siblings are still served).
+    #[arg(long)]
+    pub no_compress: bool,
+
     /// Header field added to every response, as 'Name: value' (repeatable).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field)]
     pub headers: Vec<(String, String)>,
@@ -378,6 +382,7 @@ impl Cli {
             cors: self.cors,
             cache_control: self.cache_control.clone(),
             extra_headers: self.headers.clone(),
+            compress: !self.no_compress,
         }
     }
 

@@ -90,6 +90,7 @@ impl From<Options> for Config {
             cors: options.cors,
             cache_control: options.cache_control,
             extra_headers: options.extra_headers,
+            compress: options.compress,
         };
         config.timeouts = Timeouts {
             request: Duration::from_millis(options.request_ms),

@@ -230,6 +230,7 @@ impl From<&hhttpp::Config> for Options {
             cors: options.cors,
             cache_control: options.cache_control.clone(),
             extra_headers: options.extra_headers.clone(),
+            compress: options.compress,
             request_ms: millis(config.timeouts.request),
             idle_ms: millis(config.timeouts.idle),
             hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),

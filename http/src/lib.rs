@@ -110,8 +110,9 @@ fn send(response: Response, head: bool, write_timeout: Duration, out: ResponseOu
         let _ = fields.append(name.as_ref(), value.as_bytes());
     }
     let send_body = !head && !response.is_bodiless();
-    if !response.is_bodiless() {
-        let _ = fields.append("Content-Length", response.body.len().to_string().as_bytes());
+    // A body compressed as it is sent has no length yet: the platform frames it (chunked).
+    if let (false, Some(len)) = (response.is_bodiless(), response.body.known_len()) {
+        let _ = fields.append("Content-Length", len.to_string().as_bytes());
     }
     let outgoing = OutgoingResponse::new(fields);
     let _ = outgoing.set_status_code(response.status);
