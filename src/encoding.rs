@@ -70,6 +70,12 @@ fn quality(accept_encoding: &str, token: &str) -> Option<u16> {
     wildcard
 }
 
+/// Whether `accept_encoding` refuses the original bytes (`identity;q=0`, or `*;q=0` without
+/// `identity`): then even a body too short to be worth compressing is compressed.
+pub fn identity_refused(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|accept| quality(accept, "identity") == Some(0))
+}
+
 /// `0.8` → 800; `None` if not a valid qvalue.
 fn parse_q(value: &str) -> Option<u16> {
     let (int, frac) = value.split_once('.').unwrap_or((value, ""));
@@ -132,6 +138,15 @@ mod tests {
         assert_eq!(choose(Some("gzip, br"), &Coding::ALL), Some(Brotli));
         assert_eq!(choose(Some("zstd;q=0.5, gzip"), &Coding::ALL), Some(Gzip));
         assert_eq!(choose(Some("*"), &Coding::ALL), Some(Zstd));
+    }
+
+    #[test]
+    fn identity_is_refused_only_with_q_zero() {
+        assert!(identity_refused(Some("gzip, identity;q=0")));
+        assert!(identity_refused(Some("br, *;q=0")));
+        assert!(!identity_refused(Some("br, *;q=0, identity")));
+        assert!(!identity_refused(Some("gzip")));
+        assert!(!identity_refused(None));
     }
 
     #[test]

@@ -66,6 +66,18 @@ pub enum OpenError {
     Io(io::Error),
 }
 
+impl OpenError {
+    /// As an `io::Error`, for a caller that only reports it.
+    pub fn into_io(self) -> io::Error {
+        match self {
+            OpenError::Io(error) => error,
+            OpenError::Link => io::Error::other("a symbolic link, not followed"),
+            OpenError::Special => io::Error::other("not a regular file or folder"),
+            OpenError::NotFolder => io::Error::from(io::ErrorKind::NotADirectory),
+        }
+    }
+}
+
 impl From<io::Error> for OpenError {
     fn from(error: io::Error) -> OpenError {
         OpenError::Io(error)
@@ -438,11 +450,26 @@ pub mod imp {
         }
 
         pub fn metadata(&self) -> io::Result<Metadata> {
-            self.with(|d| d.stat()).map(convert).map_err(to_io)
+            match (&self.0, self.with(|d| d.stat())) {
+                // jco's preview2-shim cannot `stat` a preopen itself (`invalid`): ask by `.`.
+                (Handle::Preopen(_), Err(ErrorCode::Invalid | ErrorCode::BadDescriptor)) => {
+                    self.entry_metadata(".")
+                }
+                (_, stat) => stat.map(convert).map_err(to_io),
+            }
         }
 
         pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
-            let stream = self.with(|d| d.read_directory()).map_err(to_io)?;
+            let stream = match (&self.0, self.with(|d| d.read_directory())) {
+                // jco's preview2-shim cannot read a preopen itself (`bad-descriptor`): read
+                // the folder opened again through `.`.
+                (Handle::Preopen(_), Err(ErrorCode::BadDescriptor)) => self
+                    .open_at(".", OpenFlags::DIRECTORY)
+                    .map_err(OpenError::into_io)?
+                    .read_directory(),
+                (_, read) => read,
+            }
+            .map_err(to_io)?;
             Ok(std::iter::from_fn(move || {
                 match stream.read_directory_entry() {
                     Ok(Some(entry)) => Some(Ok((entry.name, kind(entry.type_)))),

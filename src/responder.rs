@@ -222,7 +222,7 @@ fn listing_response(
 ) -> Response {
     let accept = request.headers.get("accept-encoding");
     let coding = encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
-        .filter(|_| config.options.compress && page.len() as u64 >= compression::MIN_LEN);
+        .filter(|_| config.options.compress && worth_compressing(page.len() as u64, accept));
     let validators = Validators::of_page(&page, coding.map_or("", Coding::suffix));
     let vary = if config.options.compress {
         "Accept, Accept-Encoding"
@@ -302,7 +302,7 @@ fn representation(
     let variants = precompressed_variants(lookup, target);
     let compressible = config.options.compress
         && compression::compressible(content_type)
-        && found.meta.len >= compression::MIN_LEN;
+        && worth_compressing(found.meta.len, request.headers.get("accept-encoding"));
     let vary = !variants.is_empty() || compressible;
     let accept = request.headers.get("accept-encoding");
     let stored: Vec<Coding> = variants.iter().map(|(c, _)| *c).collect();
@@ -333,6 +333,11 @@ fn representation(
         on_the_fly: coding.is_some(),
         vary,
     }
+}
+
+/// Whether a body of `len` bytes is long enough to compress, or the client refuses it as it is.
+fn worth_compressing(len: u64, accept_encoding: Option<&str>) -> bool {
+    len >= compression::MIN_LEN || encoding::identity_refused(accept_encoding)
 }
 
 /// Serves a regular file: picks its representation, evaluates preconditions, then ranges.

@@ -205,7 +205,9 @@ fn extra_headers_are_added_and_validated() {
 #[test]
 fn the_native_engine_serves_the_same_responses() {
     let site = support::cases::site();
-    support::cases::check_all(&Server::hhttpp_with(site.path(), &["--engine", "native"]));
+    let server = Server::hhttpp_with(site.path(), &["--engine", "native"]);
+    support::cases::check_all(&server);
+    support::compression::check(&server);
 }
 
 #[test]

@@ -11,7 +11,9 @@ use support::{Server, closed_by_server, read_response};
 #[test]
 fn responder_cases_hold_through_the_native_host() {
     let site = cases::site();
-    cases::check_all(&Server::hhttpp(site.path()));
+    let server = Server::hhttpp(site.path());
+    cases::check_all(&server);
+    support::compression::check(&server);
 }
 
 #[test]

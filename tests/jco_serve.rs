@@ -48,11 +48,14 @@ fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
 #[test]
 fn responder_cases_hold_under_jco_serve() {
     let site = cases::site();
-    let owned = [(
+    let mut owned = vec![(
         "unknown method",
         "Node's HTTP parser answers a method it does not know with 400 before the component sees it",
     )];
-    cases::check_all_but(&jco_serve(site.path(), ""), &owned);
+    owned.extend(cases::HTTP10_UNSEEN);
+    let server = jco_serve(site.path(), "");
+    cases::check_all_but(&server, &owned);
+    support::compression::check(&server);
 }
 
 #[test]
@@ -78,4 +81,9 @@ fn a_client_that_abandons_a_download_does_not_stop_the_next() {
     // timeout: the next client is served once it passes (before, it waited for ever).
     let within = std::time::Duration::from_secs(5);
     wasi_http::abandoned_download_does_not_block(|dir| jco_serve(dir, "--write-timeout 2"), within);
+}
+
+#[test]
+fn a_large_text_file_compresses_in_bounded_memory() {
+    support::compression::assert_compresses_in_bounded_memory(|dir| jco_serve(dir, ""));
 }

@@ -66,7 +66,14 @@ fn serves_the_site_under_wasmtime_run() {
 #[test]
 fn responder_cases_hold_under_wasmtime_run() {
     let site = cases::site();
-    cases::check_all(&serve(site.path(), &[]));
+    let server = serve(site.path(), &[]);
+    cases::check_all(&server);
+    support::compression::check(&server);
+}
+
+#[test]
+fn a_large_text_file_compresses_in_bounded_memory() {
+    support::compression::assert_compresses_in_bounded_memory(|dir| serve(dir, &[]));
 }
 
 #[test]
@@ -405,6 +412,7 @@ fn without_network_it_serves_one_connection_over_stdin_and_stdout() {
     // The shared cases, a connection (and a guest) each.
     let server = Server::attach(socat.port);
     cases::check_all(&server);
+    support::compression::check(&server);
 }
 
 #[test]

@@ -25,7 +25,14 @@ fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
 #[test]
 fn responder_cases_hold_under_wasmtime_serve() {
     let site = cases::site();
-    cases::check_all(&wasmtime_serve(site.path(), ""));
+    let server = wasmtime_serve(site.path(), "");
+    cases::check_all_but(&server, &cases::HTTP10_UNSEEN);
+    support::compression::check(&server);
+}
+
+#[test]
+fn a_large_text_file_compresses_in_bounded_memory() {
+    support::compression::assert_compresses_in_bounded_memory(|dir| wasmtime_serve(dir, ""));
 }
 
 #[test]

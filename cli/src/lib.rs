@@ -27,8 +27,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
         (read-only) and nothing else: no other file, no network, no environment. Each connection \
         gets its own sandbox with capped memory and CPU time, so a hostile folder or client can \
         at worst end its own connection.\n\n\
-        Files are served with Content-Type, Last-Modified, ETag, ranges, conditional requests and \
-        precompressed .br/.gz siblings; folders with index.html, or a listing.\n\n\
+        Files are served with Content-Type, Last-Modified, ETag, ranges and conditional requests; \
+        text is compressed (zstd, br or gzip, as the client asks) inside the sandbox, or taken \
+        from precompressed .zst/.br/.gz siblings; folders with index.html, or a listing.\n\n\
         The same flags work for hhttpp.wasm under `wasmtime run` and (through HHTTPP_ARGS) for \
         hhttpp-http.wasm; a flag one of them cannot honour is refused.",
     after_help = "Examples:\n  \

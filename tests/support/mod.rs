@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod compression;
 pub mod wasi_http;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -377,24 +378,75 @@ pub fn read_response(stream: &mut TcpStream, head_request: bool) -> Response {
             )
         })
         .collect();
-    let length = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse::<usize>().unwrap())
-        .unwrap_or(0);
-    let length = if head_request || status == 304 || status == 204 {
-        0
-    } else {
-        length
+    let field = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     };
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).expect("read body");
+    let bodiless = head_request || status == 304 || status == 204;
+    let body = if bodiless {
+        Vec::new()
+    } else if field("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        read_chunked(stream)
+    } else if let Some(length) = field("content-length") {
+        let mut body = vec![0u8; length.parse().expect("a Content-Length")];
+        stream.read_exact(&mut body).expect("read body");
+        body
+    } else if field("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+        // Delimited by the close (HTTP/1.0 with a body of unknown length).
+        let mut body = Vec::new();
+        stream.read_to_end(&mut body).expect("read to the close");
+        body
+    } else {
+        Vec::new()
+    };
     let head = String::from_utf8_lossy(&head).into_owned();
     Response {
         status,
         headers,
         body,
         head,
+    }
+}
+
+/// Reads one CRLF-terminated line, byte by byte (so nothing past it is consumed).
+fn read_line(stream: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        let n = stream.read(&mut byte).expect("read a chunk line");
+        assert!(n > 0, "connection closed inside a chunked body");
+        line.push(byte[0]);
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).expect("an ASCII chunk line")
+}
+
+/// Reads a chunked body (RFC 9112 §7.1), checking its framing, and returns its content.
+pub fn read_chunked(stream: &mut TcpStream) -> Vec<u8> {
+    let mut body = Vec::new();
+    for_each_chunk(stream, |chunk| body.extend_from_slice(chunk));
+    body
+}
+
+/// Reads a chunked body, checking its framing, handing each chunk's data to `take` as it
+/// arrives.
+pub fn for_each_chunk(stream: &mut TcpStream, mut take: impl FnMut(&[u8])) {
+    let mut chunk = Vec::new();
+    loop {
+        let size_line = read_line(stream);
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
+            .expect("a hexadecimal chunk size");
+        if size == 0 {
+            // Trailer fields, then the empty line.
+            while !read_line(stream).is_empty() {}
+            return;
+        }
+        chunk.resize(size, 0);
+        stream.read_exact(&mut chunk).expect("read a chunk");
+        take(&chunk);
+        assert_eq!(read_line(stream), "", "CRLF after chunk data");
     }
 }
 

@@ -1,0 +1,267 @@
+//! Compression as a client sees it: the texts the cases site serves, the reference decoders
+//! (`gzip`, `brotli` and `zstd` command-line tools, not the crates hhttpp encodes with) that must
+//! give those texts back byte for byte, and the checks every door runs — each coding decoded,
+//! a distinct validator per coding, `304` against the right one, `HEAD` equal to `GET`, and a
+//! listing compressed and revalidated.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use super::{Response, Server};
+
+/// The codings hhttpp makes on the fly, as `Content-Encoding` tokens.
+pub const CODINGS: [&str; 3] = ["gzip", "br", "zstd"];
+
+/// `page.html`: about 3 KB of HTML, compressed whole.
+pub fn page_text() -> String {
+    let mut page = String::from("<!doctype html>\n<title>page</title>\n<ul>\n");
+    for i in 0..60 {
+        page.push_str(&format!(
+            "<li class=\"row{}\">item {i} of the page</li>\n",
+            i % 7
+        ));
+    }
+    page.push_str("</ul>\n");
+    page
+}
+
+/// `large.css`: exactly 600,000 bytes of CSS, more than is compressed whole (so it streams).
+pub fn large_text() -> String {
+    text_of_len(600_000)
+}
+
+/// Text of exactly `len` bytes, varied enough that compressing it takes real work.
+pub fn text_of_len(len: usize) -> String {
+    let mut text = String::with_capacity(len + 64);
+    let mut i: u64 = 0;
+    while text.len() < len {
+        let hash = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+        text.push_str(&format!(
+            ".c{i} {{ margin: {}px; color: #{:06x}; }}\n",
+            hash % 97,
+            hash & 0xff_ffff
+        ));
+        i += 1;
+    }
+    text.truncate(len);
+    text
+}
+
+/// The reference command-line decoder of `coding`.
+fn decoder(coding: &str) -> Command {
+    let program = match coding {
+        "gzip" => "gzip",
+        "br" => "brotli",
+        "zstd" => "zstd",
+        other => panic!("no decoder for {other}"),
+    };
+    let mut command = Command::new(program);
+    command.args(["-d", "-c"]);
+    command
+}
+
+/// `bytes` decoded by the reference decoder of `coding`; panics if it refuses them.
+pub fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut child = decoder(coding)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start the {coding} decoder: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let writer = thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    assert!(
+        output.status.success(),
+        "the {coding} decoder refused the body: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn get(server: &Server, path: &str, fields: &str) -> Response {
+    server.request(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n").as_bytes())
+}
+
+/// The header fields of `response` but `Date` (which may tick between two responses) and
+/// `Transfer-Encoding` (a wasi:http platform frames a `HEAD` response itself, and RFC 9110 §9.3.2
+/// lets it leave out what is only known while the content is made).
+fn fields_but_date(response: &Response) -> Vec<(String, String)> {
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| {
+            !n.eq_ignore_ascii_case("date") && !n.eq_ignore_ascii_case("transfer-encoding")
+        })
+        .cloned()
+        .collect()
+}
+
+/// Runs the compression checks against `server`, which serves [`super::cases::site`].
+pub fn check(server: &Server) {
+    let plain = [
+        ("/page.html", page_text().into_bytes()),
+        ("/large.css", large_text().into_bytes()),
+    ];
+    for (path, expected) in &plain {
+        let identity = get(server, path, "");
+        assert_eq!(&identity.body, expected, "{path} as is");
+        let mut etags = vec![identity.header("ETag").unwrap().to_owned()];
+        for coding in CODINGS {
+            let ask = format!("Accept-Encoding: {coding}\r\n");
+            let response = get(server, path, &ask);
+            assert_eq!(response.status, 200, "{path} {coding}: {}", response.head);
+            assert_eq!(response.header("Content-Encoding"), Some(coding), "{path}");
+            assert!(
+                response.body.len() < expected.len() / 2,
+                "{path} {coding} is compressed: {} bytes",
+                response.body.len()
+            );
+            assert_eq!(&decode(coding, &response.body), expected, "{path} {coding}");
+            let etag = response.header("ETag").expect("an ETag").to_owned();
+            assert!(
+                !etags.contains(&etag),
+                "{path} {coding}: {etag} is not distinct"
+            );
+            etags.push(etag.clone());
+
+            let head =
+                server.request(format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n{ask}\r\n").as_bytes());
+            assert_eq!(
+                fields_but_date(&head),
+                fields_but_date(&response),
+                "HEAD {path}"
+            );
+
+            let again = get(server, path, &format!("{ask}If-None-Match: {etag}\r\n"));
+            assert_eq!(
+                again.status, 304,
+                "{path} {coding} revalidated: {}",
+                again.head
+            );
+            assert_eq!(again.header("ETag"), Some(etag.as_str()));
+            assert_eq!(again.header("Vary"), Some("Accept-Encoding"));
+            let other = if coding == "gzip" { "br" } else { "gzip" };
+            let changed = get(
+                server,
+                path,
+                &format!("Accept-Encoding: {other}\r\nIf-None-Match: {etag}\r\n"),
+            );
+            assert_eq!(
+                changed.status, 200,
+                "{path}: another coding's tag does not match"
+            );
+        }
+    }
+    check_listing(server);
+}
+
+/// A listing is compressed, decodes to the page sent as is, and revalidates to `304`.
+fn check_listing(server: &Server) {
+    let identity = get(server, "/dir/", "");
+    for coding in CODINGS {
+        let response = get(server, "/dir/", &format!("Accept-Encoding: {coding}\r\n"));
+        assert_eq!(response.header("Content-Encoding"), Some(coding), "listing");
+        assert_eq!(
+            decode(coding, &response.body),
+            identity.body,
+            "listing {coding}"
+        );
+        let etag = response.header("ETag").expect("a listing's ETag");
+        let again = get(
+            server,
+            "/dir/",
+            &format!("Accept-Encoding: {coding}\r\nIf-None-Match: {etag}\r\n"),
+        );
+        assert_eq!(again.status, 304, "listing revalidated: {}", again.head);
+    }
+}
+
+/// Downloads `path` with `Accept-Encoding: coding` and pipes the body, as it arrives, through the
+/// reference decoder; returns the number of decoded bytes. The body is never held whole, here or
+/// (if the server streams) there.
+pub fn decoded_len(server: &Server, path: &str, coding: &str) -> u64 {
+    let mut stream = server.connect();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {coding}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let head = read_head(&mut stream).to_ascii_lowercase();
+    assert!(
+        head.contains("\r\ntransfer-encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("\r\ncontent-encoding: {coding}\r\n")),
+        "{head}"
+    );
+    let mut child = decoder(coding)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let counter = thread::spawn(move || {
+        let mut buffer = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            match stdout.read(&mut buffer) {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n as u64,
+            }
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    super::for_each_chunk(&mut stream, |chunk| stdin.write_all(chunk).unwrap());
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "{coding} decoder");
+    counter.join().unwrap()
+}
+
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "a response head");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Serves a 200 MB text file from a server started by `start` and checks each coding decodes to
+/// its full length while the server's peak RSS grows by less than 64 MiB.
+pub fn assert_compresses_in_bounded_memory(start: impl FnOnce(&std::path::Path) -> Server) {
+    let site = super::Site::new();
+    let len = 200_000_000u64;
+    write_text_file(&site.path().join("big.txt"), len);
+    let server = start(site.path());
+    let warm = server.get("/");
+    assert_eq!(warm.status, 200, "warm up: {}{}", warm.head, warm.text());
+    let before = server.peak_rss();
+    for coding in CODINGS {
+        assert_eq!(decoded_len(&server, "/big.txt", coding), len, "{coding}");
+    }
+    let growth = server.peak_rss().saturating_sub(before);
+    assert!(
+        growth < 64 * 1024 * 1024,
+        "peak RSS grew by {} MiB compressing a 200 MB file",
+        growth >> 20
+    );
+}
+
+/// Writes `len` bytes of [`text_of_len`]-style text, a megabyte at a time.
+fn write_text_file(path: &std::path::Path, len: u64) {
+    let block = text_of_len(1 << 20);
+    let mut file = std::fs::File::create(path).unwrap();
+    let mut written = 0;
+    while written < len {
+        let take = (len - written).min(block.len() as u64) as usize;
+        file.write_all(&block.as_bytes()[..take]).unwrap();
+        written += take as u64;
+    }
+}
