@@ -6,11 +6,16 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use support::{Server, Site};
 
 fn chromium(args: &[&str], url: &str) -> std::process::Output {
-    let profile = std::env::temp_dir().join(format!("hhttpp-chromium-{}", std::process::id()));
+    // One profile per run: two Chromiums on one profile (tests run in parallel) lock each out.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let profile =
+        std::env::temp_dir().join(format!("hhttpp-chromium-{}-{run}", std::process::id()));
     let output = Command::new("chromium")
         .args([
             "--headless",
@@ -126,4 +131,106 @@ fn chromium_renders_the_listing() {
         ],
     );
     eprintln!("screenshots: {}", desktop.parent().unwrap().display());
+}
+
+/// A page that frames the example site's home page and a listing, then writes into its own DOM
+/// what the browser measured (Resource Timing: bytes on the wire against bytes decoded) and
+/// rendered (the heading, the stylesheet's colour, the image's width).
+const PROBE: &str = r#"<!doctype html>
+<title>probe</title>
+<iframe id="home" src="/"></iframe>
+<iframe id="listing" src="/downloads/"></iframe>
+<pre id="out"></pre>
+<script>
+let loaded = 0;
+for (const frame of document.querySelectorAll("iframe")) {
+  frame.onload = () => { if (++loaded === 2) report(); };
+}
+function report() {
+  const lines = [];
+  for (const frame of document.querySelectorAll("iframe")) {
+    const perf = frame.contentWindow.performance;
+    const page = perf.getEntriesByType("navigation")[0];
+    lines.push(`page ${frame.id} ${page.encodedBodySize} ${page.decodedBodySize}`);
+    for (const r of perf.getEntriesByType("resource")) {
+      lines.push(`resource ${new URL(r.name).pathname} ${r.encodedBodySize} ${r.decodedBodySize}`);
+    }
+  }
+  const home = document.getElementById("home");
+  const doc = home.contentDocument;
+  lines.push(`h1 ${doc.querySelector("h1").textContent}`);
+  lines.push(`accent ${home.contentWindow.getComputedStyle(doc.querySelector("header a")).color}`);
+  lines.push(`img ${doc.querySelector("img").naturalWidth}`);
+  lines.push(`listing ${document.getElementById("listing").contentDocument.querySelectorAll("li").length}`);
+  document.getElementById("out").textContent = lines.join("\n");
+}
+</script>
+"#;
+
+/// Copies the folder `from` into `to`.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn chromium_renders_the_example_site_compressed() {
+    let site = Site::new();
+    copy_folder(&support::example_site(), site.path());
+    site.file("probe.html", PROBE);
+    let server = Server::hhttpp(site.path());
+    let url = format!("http://127.0.0.1:{}/probe.html", server.port);
+    let output = chromium(&["--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let report = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_default();
+    let sizes = |prefix: &str| -> (u64, u64) {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {dom}"));
+        let numbers: Vec<u64> = line
+            .split(' ')
+            .rev()
+            .take(2)
+            .map(|n| n.parse().unwrap())
+            .collect();
+        (numbers[1], numbers[0])
+    };
+    let example = support::example_site();
+    let file_len = |name: &str| std::fs::metadata(example.join(name)).unwrap().len();
+    // Compressed on the fly: fewer bytes on the wire than the browser decoded, and the decoded
+    // page is the file, whole.
+    let (wire, decoded) = sizes("page home ");
+    assert!(wire < decoded, "home page compressed: {report}");
+    assert_eq!(decoded, file_len("index.html"), "{report}");
+    let (wire, decoded) = sizes("page listing ");
+    assert!(wire < decoded, "listing compressed: {report}");
+    // Stored style.css.gz, decoded to style.css; the PNG as it is.
+    assert_eq!(
+        sizes("resource /style.css "),
+        (file_len("style.css.gz"), file_len("style.css")),
+        "{report}"
+    );
+    let (wire, decoded) = sizes("resource /logo.png ");
+    assert_eq!(
+        (wire, decoded),
+        (file_len("logo.png"), file_len("logo.png"))
+    );
+    // Rendered: the text, the stylesheet's accent colour, the image, the listing's entries.
+    assert!(report.contains("h1 Hello from hhttpp"), "{report}");
+    assert!(report.contains("accent rgb(192, 57, 43)"), "{report}");
+    assert!(report.contains("img 64"), "{report}");
+    assert!(report.contains("listing 2"), "{report}");
 }
