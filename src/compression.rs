@@ -3,23 +3,24 @@
 //! memory, whatever the size of the file.
 //!
 //! All three are pure Rust, so they run inside the sandbox like the rest of the core: gzip with
-//! `flate2` (its miniz_oxide backend), brotli with the `brotli` crate, zstd with `ruzstd`'s
-//! encoder. The levels are the fast ones (gzip 1, brotli 1, zstd "fastest", about zstd's level 1):
-//! a static server compresses every response of a text type it sends, so speed matters more than
-//! the last few percent. `ruzstd` compresses a whole source at once, so zstd output is a series of
-//! frames of at most [`ZSTD_FRAME`] bytes of input each (RFC 8878 §3: a zstd stream is one or more
-//! frames), which keeps its memory bounded too.
+//! `flate2` on its `zlib-rs` backend, brotli with the `brotli` crate, zstd with `ruzstd`'s
+//! encoder (the one zstd encoder that builds for `wasm32-wasip2` without a C toolchain). The
+//! levels are fast ones (gzip 2, brotli 1, zstd "fastest", about zstd's level 1): a static server
+//! compresses every text response it sends, so speed matters more than the last few percent.
+//! `ruzstd` compresses a whole source at once, so zstd output is a series of frames of at most
+//! [`ZSTD_FRAME`] bytes of input each (RFC 8878 §3: a zstd stream is one or more frames), which
+//! keeps its memory bounded too. `bench/compress.sh` measures all three, in the sandbox and out.
 
 use std::io::Write;
 
 use crate::encoding::Coding;
 
-/// The codings made on the fly, in the server's preference on ties. Not zstd first (as for
-/// precompressed `.zst` files, made by the real zstd): `ruzstd`'s encoder, the one that builds
-/// for the sandbox without a C toolchain, is both the slowest here and the largest — 1 MiB of
-/// JavaScript became 282 KB with it (16 ms in the sandbox), 260 KB with gzip (7 ms) and 219 KB
-/// with brotli (10 ms), where `zstd -1` makes 164 KB. So zstd is made only for a client that
-/// prefers it or takes nothing else.
+/// The codings made on the fly, in the server's preference on ties. Not zstd first, as for
+/// precompressed `.zst` files (made by the real zstd, offline): `ruzstd`'s encoder is both the
+/// slowest here and the largest. On 1 MiB of JavaScript in the sandbox (`bench/compress.sh`) it
+/// made 333 KB in 12.8 ms, brotli 240 KB in 8.3 ms, gzip 229 KB in 5.7 ms (`zstd -1`: 219 KB).
+/// Brotli before gzip: as small or smaller on HTML and JSON (a listing: 78 KB against 88 KB).
+/// So zstd is made only for a client that prefers it or takes nothing else.
 pub const PREFERENCE: [Coding; 3] = [Coding::Brotli, Coding::Gzip, Coding::Zstd];
 
 /// Bodies shorter than this are sent as they are: compression would save next to nothing.
@@ -30,7 +31,7 @@ pub const WHOLE_MAX: u64 = 256 * 1024;
 /// Input bytes per zstd frame.
 pub const ZSTD_FRAME: usize = 128 * 1024;
 
-const GZIP_LEVEL: u32 = 1;
+const GZIP_LEVEL: u32 = 2;
 const BROTLI_QUALITY: u32 = 1;
 /// Brotli's window: 2^20 bytes (1 MiB), a bounded share of a guest's memory.
 const BROTLI_WINDOW_BITS: u32 = 20;
@@ -75,7 +76,7 @@ pub fn compressible(media_type: &str) -> bool {
 pub struct Encoder(Inner);
 
 enum Inner {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Gzip(Box<flate2::write::GzEncoder<Vec<u8>>>),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
     /// Input waiting to fill a frame, and whether a frame went out already.
     Zstd(Vec<u8>, bool),
@@ -96,10 +97,10 @@ impl Encoder {
     /// An encoder for `coding`.
     pub fn new(coding: Coding) -> Encoder {
         Encoder(match coding {
-            Coding::Gzip => Inner::Gzip(flate2::write::GzEncoder::new(
+            Coding::Gzip => Inner::Gzip(Box::new(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::new(GZIP_LEVEL),
-            )),
+            ))),
             Coding::Brotli => Inner::Brotli(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
                 16 * 1024,
