@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Benchmark hhttpp against nginx and python's http.server, side by side, on loopback.
+"""Benchmark hhttpp against nginx, static-web-server and python's http.server, side by side, on loopback.
 
 Usage: bench/run.py [--seconds N] [--quick] [--only TEXT] [--servers LIST] [--compare OLD_HHTTPP]
 
-Installs wrk and nginx with apt if missing, builds hhttpp (release), generates a site (1 KB,
-100 KB, 10 MB and 1 GB files; a folder of 1,000 entries), starts every server on its own
+Installs wrk and nginx with apt and static-web-server with cargo (under target/bench-tools) if
+missing, builds hhttpp (release), generates a site (1 KB, 100 KB, 10 MB and 1 GB files; a folder
+of 1,000 entries; 100 KB of real JavaScript, served compressed to `Accept-Encoding: gzip, br,
+zstd`: nginx with `gzip on`, the others with their defaults), starts every server on its own
 ephemeral loopback port, runs each scenario twice (interleaved across servers), and prints one
 markdown table: req/s, MB/s, p50/p99 latency, the server's peak RSS, and each ratio to nginx.
 `--compare PATH` adds an earlier hhttpp build (servers `before` and `before-native`), run
@@ -26,6 +28,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HHTTPP = os.path.join(ROOT, "target", "release", "hhttpp")
+SWS_VERSION = "2.44.1"
+SWS = os.path.join(ROOT, "target", "bench-tools", "bin", "static-web-server")
+# 100 KB of real JavaScript for the compressed scenario: TypeScript's, from the npm install that
+# scripts/setup --test makes for the jco tests.
+JS_SOURCE = os.path.join(ROOT, "target", "jco", "node_modules", "typescript-compiler-api", "lib", "typescript.js")
+COMPRESSED = "gzip, br, zstd"
 BEFORE = None  # --compare: an earlier build, served as `before` and `before-native`
 
 
@@ -38,6 +46,11 @@ def ensure_tools():
     if missing:
         sh("apt-get", "update", "-qq")
         sh("apt-get", "install", "-y", "-qq", *missing, stdout=subprocess.DEVNULL)
+    if not os.path.exists(SWS):
+        sh("cargo", "install", "--locked", f"static-web-server@{SWS_VERSION}", "--root",
+           os.path.dirname(os.path.dirname(SWS)))
+    if not os.path.exists(JS_SOURCE):
+        sh(os.path.join(ROOT, "scripts", "setup"), "--test")
     sh("cargo", "build", "--release", "--locked", "-p", "hhttpp-host", cwd=ROOT)
 
 
@@ -54,6 +67,8 @@ def make_site(base, big):
                 left -= len(chunk)
     for i in range(1000):
         open(os.path.join(site, "many", f"entry-{i:04}.txt"), "w").close()
+    with open(JS_SOURCE, "rb") as source, open(os.path.join(site, "app.js"), "wb") as f:
+        f.write(source.read(100 * 1024))
     return site
 
 
@@ -82,6 +97,9 @@ def start(name, site, base):
         cmd = [binary, str(port), "-b", "127.0.0.1", "-d", site, "-q"]
         if name.endswith("-native"):
             cmd += ["--engine", "native"]
+    elif name == "sws":
+        cmd = [SWS, "--port", str(port), "--host", "127.0.0.1", "--root", site, "--directory-listing", "true",
+               "--log-level", "error", "--threads-multiplier", "1"]
     elif name == "nginx":
         conf = os.path.join(base, "nginx.conf")
         with open(os.path.join(ROOT, "bench", "nginx.conf.template")) as t:
@@ -132,10 +150,20 @@ def seconds_of(text):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
 
 
-def wrk(port, path, connections, seconds, close):
+def coding_of(port, path, accept):
+    """The Content-Encoding a server answers `path` with, asked with `Accept-Encoding: accept`."""
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-D", "-", "-H", f"Accept-Encoding: {accept}",
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True).stdout
+    match = re.search(r"^content-encoding:\s*(\S+)", out, re.M | re.I)
+    return match.group(1) if match else "identity"
+
+
+def wrk(port, path, connections, seconds, close, accept=None):
     cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
     if close:
         cmd += ["-H", "Connection: close"]
+    if accept:
+        cmd += ["-H", f"Accept-Encoding: {accept}"]
     out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True).stdout
     if "Requests/sec" not in out or "50%" not in out:
         return {"rps": 0.0, "mbps": 0.0, "p50": float("nan"), "p99": float("nan"), "note": " (wrk reported nothing)"}
@@ -168,7 +196,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--quick", action="store_true", help="a 100 MB 'big' file instead of 1 GB")
     parser.add_argument("--only", default="", help="run only scenarios whose title contains this text")
-    parser.add_argument("--servers", default="hhttpp,hhttpp-native,nginx,python", help="comma-separated")
+    parser.add_argument("--servers", default="hhttpp,hhttpp-native,nginx,sws,python", help="comma-separated")
     parser.add_argument("--compare", metavar="OLD_HHTTPP", help="an earlier hhttpp binary to run beside this one")
     args = parser.parse_args()
     global BEFORE
@@ -182,22 +210,23 @@ def main():
     try:
         site = make_site(base, (100 if args.quick else 1024) * 2**20)
         names = args.servers.split(",")
-        known = ("hhttpp", "hhttpp-native", "before", "before-native", "nginx", "python")
+        known = ("hhttpp", "hhttpp-native", "before", "before-native", "nginx", "sws", "python")
         servers = [start(n, site, base) for n in names if n in known]
         scenarios = [
-            ("1 KB keep-alive, c=50", "/1k.bin", 50, False),
-            ("100 KB keep-alive, c=50", "/100k.bin", 50, False),
-            ("10 MB keep-alive, c=8", "/10m.bin", 8, False),
-            ("listing of 1,000, c=10", "/many/", 10, False),
-            ("1 KB Connection: close, c=50", "/1k.bin", 50, True),
-            ("1 GB, one curl", None, 1, False),
+            ("1 KB keep-alive, c=50", "/1k.bin", 50, False, None),
+            ("100 KB keep-alive, c=50", "/100k.bin", 50, False, None),
+            ("10 MB keep-alive, c=8", "/10m.bin", 8, False, None),
+            ("listing of 1,000, c=10", "/many/", 10, False, None),
+            ("1 KB Connection: close, c=50", "/1k.bin", 50, True, None),
+            ("100 KB JS compressed, c=50", "/app.js", 50, False, COMPRESSED),
+            ("1 GB, one curl", None, 1, False, None),
         ]
         scenarios = [s for s in scenarios if args.only in s[0]]
         results = {}
         for run in range(2):
-            for title, path, conns, close in scenarios:
+            for title, path, conns, close, accept in scenarios:
                 for s in servers:
-                    r = curl_big(s["port"]) if path is None else wrk(s["port"], path, conns, args.seconds, close)
+                    r = curl_big(s["port"]) if path is None else wrk(s["port"], path, conns, args.seconds, close, accept)
                     results.setdefault((title, s["name"]), []).append(r)
                     print(f"run {run + 1} {title:32} {s['name']:14} {r['rps']:>10.0f} req/s {r['mbps']:>9.1f} MB/s{r['note']}", file=sys.stderr)
         print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, "
@@ -205,11 +234,12 @@ def main():
         print("| scenario | server | req/s | MB/s | p50 ms | p99 ms | peak RSS MiB | req/s ÷ nginx | MB/s ÷ nginx |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         rss = {s["name"]: peak_rss_mib(s["proc"]) for s in servers}
-        for title, _, _, _ in scenarios:
+        for title, path, _, _, accept in scenarios:
             best = {n: max(results[(title, n)], key=lambda r: r["rps"]) for n in (s["name"] for s in servers)}
             for s in servers:
                 r, ref = best[s["name"]], best.get("nginx", best[s["name"]])
-                print(f"| {title} | {s['name']} | {r['rps']:.0f} | {r['mbps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                coding = f" ({coding_of(s['port'], path, accept)})" if accept else ""
+                print(f"| {title} | {s['name']}{coding} | {r['rps']:.0f} | {r['mbps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                       f"{rss[s['name']]:.0f} | {r['rps'] / ref['rps']:.2f}× | {r['mbps'] / max(ref['mbps'], 1e-9):.2f}× |")
         print("\nStart-up (launch to first accepted connection): " +
               ", ".join(f"{s['name']} {s['startup_ms']:.0f} ms" for s in servers))
