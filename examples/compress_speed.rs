@@ -42,7 +42,7 @@ fn best_of_five(coding: Coding, input: &[u8]) -> (usize, Duration) {
     let mut len = 0;
     for _ in 0..5 {
         let start = Instant::now();
-        let mut encoder = Encoder::new(coding);
+        let mut encoder = Encoder::new(coding, input.len() as u64);
         let mut out = Vec::new();
         for piece in input.chunks(64 * 1024) {
             encoder.push(piece, &mut out);

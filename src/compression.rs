@@ -94,8 +94,9 @@ impl std::fmt::Debug for Encoder {
 }
 
 impl Encoder {
-    /// An encoder for `coding`.
-    pub fn new(coding: Coding) -> Encoder {
+    /// An encoder for `coding`, of a body of at most `len` bytes (a short body gets a small
+    /// brotli window: a 1 MiB one would be allocated for every small response).
+    pub fn new(coding: Coding, len: u64) -> Encoder {
         Encoder(match coding {
             Coding::Gzip => Inner::Gzip(Box::new(flate2::write::GzEncoder::new(
                 Vec::new(),
@@ -105,7 +106,7 @@ impl Encoder {
                 Vec::new(),
                 16 * 1024,
                 BROTLI_QUALITY,
-                BROTLI_WINDOW_BITS,
+                brotli_window_bits(len),
             ))),
             Coding::Zstd => Inner::Zstd(Vec::new(), false),
         })
@@ -153,6 +154,13 @@ impl Encoder {
     }
 }
 
+/// The brotli window for a body of `len` bytes: as large as the body, between 2^16 bytes and
+/// [`BROTLI_WINDOW_BITS`].
+fn brotli_window_bits(len: u64) -> u32 {
+    let bits = u64::BITS - len.saturating_sub(1).leading_zeros();
+    bits.clamp(16, BROTLI_WINDOW_BITS)
+}
+
 /// Compresses what `pending` holds as one zstd frame, appended to `out`, and empties it.
 fn zstd_frame(pending: &mut Vec<u8>, out: &mut Vec<u8>) {
     let compressed = ruzstd::encoding::compress_to_vec(
@@ -165,7 +173,7 @@ fn zstd_frame(pending: &mut Vec<u8>, out: &mut Vec<u8>) {
 
 /// `input` compressed whole.
 pub fn compress(coding: Coding, input: &[u8]) -> Vec<u8> {
-    let mut encoder = Encoder::new(coding);
+    let mut encoder = Encoder::new(coding, input.len() as u64);
     let mut out = Vec::new();
     encoder.push(input, &mut out);
     encoder.finish(&mut out);
@@ -219,7 +227,7 @@ mod tests {
                 if len > 1000 {
                     assert!(whole.len() < input.len() / 3, "{coding:?} compresses text");
                 }
-                let mut encoder = Encoder::new(coding);
+                let mut encoder = Encoder::new(coding, len as u64);
                 let mut pieces = Vec::new();
                 for piece in input.chunks(4093) {
                     encoder.push(piece, &mut pieces);
@@ -228,6 +236,16 @@ mod tests {
                 assert_eq!(decode(coding, &pieces), input, "{coding:?} {len} in pieces");
             }
         }
+    }
+
+    #[test]
+    fn brotli_windows_fit_the_body() {
+        assert_eq!(brotli_window_bits(0), 16);
+        assert_eq!(brotli_window_bits(700), 16);
+        assert_eq!(brotli_window_bits(100_000), 17);
+        assert_eq!(brotli_window_bits(1 << 18), 18);
+        assert_eq!(brotli_window_bits((1 << 18) + 1), 19);
+        assert_eq!(brotli_window_bits(u64::MAX), BROTLI_WINDOW_BITS);
     }
 
     #[test]

@@ -832,6 +832,35 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_stream_of_a_file_that_shrinks_never_ends_as_complete() {
+        let (dir, _, style) = text_site();
+        let path = dir.path().join("site.css");
+        let mut conn = connection(&dir);
+        conn.feed(
+            b"GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+            now(),
+        );
+        let Step::Send(first) = conn.next(4096, now()) else {
+            panic!("expected bytes")
+        };
+        assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        std::fs::write(&path, &style[..1000]).unwrap();
+        let mut sent = first;
+        loop {
+            match conn.next(4096, now()) {
+                Step::Send(bytes) => sent.extend_from_slice(&bytes),
+                Step::Close => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // The chunked body never gets its last chunk: the client sees a truncated response.
+        assert!(
+            !sent.ends_with(wire::LAST_CHUNK),
+            "a shrunk file sent as whole"
+        );
+    }
+
+    #[test]
     fn methods_other_than_get_head_options() {
         let dir = site();
         let options = get(&dir, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");

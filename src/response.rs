@@ -125,7 +125,10 @@ pub struct BodyCursor {
 
 impl BodyCursor {
     pub fn new(body: Body) -> BodyCursor {
-        let encoder = body.coding.map(|coding| Box::new(Encoder::new(coding)));
+        let len = body.source_len();
+        let encoder = body
+            .coding
+            .map(|coding| Box::new(Encoder::new(coding, len)));
         BodyCursor {
             body,
             segment: 0,
