@@ -83,15 +83,26 @@ fn the_native_command_line_means_the_same_in_the_guest() {
         .file("index.html", "<p>app</p>");
     let server = serve(
         site.path(),
-        &["--cors", "--spa", "--header", "X-Frame-Options: DENY", "-q"],
+        &[
+            "--cors",
+            "--spa",
+            "--no-compress",
+            "--header",
+            "X-Frame-Options: DENY",
+            "-q",
+        ],
     );
-    let response = server.get("/some/route");
+    // A client refusing the bytes as they are would get them compressed, but for --no-compress.
+    let response = server.request(
+        b"GET /some/route HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, identity;q=0\r\n\r\n",
+    );
     assert_eq!(
         (response.status, response.text().as_str()),
         (200, "<p>app</p>")
     );
     assert_eq!(response.header("Access-Control-Allow-Origin"), Some("*"));
     assert_eq!(response.header("X-Frame-Options"), Some("DENY"));
+    assert_eq!(response.header("Content-Encoding"), None);
     assert!(
         server.stderr.lock().unwrap().is_empty(),
         "-q: no access log"

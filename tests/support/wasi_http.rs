@@ -7,16 +7,20 @@ use std::time::{Duration, Instant};
 
 use super::{Server, Site, write_big_file};
 
-/// A server started with `HHTTPP_ARGS="--spa --cors --header 'X-Frame-Options: DENY'"` applies
-/// them as the native binary does.
+/// A server started with `HHTTPP_ARGS="--spa --cors --no-compress --header 'X-Frame-Options:
+/// DENY'"` applies them as the native binary does.
 pub fn options_apply(server: &Server) {
-    let response = server.get("/some/route");
+    // A client refusing the bytes as they are would get them compressed, but for --no-compress.
+    let response = server.request(
+        b"GET /some/route HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, identity;q=0\r\n\r\n",
+    );
     assert_eq!(
         (response.status, response.text().as_str()),
         (200, "<p>app</p>")
     );
     assert_eq!(response.header("access-control-allow-origin"), Some("*"));
     assert_eq!(response.header("x-frame-options"), Some("DENY"));
+    assert_eq!(response.header("content-encoding"), None);
 }
 
 /// A server started with an option it cannot honour answers every request `500`, saying which
