@@ -139,6 +139,28 @@ impl Encoder {
         }
     }
 
+    /// Appends to `out` everything compressed so far, so that a receiver can decode all input
+    /// pushed until now (a gzip or brotli flush, a zstd frame). Costs a little compression.
+    pub fn flush(&mut self, out: &mut Vec<u8>) {
+        match &mut self.0 {
+            // Writes into a `Vec` cannot fail.
+            Inner::Gzip(encoder) => {
+                let _ = encoder.flush();
+                out.append(encoder.get_mut());
+            }
+            Inner::Brotli(encoder) => {
+                let _ = encoder.flush();
+                out.append(encoder.get_mut());
+            }
+            Inner::Zstd(pending, framed) => {
+                if !pending.is_empty() {
+                    zstd_frame(pending, out);
+                    *framed = true;
+                }
+            }
+        }
+    }
+
     /// Ends the stream, appending the rest of it to `out`.
     pub fn finish(self, out: &mut Vec<u8>) {
         match self.0 {
@@ -229,8 +251,11 @@ mod tests {
                 }
                 let mut encoder = Encoder::new(coding, len as u64);
                 let mut pieces = Vec::new();
-                for piece in input.chunks(4093) {
+                for (i, piece) in input.chunks(4093).enumerate() {
                     encoder.push(piece, &mut pieces);
+                    if i % 7 == 3 {
+                        encoder.flush(&mut pieces);
+                    }
                 }
                 encoder.finish(&mut pieces);
                 assert_eq!(decode(coding, &pieces), input, "{coding:?} {len} in pieces");

@@ -7,13 +7,31 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::filesystem::Metadata;
 use crate::request::Headers;
 
+/// The 64-bit FNV-1a hash of `bytes`: stable across builds and platforms, for tags and
+/// boundaries (not for security: nothing depends on it being hard to collide).
+pub fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// `-variant` for a coding's suffix, nothing for none.
+fn variant_suffix(variant: &str) -> String {
+    if variant.is_empty() {
+        String::new()
+    } else {
+        format!("-{variant}")
+    }
+}
+
 /// 9999-12-31T23:59:59Z, the last time an HTTP date can say, in seconds since the epoch.
 const LAST_HTTP_DATE: u64 = 253_402_300_799;
 
 /// The validators of one version of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validators {
-    /// A strong entity-tag, quotes included.
+    /// The entity-tag, quotes included: strong for a file's own bytes or a stored sibling's,
+    /// weak for a page made on request or a coding made on the fly.
     pub etag: String,
     /// The modification time, truncated to whole seconds (HTTP dates have no finer precision);
     /// none for a generated page (a listing).
@@ -28,11 +46,7 @@ impl Validators {
             .modified
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
-        let suffix = if variant.is_empty() {
-            String::new()
-        } else {
-            format!("-{variant}")
-        };
+        let suffix = variant_suffix(variant);
         Validators {
             etag: format!(
                 "\"{:x}-{:x}-{:x}{suffix}\"",
@@ -51,15 +65,8 @@ impl Validators {
     /// Validators of a generated page, sent in the coding whose suffix is `variant` (empty for
     /// none): a weak tag from a hash of its bytes, and no date.
     pub fn of_page(page: &[u8], variant: &str) -> Validators {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &byte in page {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-        }
-        let suffix = if variant.is_empty() {
-            String::new()
-        } else {
-            format!("-{variant}")
-        };
+        let hash = fnv1a(page.iter().copied());
+        let suffix = variant_suffix(variant);
         Validators {
             etag: format!("W/\"{hash:016x}-{:x}{suffix}\"", page.len()),
             last_modified: None,
@@ -130,6 +137,13 @@ pub fn if_range_holds(headers: &Headers, validators: &Validators) -> bool {
         return matches!(parse_tag(value), Some((false, tag, "")) if tag == validators.etag);
     }
     validators.last_modified.is_some() && parse_date(value) == validators.last_modified
+}
+
+/// Whether the request's `If-Range` is a date (not an entity-tag).
+pub fn if_range_is_date(headers: &Headers) -> bool {
+    headers
+        .get("if-range")
+        .is_some_and(|value| !value.trim().starts_with('"') && !value.trim().starts_with("W/"))
 }
 
 fn parse_date(value: &str) -> Option<SystemTime> {

@@ -565,7 +565,7 @@ mod tests {
         let expected = format!(
             "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: <date>\r\n\
              Content-Type: text/plain; charset=utf-8\r\nLast-Modified: {}\r\nETag: {}\r\n\
-             Accept-Ranges: bytes\r\nContent-Length: 14\r\n\r\nHello, world!\n",
+             Accept-Ranges: bytes\r\nVary: Accept-Encoding\r\nContent-Length: 14\r\n\r\nHello, world!\n",
             last_modified_of(&dir, "hello.txt"),
             etag_of(&dir, "hello.txt")
         );
@@ -787,7 +787,7 @@ mod tests {
         assert_eq!(
             not_modified,
             format!(
-                "HTTP/1.1 304 Not Modified\r\nServer: hhttpp\r\nDate: <date>\r\nLast-Modified: {}\r\nETag: {etag}\r\n\r\n",
+                "HTTP/1.1 304 Not Modified\r\nServer: hhttpp\r\nDate: <date>\r\nLast-Modified: {}\r\nETag: {etag}\r\nVary: Accept-Encoding\r\n\r\n",
                 last_modified_of(&dir, "hello.txt")
             )
         );
@@ -829,6 +829,34 @@ mod tests {
             }
         }
         assert!(sent < 100_000);
+    }
+
+    #[test]
+    fn a_body_that_compresses_to_nothing_is_compressed_a_megabyte_a_step() {
+        let dir = site();
+        let spaces = vec![b' '; 8 << 20];
+        std::fs::write(dir.path().join("spaces.txt"), &spaces).unwrap();
+        let mut conn = connection(&dir);
+        conn.feed(
+            b"GET /spaces.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+            now(),
+        );
+        let mut sent = Vec::new();
+        let mut steps = 0;
+        while !sent.ends_with(wire::LAST_CHUNK) {
+            match conn.next(1 << 20, now()) {
+                Step::Send(bytes) => {
+                    assert!(!bytes.is_empty());
+                    sent.extend_from_slice(&bytes);
+                    steps += 1;
+                }
+                other => panic!("unexpected {other:?} after {steps} steps"),
+            }
+        }
+        // 8 MiB in, a few KiB out: at most about a megabyte of it compressed per step.
+        assert!(steps >= 8, "{steps} steps");
+        let (_, body) = split_response(&sent);
+        assert_eq!(decode("gzip", &body), spaces);
     }
 
     #[test]

@@ -11,8 +11,9 @@ pub enum Coding {
 }
 
 impl Coding {
-    /// Every coding, in the server's preference order on ties: zstd (fastest to decode, and to
-    /// make on the fly), brotli, gzip.
+    /// Every coding, in the server's preference order on ties for stored siblings (made offline
+    /// by the real compressors): zstd, brotli, gzip. On the fly the order is
+    /// [`crate::compression::PREFERENCE`].
     pub const ALL: [Coding; 3] = [Coding::Zstd, Coding::Brotli, Coding::Gzip];
 
     /// The file-name suffix of a file stored in this coding.
@@ -68,6 +69,16 @@ fn quality(accept_encoding: &str, token: &str) -> Option<u16> {
         }
     }
     wildcard
+}
+
+/// Whether `accept_encoding` takes any coding hhttpp sends (so that looking for a stored
+/// sibling, or compressing, could change the answer).
+pub fn accepts_any(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|accept| {
+        Coding::ALL
+            .iter()
+            .any(|c| quality(accept, c.token()).is_some_and(|q| q > 0))
+    })
 }
 
 /// Whether `accept_encoding` refuses the original bytes (`identity;q=0`, or `*;q=0` without
@@ -138,6 +149,17 @@ mod tests {
         assert_eq!(choose(Some("gzip, br"), &Coding::ALL), Some(Brotli));
         assert_eq!(choose(Some("zstd;q=0.5, gzip"), &Coding::ALL), Some(Gzip));
         assert_eq!(choose(Some("*"), &Coding::ALL), Some(Zstd));
+    }
+
+    #[test]
+    fn accepts_any_needs_a_coding_with_a_positive_q() {
+        assert!(accepts_any(Some("gzip, deflate")));
+        assert!(accepts_any(Some("*")));
+        assert!(accepts_any(Some("x-gzip")));
+        assert!(!accepts_any(Some("deflate, identity")));
+        assert!(!accepts_any(Some("br;q=0, gzip;q=0, zstd;q=0")));
+        assert!(!accepts_any(Some("")));
+        assert!(!accepts_any(None));
     }
 
     #[test]

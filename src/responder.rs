@@ -65,10 +65,18 @@ fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
         }
         Err(error) => not_servable(error),
         Ok(Entry::File {
-            file, meta, name, ..
+            file,
+            meta,
+            folder,
+            name,
         }) if !target.trailing_slash => {
-            let found = Found { file, meta, name };
-            serve_file(request, config, &mut lookup, &target, found)
+            let found = Found {
+                file,
+                meta,
+                folder,
+                name,
+            };
+            serve_file(request, config, &mut lookup, found)
         }
         Ok(Entry::File { .. }) => not_found(request, config, &mut lookup),
         Ok(Entry::Folder { location, .. }) => {
@@ -77,10 +85,12 @@ fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
     }
 }
 
-/// A regular file a lookup opened: the handle, what it is, and its name (for its media type).
+/// A regular file a lookup opened: the handle, what it is, the folder it is in (where its
+/// precompressed siblings are looked for) and its name there (for its media type).
 struct Found {
     file: OpenFile,
     meta: Metadata,
+    folder: Location,
     name: String,
 }
 
@@ -97,14 +107,22 @@ fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Respons
         return not_servable(ResolveError::NotFound);
     };
     let Ok(Entry::File {
-        file, meta, name, ..
+        file,
+        meta,
+        folder,
+        name,
     }) = lookup.resolve(&target.segments)
     else {
         return not_servable(ResolveError::NotFound);
     };
-    let found = Found { file, meta, name };
+    let found = Found {
+        file,
+        meta,
+        folder,
+        name,
+    };
     if status == 200 {
-        return serve_file(request, config, lookup, &target, found);
+        return serve_file(request, config, lookup, found);
     }
     // A stand-in for something absent: no conditionals, no ranges.
     let plain = Request {
@@ -116,7 +134,7 @@ fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Respons
             .collect(),
         ..request.clone()
     };
-    let mut response = serve_file(&plain, config, lookup, &target, found);
+    let mut response = serve_file(&plain, config, lookup, found);
     if response.status == 200 {
         // The page's content, but not its validators: it stands for something absent.
         response.status = 404;
@@ -177,18 +195,19 @@ fn serve_folder(
     for index in INDEX_FILES {
         let index = [index.to_owned()];
         if let Ok(Entry::File {
-            file, meta, name, ..
+            file,
+            meta,
+            folder,
+            name,
         }) = lookup.resolve_from(location, &index)
         {
-            let mut segments = target.segments.clone();
-            segments.extend(index);
-            let index_target = Target {
-                segments,
-                trailing_slash: false,
-                query: None,
+            let found = Found {
+                file,
+                meta,
+                folder,
+                name,
             };
-            let found = Found { file, meta, name };
-            return serve_file(request, config, lookup, &index_target, found);
+            return serve_file(request, config, lookup, found);
         }
     }
     if !config.options.listing {
@@ -220,9 +239,11 @@ fn listing_response(
     page: Vec<u8>,
     listing: &listing::Listing,
 ) -> Response {
-    let accept = request.headers.get("accept-encoding");
+    let accept = accept_encoding(request);
+    let accept = accept.as_deref();
+    let worth = page.len() as u64 >= compression::MIN_LEN || encoding::identity_refused(accept);
     let coding = encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
-        .filter(|_| config.options.compress && worth_compressing(page.len() as u64, accept));
+        .filter(|_| config.options.compress && worth);
     let validators = Validators::of_page(&page, coding.map_or("", Coding::suffix));
     let vary = if config.options.compress {
         "Accept, Accept-Encoding"
@@ -238,8 +259,10 @@ fn listing_response(
         // Scripts reading the JSON array learn it is partial from this field.
         base.push(("Listing-Truncated", listing.truncation_note()));
     }
-    if conditional::evaluate(&request.headers, &validators) == Outcome::NotModified {
-        return not_modified(&base);
+    match conditional::evaluate(&request.headers, &validators) {
+        Outcome::NotModified => return not_modified(&base),
+        Outcome::Failed => return precondition_failed(&base),
+        Outcome::Proceed => {}
     }
     base.insert(0, ("Content-Type", content_type.to_owned()));
     let body = match coding {
@@ -288,23 +311,28 @@ impl Representation {
 }
 
 /// Chooses the representation of `found` to send: a precompressed sibling the client accepts
-/// (`.zst`, `.br`, `.gz`: preferred, as nothing has to be done for it), else a coding made on the
-/// fly for a compressible type ([`compression::PREFERENCE`] on ties), else the file as it is. A `Range` request is not compressed on
-/// the fly (as nginx): its ranges are of the file's own bytes, or of a precompressed sibling.
+/// (`.zst`, `.br`, `.gz`: preferred, as nothing has to be done for it), else a coding made on
+/// the fly for a compressible type ([`compression::PREFERENCE`] on ties), else the file as it is.
 fn representation(
     request: &Request,
     config: &Config,
     lookup: &mut Lookup,
-    target: &Target,
     found: Found,
     content_type: &str,
 ) -> Representation {
-    let variants = precompressed_variants(lookup, target);
-    let compressible = config.options.compress
-        && compression::compressible(content_type)
-        && worth_compressing(found.meta.len, request.headers.get("accept-encoding"));
-    let vary = !variants.is_empty() || compressible;
-    let accept = request.headers.get("accept-encoding");
+    let accept = accept_encoding(request);
+    let accept = accept.as_deref();
+    // Siblings are looked for only when the client takes a coding: a request without
+    // `Accept-Encoding` costs no lookups.
+    let variants = if encoding::accepts_any(accept) {
+        precompressed_variants(lookup, &found)
+    } else {
+        Vec::new()
+    };
+    // Whether the response depends on `Accept-Encoding`: always for a compressible type (a
+    // sibling, or compression on the fly, could answer another client), and wherever a sibling
+    // exists.
+    let vary = compression::compressible(content_type) || !variants.is_empty();
     let stored: Vec<Coding> = variants.iter().map(|(c, _)| *c).collect();
     if let Some(coding) = encoding::choose(accept, &stored)
         && let Some((_, variant)) = variants.into_iter().find(|(c, _)| *c == coding)
@@ -317,11 +345,7 @@ fn representation(
             vary,
         };
     }
-    // A body compressed as it is sent needs chunked framing, which HTTP/1.0 lacks: there only
-    // what is compressed whole, in memory, qualifies.
-    let streamable = request.version == Version::Http11 || found.meta.len <= compression::WHOLE_MAX;
-    let on_the_fly = compressible && streamable && request.headers.get("range").is_none();
-    let coding = if on_the_fly {
+    let coding = if compresses_on_the_fly(request, config, &found, content_type, accept) {
         encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
     } else {
         None
@@ -335,21 +359,41 @@ fn representation(
     }
 }
 
-/// Whether a body of `len` bytes is long enough to compress, or the client refuses it as it is.
-fn worth_compressing(len: u64, accept_encoding: Option<&str>) -> bool {
-    len >= compression::MIN_LEN || encoding::identity_refused(accept_encoding)
+/// Whether `found` is to be compressed as it is sent (in whichever coding the client takes).
+///
+/// Not for a `Range` request (as nginx: its ranges are of the file's own bytes), unless its
+/// `If-Range` is a date, which cannot tell the codings apart: then the range is not honoured
+/// and the whole negotiated representation is sent. Not, either, for a body that would need
+/// chunked framing (larger than what is compressed whole) to an HTTP/1.0 client, which lacks it.
+fn compresses_on_the_fly(
+    request: &Request,
+    config: &Config,
+    found: &Found,
+    content_type: &str,
+    accept: Option<&str>,
+) -> bool {
+    let len = found.meta.len;
+    let worth = len >= compression::MIN_LEN || encoding::identity_refused(accept);
+    let streamable = request.version == Version::Http11 || len <= compression::WHOLE_MAX;
+    let ranged =
+        request.headers.get("range").is_some() && !conditional::if_range_is_date(&request.headers);
+    config.options.compress
+        && compression::compressible(content_type)
+        && worth
+        && streamable
+        && !ranged
+}
+
+/// Every `Accept-Encoding` field line of `request`, as one list (RFC 9110 §5.3).
+fn accept_encoding(request: &Request) -> Option<String> {
+    let lines: Vec<&str> = request.headers.all("accept-encoding").collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
 }
 
 /// Serves a regular file: picks its representation, evaluates preconditions, then ranges.
-fn serve_file(
-    request: &Request,
-    config: &Config,
-    lookup: &mut Lookup,
-    target: &Target,
-    found: Found,
-) -> Response {
+fn serve_file(request: &Request, config: &Config, lookup: &mut Lookup, found: Found) -> Response {
     let content_type = media_type::for_path(Path::new(&found.name));
-    let chosen = representation(request, config, lookup, target, found, &content_type);
+    let chosen = representation(request, config, lookup, found, &content_type);
     let validators = chosen.validators();
     let mut base = Vec::with_capacity(8);
     base.push(("Content-Type", content_type.clone()));
@@ -368,7 +412,7 @@ fn serve_file(
     }
     match conditional::evaluate(&request.headers, &validators) {
         Outcome::NotModified => return not_modified(&base),
-        Outcome::Failed => return Response::error(412, "A precondition of the request failed."),
+        Outcome::Failed => return precondition_failed(&base),
         Outcome::Proceed => {}
     }
     let Representation {
@@ -399,14 +443,26 @@ fn with_fields(mut response: Response, fields: &[(&'static str, String)]) -> Res
     response
 }
 
-/// `304`: RFC 9110 §15.4.5 wants the validators and `Vary` repeated, and no content fields.
+/// `304`: RFC 9110 §15.4.5 wants the validators, `Vary` and `Cache-Control` the `200` would
+/// have carried, and no content fields.
 fn not_modified(base: &[(&'static str, String)]) -> Response {
     let fields: Vec<_> = base
         .iter()
-        .filter(|(n, _)| matches!(*n, "ETag" | "Last-Modified" | "Vary"))
+        .filter(|(n, _)| matches!(*n, "ETag" | "Last-Modified" | "Vary" | "Cache-Control"))
         .cloned()
         .collect();
     with_fields(Response::new(304, Body::empty()), &fields)
+}
+
+/// `412`, with the `Vary` of the representation the precondition was evaluated against.
+fn precondition_failed(base: &[(&'static str, String)]) -> Response {
+    let response = Response::error(412, "A precondition of the request failed.");
+    with_fields(response, &vary_of(base))
+}
+
+/// The `Vary` field among `base`, if there is one.
+fn vary_of(base: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    base.iter().filter(|(n, _)| *n == "Vary").cloned().collect()
 }
 
 /// The file compressed on the fly: whole, in memory, with a `Content-Length`, when it is small;
@@ -418,28 +474,15 @@ fn compressed(
     base: &[(&'static str, String)],
 ) -> Response {
     let body = if len <= compression::WHOLE_MAX {
-        match read_whole(&file, len) {
+        match crate::response::read_whole(&file, len) {
             Ok(bytes) => Body::bytes(compression::compress(coding, &bytes)),
-            Err(_) => return Response::error(500, "The file could not be read."),
+            // Most likely it shrank while it was read: never send part of it as the whole.
+            Err(_) => return Response::error(500, "The file changed while it was read."),
         }
     } else {
         Body::encoded(Body::file_range(file, 0, len), coding)
     };
     with_fields(Response::new(200, body), base)
-}
-
-/// Up to `len` bytes of `file` from its start (fewer if it shrank since it was opened).
-fn read_whole(file: &OpenFile, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match file.read_at(&mut bytes[filled..], filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 /// The file as it is (or a precompressed sibling), whole or in the ranges the request asks for.
@@ -462,7 +505,9 @@ fn ranged(
         Ranges::Full => with_fields(Response::new(200, Body::file_range(file, 0, len)), base),
         Ranges::Unsatisfiable => {
             let response = Response::error(416, "None of the requested ranges is satisfiable.");
-            with_fields(response, &[("Content-Range", format!("bytes */{len}"))])
+            let mut fields = vary_of(base);
+            fields.push(("Content-Range", format!("bytes */{len}")));
+            with_fields(response, &fields)
         }
         Ranges::Partial(ranges) if ranges.len() == 1 => {
             let r = ranges[0];
@@ -520,20 +565,28 @@ fn multipart(
     with_fields(Response::new(206, body), &fields)
 }
 
-/// The precompressed siblings of the requested file that exist and are regular files, opened.
-fn precompressed_variants(lookup: &mut Lookup, target: &Target) -> Vec<(Coding, Found)> {
-    let Some(last) = target.segments.last() else {
-        return Vec::new();
-    };
+/// The precompressed siblings of `found` (`name.zst`, `name.br`, `name.gz` in the folder it
+/// was found in) that exist and are regular files, opened.
+fn precompressed_variants(lookup: &mut Lookup, found: &Found) -> Vec<(Coding, Found)> {
     Coding::ALL
         .iter()
         .filter_map(|&coding| {
-            let mut segments = target.segments.clone();
-            *segments.last_mut()? = format!("{last}.{}", coding.suffix());
-            match lookup.resolve(&segments) {
+            let sibling = [format!("{}.{}", found.name, coding.suffix())];
+            match lookup.resolve_from(&found.folder, &sibling) {
                 Ok(Entry::File {
-                    file, meta, name, ..
-                }) => Some((coding, Found { file, meta, name })),
+                    file,
+                    meta,
+                    folder,
+                    name,
+                }) => Some((
+                    coding,
+                    Found {
+                        file,
+                        meta,
+                        folder,
+                        name,
+                    },
+                )),
                 _ => None,
             }
         })
@@ -543,13 +596,10 @@ fn precompressed_variants(lookup: &mut Lookup, target: &Target) -> Vec<(Coding, 
 /// The multipart boundary: a hash of the file version and the ranges, so that GET and HEAD of
 /// the same request carry the same header fields.
 fn boundary(validators: &Validators, ranges: &[range::ByteRange]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let positions = ranges
         .iter()
         .flat_map(|r| [r.first, r.last])
         .flat_map(u64::to_le_bytes);
-    for byte in validators.etag.bytes().chain(positions) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-    }
+    let hash = conditional::fnv1a(validators.etag.bytes().chain(positions));
     format!("hhttpp-{hash:016x}")
 }

@@ -109,6 +109,9 @@ pub struct FileSend {
 
 /// Source bytes read at once for a body compressed on the way out.
 const ENCODE_CHUNK: usize = 64 * 1024;
+/// Source bytes one call compresses at most: a file that compresses to almost nothing (a
+/// gigabyte of spaces) must not keep one step, and its guest call, busy for long.
+const ENCODE_PER_CALL: usize = 1024 * 1024;
 
 /// Reads a [`Body`] front to back in bounded chunks: what every transport uses to send one.
 #[derive(Debug)]
@@ -147,7 +150,8 @@ impl BodyCursor {
         if self.body.coding.is_none() {
             return self.read_source(out, max_bytes);
         }
-        let limit = out.len() + max_bytes;
+        let (start, limit) = (out.len(), out.len() + max_bytes);
+        let mut consumed = 0;
         while out.len() < limit {
             if !self.encoded.is_empty() {
                 let take = (limit - out.len()).min(self.encoded.len());
@@ -157,8 +161,24 @@ impl BodyCursor {
             if self.encoder.is_none() {
                 break;
             }
+            if consumed >= ENCODE_PER_CALL {
+                if out.len() > start {
+                    break;
+                }
+                // A body that compresses to almost nothing: have the encoder hand out what it
+                // holds, as an empty step would end the body.
+                if let Some(encoder) = &mut self.encoder {
+                    encoder.flush(&mut self.encoded);
+                }
+                if self.encoded.is_empty() {
+                    // Nothing held after all: read on (the source ends, or output comes).
+                    consumed = 0;
+                }
+                continue;
+            }
             let mut source = Vec::with_capacity(ENCODE_CHUNK);
             self.read_source(&mut source, ENCODE_CHUNK)?;
+            consumed += source.len();
             if source.is_empty() {
                 if let Some(encoder) = self.encoder.take() {
                     encoder.finish(&mut self.encoded);
@@ -208,6 +228,17 @@ impl BodyCursor {
         }
         Ok(())
     }
+}
+
+/// The first `len` bytes of `file`, all of them: `UnexpectedEof` if it ends sooner (it shrank
+/// since it was opened), so that part of a file is never sent as the whole of it.
+pub fn read_whole(file: &OpenFile, len: u64) -> io::Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut bytes = vec![0u8; len];
+    if read_fully_at(file, &mut bytes, 0)? < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(bytes)
 }
 
 /// Reads from `position` until `buffer` is full or the file ends; returns how many bytes were

@@ -155,10 +155,20 @@ fn cache_control_applies_to_files() {
         (not_modified.status, not_modified.header("Cache-Control")),
         (304, Some("max-age=3600"))
     );
+    let listing = server.get("/folder/");
     assert_eq!(
-        server.get("/folder/").header("Cache-Control"),
+        listing.header("Cache-Control"),
         Some("no-cache"),
         "listings stay fresh"
+    );
+    // Revalidated too: a 304 carries the 200's Cache-Control, not the files' policy.
+    let etag = listing.header("ETag").unwrap();
+    let again = server.request(
+        format!("GET /folder/ HTTP/1.1\r\nHost: a\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(
+        (again.status, again.header("Cache-Control")),
+        (304, Some("no-cache"))
     );
 }
 

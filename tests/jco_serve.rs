@@ -62,7 +62,10 @@ fn responder_cases_hold_under_jco_serve() {
 fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
     let site = Site::new();
     site.file("index.html", "<p>app</p>");
-    let server = jco_serve(site.path(), "--spa --cors --no-compress --header 'X-Frame-Options: DENY'");
+    let server = jco_serve(
+        site.path(),
+        "--spa --cors --no-compress --header 'X-Frame-Options: DENY'",
+    );
     wasi_http::options_apply(&server);
     let refused = jco_serve(site.path(), "--idle-timeout 3");
     wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");

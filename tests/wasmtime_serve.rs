@@ -44,7 +44,10 @@ fn a_large_file_streams_in_bounded_memory() {
 fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
     let site = Site::new();
     site.file("index.html", "<p>app</p>");
-    let server = wasmtime_serve(site.path(), "--spa --cors --no-compress --header 'X-Frame-Options: DENY'");
+    let server = wasmtime_serve(
+        site.path(),
+        "--spa --cors --no-compress --header 'X-Frame-Options: DENY'",
+    );
     wasi_http::options_apply(&server);
     let refused = wasmtime_serve(site.path(), "--idle-timeout 3");
     wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");

@@ -69,7 +69,7 @@ pub const HTTP10_UNSEEN: [(&str, &str); 1] = [(
 pub fn responder_cases() -> Vec<Case> {
     vec![
         case!("file", "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200,
-            headers: [("Content-Type", TEXT), ("Content-Length", "14"), ("Accept-Ranges", "bytes")], body: "Hello, world!\n"),
+            headers: [("Content-Type", TEXT), ("Content-Length", "14"), ("Accept-Ranges", "bytes"), ("Vary", "Accept-Encoding")], body: "Hello, world!\n"),
         case!("head", "HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200,
             headers: [("Content-Type", TEXT), ("Content-Length", "14")], body: ""),
         case!("utf-8 path", "GET /with%20space/%C3%BC.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 200, body: "unicode"),
@@ -103,7 +103,8 @@ pub fn responder_cases() -> Vec<Case> {
         case!("if-modified-since unparsable", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: yesterday\r\n\r\n" => 200),
         case!("if-modified-since ignored with if-none-match",
             "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\"\r\nIf-Modified-Since: {last-modified}\r\n\r\n" => 200),
-        case!("if-match fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: \"other\"\r\n\r\n" => 412),
+        case!("if-match fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: \"other\"\r\n\r\n" => 412,
+            headers: [("Vary", "Accept-Encoding")]),
         case!("if-match weak fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: W/{etag}\r\n\r\n" => 412),
         case!("if-match holds", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: {etag}\r\n\r\n" => 200),
         case!("if-unmodified-since fails", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n" => 412),
@@ -116,7 +117,8 @@ pub fn responder_cases() -> Vec<Case> {
         case!("range suffix", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=-2\r\n\r\n" => 206, body: "89"),
         case!("ranges multipart", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1,5-6\r\n\r\n" => 206,
             contains: ["\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n", "\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n"]),
-        case!("range unsatisfiable", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=10-\r\n\r\n" => 416, headers: [("Content-Range", "bytes */10")]),
+        case!("range unsatisfiable", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=10-\r\n\r\n" => 416,
+            headers: [("Content-Range", "bytes */10"), ("Vary", "Accept-Encoding")]),
         case!("range malformed ignored", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=5-1\r\n\r\n" => 200, body: "0123456789"),
         case!("range other unit ignored", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: lines=1-2\r\n\r\n" => 200),
         case!("too many ranges", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,0-0,1-1,2-2,3-3,4-4,5-5,6-6\r\n\r\n" => 200, body: "0123456789"),
@@ -161,6 +163,9 @@ pub fn responder_cases() -> Vec<Case> {
             headers: [("Content-Encoding", "gzip")], absent: ["Transfer-Encoding"]),
         case!("http/1.0 large as is", "GET /large.css HTTP/1.0\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n" => 200,
             headers: [("Vary", "Accept-Encoding"), ("Content-Length", "600000")], absent: ["Content-Encoding", "Transfer-Encoding"]),
+        case!("listing precondition fails", "GET /dir/ HTTP/1.1\r\nHost: t\r\nIf-Match: \"nope\"\r\n\r\n" => 412),
+        case!("accept-encoding on two lines", "GET /page.html HTTP/1.1\r\nHost: t\r\nAccept-Encoding: identity;q=0.5\r\nAccept-Encoding: gzip\r\n\r\n" => 200,
+            headers: [("Content-Encoding", "gzip")]),
         case!("listing compressed", "GET /dir/ HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n" => 200,
             headers: [("Content-Encoding", "gzip"), ("Vary", "Accept, Accept-Encoding"), ("Cache-Control", "no-cache")]),
         // Methods.
