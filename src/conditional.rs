@@ -15,6 +15,26 @@ pub fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
     })
 }
 
+/// A 64-bit hash of `bytes` taken eight bytes at a time (FNV-1a's steps over words, then a
+/// final mix): a listing page is hashed on every request, and byte-wise FNV over 150 KB cost
+/// more than building the page.
+fn hash_words(bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for word in &mut words {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        hash = (hash ^ u64::from_le_bytes(le)).wrapping_mul(0x100_0000_01b3);
+        hash ^= hash >> 29;
+    }
+    let tail = fnv1a(words.remainder().iter().copied());
+    let hash = hash ^ tail.rotate_left(17) ^ bytes.len() as u64;
+    // A final avalanche (splitmix64's), so that every input bit reaches every output bit.
+    let hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
+}
+
 /// `-variant` for a coding's suffix, nothing for none.
 fn variant_suffix(variant: &str) -> String {
     if variant.is_empty() {
@@ -65,7 +85,7 @@ impl Validators {
     /// Validators of a generated page, sent in the coding whose suffix is `variant` (empty for
     /// none): a weak tag from a hash of its bytes, and no date.
     pub fn of_page(page: &[u8], variant: &str) -> Validators {
-        let hash = fnv1a(page.iter().copied());
+        let hash = hash_words(page);
         let suffix = variant_suffix(variant);
         Validators {
             etag: format!("W/\"{hash:016x}-{:x}{suffix}\"", page.len()),
@@ -207,6 +227,25 @@ mod tests {
 
     fn outcome(fields: &str) -> Outcome {
         evaluate(&headers(fields), &v())
+    }
+
+    #[test]
+    fn a_page_changed_in_any_byte_gets_another_tag() {
+        let page: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let tag = Validators::of_page(&page, "").etag;
+        assert!(tag.starts_with("W/\""));
+        for at in [0, 1, 7, 8, 500, 991, 992, 999] {
+            let mut changed = page.clone();
+            changed[at] ^= 1;
+            assert_ne!(Validators::of_page(&changed, "").etag, tag, "byte {at}");
+        }
+        assert_ne!(
+            Validators::of_page(&page[..999], "").etag,
+            tag,
+            "a byte shorter"
+        );
+        assert_ne!(Validators::of_page(&page, "br").etag, tag, "another coding");
+        assert_eq!(Validators::of_page(&page, "").etag, tag, "stable");
     }
 
     #[test]
