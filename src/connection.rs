@@ -92,6 +92,8 @@ pub struct Connection {
     request_started: Option<Duration>,
     /// When the connection last became idle: opened, or done with a response.
     idle_since: Duration,
+    /// The `Date` of this second, made once.
+    date: wire::DateCache,
     state: State,
 }
 
@@ -144,6 +146,7 @@ impl Connection {
             root: None,
             request_started: None,
             idle_since: now.monotonic,
+            date: wire::DateCache::default(),
             state: State::Head,
         }
     }
@@ -358,7 +361,7 @@ impl Connection {
 
     fn start(&mut self, response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
         let framing = Framing::of(&response, delivery.persistence, delivery.chunked_ok);
-        let head = wire::head(&response, framing, now.wall);
+        let head = wire::head(&response, framing, self.date.at(now.wall));
         let length = response.body.known_len();
         let send_body = delivery.body && !response.is_bodiless();
         let (body, file) = match self.hand_off_from {

@@ -62,13 +62,34 @@ pub enum Persistence {
     Close,
 }
 
-/// The response head: status line, `Server`, `Date` (from `now`), the responder's fields, then
+/// The `Date` field's value, made once a second: a connection answering many requests a
+/// second would otherwise format the same date for each.
+#[derive(Debug, Default)]
+pub struct DateCache {
+    second: Option<u64>,
+    text: String,
+}
+
+impl DateCache {
+    /// `now` as an HTTP date (RFC 9110 §5.6.7).
+    pub fn at(&mut self, now: SystemTime) -> &str {
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.text = httpdate::fmt_http_date(now);
+        }
+        &self.text
+    }
+}
+
+/// The response head: status line, `Server`, `Date` (`date`), the responder's fields, then
 /// `Content-Length` or `Transfer-Encoding` (unless the status forbids a body) and `Connection`
 /// as `framing` says.
-pub fn head(response: &Response, framing: Framing, now: SystemTime) -> Vec<u8> {
-    let date = httpdate::fmt_http_date(now);
+pub fn head(response: &Response, framing: Framing, date: &str) -> Vec<u8> {
     let length = response.body.known_len().unwrap_or(0).to_string();
-    let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", &date)];
+    let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", date)];
     fields.extend(
         response
             .headers
@@ -137,7 +158,7 @@ pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> 
         persistence: Persistence::Close,
         delimiting: Delimiting::Length,
     };
-    let mut out = head(&response, framing, now);
+    let mut out = head(&response, framing, &httpdate::fmt_http_date(now));
     for segment in &response.body.segments {
         if let Segment::Bytes(bytes) = segment {
             out.extend_from_slice(bytes);
@@ -151,6 +172,21 @@ mod tests {
     use super::*;
     use crate::response::Body;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_date_is_made_once_a_second() {
+        let mut cache = DateCache::default();
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(cache.at(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            cache.at(t + Duration::from_millis(999)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            cache.at(t + Duration::from_secs(1)),
+            "Sun, 06 Nov 1994 08:49:38 GMT"
+        );
+    }
 
     #[test]
     fn head_is_written_in_wire_format() {
@@ -168,7 +204,7 @@ mod tests {
             delimiting: Delimiting::Length,
         };
         assert_eq!(
-            String::from_utf8(head(&response, close, when)).unwrap(),
+            String::from_utf8(head(&response, close, &httpdate::fmt_http_date(when))).unwrap(),
             "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: Tue, 24 Nov 2026 08:12:01 GMT\r\nX: y\r\n\
              Content-Length: 2\r\nConnection: close\r\n\r\n"
         );
@@ -177,7 +213,8 @@ mod tests {
             persistence: Persistence::KeepAliveHttp10,
             delimiting: Delimiting::Length,
         };
-        let text = String::from_utf8(head(&bodiless, http10, when)).unwrap();
+        let text =
+            String::from_utf8(head(&bodiless, http10, &httpdate::fmt_http_date(when))).unwrap();
         assert!(
             text.ends_with("GMT\r\nConnection: keep-alive\r\n\r\n"),
             "{text}"
@@ -186,13 +223,15 @@ mod tests {
         let coding = crate::encoding::Coding::Gzip;
         let streamed = Response::new(200, Body::encoded(Body::bytes("x"), coding));
         let framing = Framing::of(&streamed, Persistence::KeepAlive, true);
-        let text = String::from_utf8(head(&streamed, framing, when)).unwrap();
+        let text =
+            String::from_utf8(head(&streamed, framing, &httpdate::fmt_http_date(when))).unwrap();
         assert!(
             text.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
             "{text}"
         );
         let framing = Framing::of(&streamed, Persistence::KeepAliveHttp10, false);
-        let text = String::from_utf8(head(&streamed, framing, when)).unwrap();
+        let text =
+            String::from_utf8(head(&streamed, framing, &httpdate::fmt_http_date(when))).unwrap();
         assert!(text.ends_with("GMT\r\nConnection: close\r\n\r\n"), "{text}");
         let mut out = Vec::new();
         chunk(&mut out, b"hello");
