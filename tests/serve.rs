@@ -307,3 +307,28 @@ fn a_kept_alive_connection_is_served_after_a_pause() {
     stream.write_all(b"Host: a\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut stream, false).status, 200);
 }
+
+#[test]
+fn a_file_rewritten_between_requests_is_described_anew() {
+    // The host answers the guest's `stat` of a file it just opened from the `fstat` of that
+    // open: it must be that open's, never an earlier one's.
+    let site = Site::new();
+    site.file("a.txt", "first").file("b.txt", "bee");
+    let server = Server::hhttpp(site.path());
+    let mut stream = server.connect();
+    let mut get = |path: &str| {
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        read_response(&mut stream, false)
+    };
+    let first = get("/a.txt");
+    assert_eq!(first.text(), "first");
+    assert_eq!(get("/b.txt").text(), "bee");
+    std::thread::sleep(Duration::from_millis(20));
+    site.file("a.txt", "second, longer");
+    let second = get("/a.txt");
+    assert_eq!(second.text(), "second, longer");
+    assert_eq!(second.header("Content-Length"), Some("14"));
+    assert_ne!(second.header("ETag"), first.header("ETag"));
+}

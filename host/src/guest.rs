@@ -29,6 +29,7 @@ pub use exports::hhttpp::server::http1::SandboxReport;
 use exports::hhttpp::server::http1::{Exchange, FileRange, Options, Step, Time, Wait};
 use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
+use wasmtime_wasi::p2::bindings::filesystem::types::DescriptorStat;
 
 /// The component, embedded at build time by `build.rs`.
 static COMPONENT: &[u8] = include_bytes!(env!("HHTTPP_COMPONENT"));
@@ -62,6 +63,14 @@ struct GuestState {
     table: ResourceTable,
     limits: StoreLimits,
     clock: CallClock,
+    /// The `fstat` of the descriptor the last `open-at` made (see [`crate::guest_files`]).
+    last_opened: Option<(u32, DescriptorStat)>,
+}
+
+impl crate::guest_files::LastOpened for GuestState {
+    fn last_opened(&mut self) -> &mut Option<(u32, DescriptorStat)> {
+        &mut self.last_opened
+    }
 }
 
 /// The epoch ticks of the call in progress: how many it has been given, and how many it may have.
@@ -208,6 +217,7 @@ impl Guests {
                 granted: ticks,
                 limit: ticks,
             },
+            last_opened: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);

@@ -15,6 +15,11 @@
 //!   are read lazily with `getdents`, their kind taken from it (an `lstat` only where the file
 //!   system does not say), so a guest that stops at its listing cap stops the work.
 //!
+//! - **`stat` of the descriptor just opened**: the guest describes what it opened by the
+//!   handle's own `stat`, which would repeat the `fstat` the `open-at` above just made; the last
+//!   open's `fstat` is kept ([`LastOpened`]) and answers that `stat` once, saving a syscall and a
+//!   round trip per file served. Any other `stat` goes to wasmtime-wasi.
+//!
 //! The `hhttpp` guest calls `open-at` with single names only (`src/filesystem.rs`), so under this
 //! host no file-system call of a guest can block.
 
@@ -26,9 +31,10 @@ use rustix::io::Errno;
 use wasmtime::component::{Linker, Resource, ResourceType};
 use wasmtime::{Result, StoreContextMut};
 use wasmtime_wasi::filesystem::{Descriptor, Dir, File, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
-    DescriptorFlags, DescriptorType, DirectoryEntry, ErrorCode, HostDescriptor, OpenFlags,
-    PathFlags,
+    DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, HostDescriptor,
+    OpenFlags, PathFlags,
 };
 use wasmtime_wasi::{OpenMode, WasiView};
 
@@ -42,6 +48,13 @@ const OPEN: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC)
     .union(OFlags::NOCTTY);
 
+/// Where a store keeps the `fstat` of the descriptor its last `open-at` made: the resource's
+/// `rep` and what the handle was. Every `open-at` replaces it (so a `rep` reused after a drop
+/// never meets a stale entry), and the first `stat` takes it.
+pub trait LastOpened {
+    fn last_opened(&mut self) -> &mut Option<(u32, DescriptorStat)>;
+}
+
 /// A folder being read, one entry per `read-directory-entry`.
 pub struct EntryStream {
     /// The folder, for `lstat` where `getdents` gives no kind.
@@ -51,7 +64,7 @@ pub struct EntryStream {
 
 /// Replaces wasmtime-wasi's definitions of the calls above in `linker`, which must already hold
 /// wasmtime-wasi's (the rest of `wasi:filesystem` stays theirs).
-pub fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()> {
+pub fn add_to_linker<T: WasiView + LastOpened + 'static>(linker: &mut Linker<T>) -> Result<()> {
     linker.allow_shadowing(true);
     let mut types = linker.instance(TYPES)?;
     types.resource(
@@ -80,6 +93,12 @@ pub fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()
                 let opened = open_at(store.data_mut(), folder, follow, path, how, flags).await?;
                 Ok((opened,))
             })
+        },
+    )?;
+    types.func_wrap_async(
+        "[method]descriptor.stat",
+        |mut store: StoreContextMut<'_, T>, (descriptor,): (Resource<Descriptor>,)| {
+            Box::new(async move { Ok((stat(store.data_mut(), descriptor).await?,)) })
         },
     )?;
     types.func_wrap(
@@ -112,7 +131,7 @@ fn is_plain_open(follow: PathFlags, path: &str, how: OpenFlags, flags: Descripto
 
 type OpenResult = Result<Result<Resource<Descriptor>, ErrorCode>>;
 
-async fn open_at<T: WasiView>(
+async fn open_at<T: WasiView + LastOpened>(
     state: &mut T,
     folder: Resource<Descriptor>,
     follow: PathFlags,
@@ -120,6 +139,7 @@ async fn open_at<T: WasiView>(
     how: OpenFlags,
     flags: DescriptorFlags,
 ) -> OpenResult {
+    *state.last_opened() = None;
     if !is_plain_open(follow, &path, how, flags) {
         let mut filesystem = state.filesystem();
         let opened = filesystem.open_at(folder, follow, path, how, flags).await;
@@ -165,7 +185,47 @@ async fn open_at<T: WasiView>(
         // A FIFO, socket or device: opened without waiting, now closed unread.
         _ => return Ok(Err(ErrorCode::Access)),
     };
-    Ok(Ok(table.push(descriptor)?))
+    let opened = table.push(descriptor)?;
+    *state.last_opened() = Some((opened.rep(), descriptor_stat(&stat)));
+    Ok(Ok(opened))
+}
+
+/// `stat` of `descriptor`: the `fstat` its `open-at` made, if it is the one just opened; else
+/// wasmtime-wasi's.
+async fn stat<T: WasiView + LastOpened>(
+    state: &mut T,
+    descriptor: Resource<Descriptor>,
+) -> Result<Result<DescriptorStat, ErrorCode>> {
+    if let Some((rep, stat)) = state.last_opened().take()
+        && rep == descriptor.rep()
+    {
+        return Ok(Ok(stat));
+    }
+    match state.filesystem().stat(descriptor).await {
+        Ok(stat) => Ok(Ok(stat)),
+        Err(error) => error.downcast().map(Err),
+    }
+}
+
+/// What `fstat` said, as WASI says it. The status-change time is `st_ctime` (wasmtime-wasi
+/// reports the creation time there; the guest reads neither).
+fn descriptor_stat(stat: &rustix::fs::Stat) -> DescriptorStat {
+    DescriptorStat {
+        type_: descriptor_type(FileType::from_raw_mode(stat.st_mode)),
+        link_count: stat.st_nlink,
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        data_access_timestamp: datetime(stat.st_atime, stat.st_atime_nsec),
+        data_modification_timestamp: datetime(stat.st_mtime, stat.st_mtime_nsec),
+        status_change_timestamp: datetime(stat.st_ctime, stat.st_ctime_nsec),
+    }
+}
+
+/// A `stat` time as WASI says it; none before 1970 (as wasmtime-wasi).
+fn datetime(seconds: i64, nanoseconds: impl TryInto<u32>) -> Option<Datetime> {
+    Some(Datetime {
+        seconds: u64::try_from(seconds).ok()?,
+        nanoseconds: nanoseconds.try_into().ok()?,
+    })
 }
 
 fn read_directory<T: WasiView>(
