@@ -55,6 +55,8 @@ pub struct Handler<'a, S> {
     clock: &'a Clock,
     stop: watch::Receiver<bool>,
     session: Session,
+    /// What the session answered when asked for the step after a `Send` (see [`Handler::send`]).
+    peeked: Option<wasmtime::Result<Step>>,
     /// Whether bytes of the current response have gone out (a failure then cannot become a 500).
     responding: bool,
 }
@@ -85,6 +87,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             clock,
             stop,
             session,
+            peeked: None,
             responding: false,
         };
         while let Flow::Continue = handler.step().await {}
@@ -93,8 +96,11 @@ impl<'a, S: Transport> Handler<'a, S> {
 
     /// Takes the session's next step and carries it out.
     async fn step(&mut self) -> Flow {
-        let limit = self.options.call_limit;
-        let step = match self.session.next(MAX_CHUNK, self.clock.now(), limit).await {
+        let next = match self.peeked.take() {
+            Some(next) => next,
+            None => self.next_step().await,
+        };
+        let step = match next {
             Ok(step) => step,
             Err(error) => return self.failed(&error).await,
         };
@@ -107,9 +113,34 @@ impl<'a, S: Transport> Handler<'a, S> {
         }
     }
 
+    async fn next_step(&mut self) -> wasmtime::Result<Step> {
+        let limit = self.options.call_limit;
+        self.session.next(MAX_CHUNK, self.clock.now(), limit).await
+    }
+
+    /// Writes `bytes`. The session's next step is looked at first: a file range following a head
+    /// goes out with it (the head is held by the kernel for the range's first segments, not sent
+    /// as a packet of its own); any other step is kept for the next turn.
     async fn send(&mut self, bytes: &[u8]) -> Flow {
         self.responding = true;
-        match timeout(self.options.write_timeout, self.stream.write_all(bytes)).await {
+        let write_timeout = self.options.write_timeout;
+        match self.next_step().await {
+            // (Never for an empty range, which would leave the head held.)
+            Ok(Step::SendFile(file)) if file.len > 0 => {
+                if self
+                    .stream
+                    .send_before_more(bytes, write_timeout)
+                    .await
+                    .is_err()
+                {
+                    return Flow::End; // the client stopped reading
+                }
+                return self.send_file(file).await;
+            }
+            // Any other step, or a failure, is taken at the next turn, once these bytes are out.
+            next => self.peeked = Some(next),
+        }
+        match timeout(write_timeout, self.stream.write_all(bytes)).await {
             Ok(Ok(())) => Flow::Continue,
             _ => Flow::End, // the client stopped reading
         }

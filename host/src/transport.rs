@@ -38,6 +38,22 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
         len: u64,
         write_timeout: Duration,
     ) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Writes `bytes` that more will follow at once (a head before its file range): over TCP the
+    /// kernel holds them to go out in the same segments as what follows, rather than as a small
+    /// packet of their own. The next write without this flag sends them.
+    fn send_before_more(
+        &mut self,
+        bytes: &[u8],
+        write_timeout: Duration,
+    ) -> impl Future<Output = io::Result<()>> + Send {
+        async move {
+            match timeout(write_timeout, self.write_all(bytes)).await {
+                Ok(result) => result,
+                Err(_) => Err(io::ErrorKind::TimedOut.into()),
+            }
+        }
+    }
 }
 
 impl Transport for TcpStream {
@@ -74,6 +90,28 @@ impl Transport for TcpStream {
             match timeout(write_timeout, send).await {
                 Ok(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(Ok(_)) => {}
+                Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn send_before_more(&mut self, bytes: &[u8], write_timeout: Duration) -> io::Result<()> {
+        use rustix::net::SendFlags;
+        use tokio::io::Interest;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let socket: &TcpStream = self;
+            let send = socket.async_io(Interest::WRITABLE, || {
+                rustix::net::send(socket, rest, SendFlags::MORE | SendFlags::NOSIGNAL)
+                    .map_err(io::Error::from)
+            });
+            match timeout(write_timeout, send).await {
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => rest = &rest[n..],
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(error)) => return Err(error),
                 Err(_) => return Err(io::ErrorKind::TimedOut.into()),
