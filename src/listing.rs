@@ -111,6 +111,11 @@ impl Order {
     /// comparison: a listing sorts up to 10,000 entries on every request.
     pub fn sort(self, entries: &mut Vec<Entry>) {
         entries.sort_by_cached_key(|e| (e.name.to_lowercase(), e.name.clone()));
+        self.sort_named(entries);
+    }
+
+    /// [`Order::sort`] of `entries` already in name order (as [`read`] describes them).
+    fn sort_named(self, entries: &mut Vec<Entry>) {
         let mut ranked: Vec<(usize, Entry)> = entries.drain(..).enumerate().collect();
         ranked.sort_by(|(ra, a), (rb, b)| self.compare(a, b, || ra.cmp(rb)));
         entries.extend(ranked.into_iter().map(|(_, e)| e));
@@ -219,7 +224,8 @@ pub fn read(
         .into_iter()
         .map(|(name, kind)| describe(lookup, location, name, kind))
         .collect();
-    order.sort(&mut entries);
+    // Described in name order already (sorted above): only the order's key is left to apply.
+    order.sort_named(&mut entries);
     let undescribed = entries.iter().filter(|e| !e.described).count();
     Ok(Listing {
         entries,
