@@ -476,7 +476,9 @@ fn first_line(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compression::tests::decode;
     use crate::driver;
+    use crate::encoding::Coding;
     use crate::test_support::TempDir;
 
     /// A served folder with a few files.
@@ -859,7 +861,7 @@ mod tests {
         // 8 MiB in, a few KiB out: at most about a megabyte of it compressed per step.
         assert!(steps >= 8, "{steps} steps");
         let (_, body) = split_response(&sent);
-        assert_eq!(decode("gzip", &body), spaces);
+        assert_eq!(decode(Coding::Gzip, &body), spaces);
     }
 
     #[test]
@@ -1035,34 +1037,6 @@ mod tests {
         }
     }
 
-    fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
-        use std::io::Read;
-        let mut out = Vec::new();
-        match coding {
-            "gzip" => {
-                flate2::read::MultiGzDecoder::new(bytes)
-                    .read_to_end(&mut out)
-                    .unwrap();
-            }
-            "br" => {
-                brotli::Decompressor::new(bytes, 4096)
-                    .read_to_end(&mut out)
-                    .unwrap();
-            }
-            "zstd" => {
-                let mut rest = bytes;
-                while !rest.is_empty() {
-                    ruzstd::decoding::StreamingDecoder::new(&mut rest)
-                        .unwrap()
-                        .read_to_end(&mut out)
-                        .unwrap();
-                }
-            }
-            other => panic!("{other}"),
-        }
-        out
-    }
-
     fn field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         head.split("\r\n")
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
@@ -1087,35 +1061,33 @@ mod tests {
     fn text_is_compressed_in_the_coding_the_client_prefers() {
         let (dir, script, _) = text_site();
         for (accept, coding) in [
-            ("gzip, deflate, br, zstd", "br"),
-            ("gzip, zstd", "gzip"),
-            ("zstd", "zstd"),
-            ("gzip;q=0.5, zstd", "zstd"),
-            ("gzip", "gzip"),
+            ("gzip, deflate, br, zstd", Coding::Brotli),
+            ("gzip, zstd", Coding::Gzip),
+            ("zstd", Coding::Zstd),
+            ("gzip;q=0.5, zstd", Coding::Zstd),
+            ("gzip", Coding::Gzip),
         ] {
             let request =
                 format!("GET /app.mjs HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept}\r\n\r\n");
             let (head, body) = split_response(&exchange(connection(&dir), &request, 1 << 20));
-            assert_eq!(field(&head, "Content-Encoding"), Some(coding), "{head}");
+            assert_eq!(
+                field(&head, "Content-Encoding"),
+                Some(coding.token()),
+                "{head}"
+            );
             assert_eq!(field(&head, "Vary"), Some("Accept-Encoding"));
             assert_eq!(
                 field(&head, "Content-Length"),
                 Some(body.len().to_string().as_str())
             );
             let etag = field(&head, "ETag").unwrap();
-            let suffix = if coding == "zstd" {
-                "zst"
-            } else if coding == "gzip" {
-                "gz"
-            } else {
-                "br"
-            };
+            let suffix = coding.suffix();
             assert!(
                 etag.starts_with("W/\"") && etag.ends_with(&format!("-{suffix}\"")),
                 "{etag}"
             );
             assert!(field(&head, "Accept-Ranges").is_none());
-            assert_eq!(decode(coding, &body), script, "{coding}");
+            assert_eq!(decode(coding, &body), script, "{coding:?}");
             assert!(body.len() < script.len() / 4);
         }
         // Without Accept-Encoding, or for a picture: the bytes as they are, and Vary when it matters.
@@ -1160,7 +1132,7 @@ mod tests {
             let (head, body) = split_response(&bytes);
             assert_eq!(field(&head, "Transfer-Encoding"), Some("chunked"), "{head}");
             assert!(field(&head, "Content-Length").is_none());
-            assert_eq!(decode("zstd", &body), style, "max {max}");
+            assert_eq!(decode(Coding::Zstd, &body), style, "max {max}");
         }
         // HEAD: GET's fields, no body. HTTP/1.0 (no chunked coding): the bytes as they are.
         let head = exchange(
@@ -1222,7 +1194,7 @@ mod tests {
         let (head, body) = split_response(&exchange(connection(&dir), request, 1 << 20));
         assert_eq!(field(&head, "Content-Encoding"), Some("gzip"), "{head}");
         assert_eq!(field(&head, "Vary"), Some("Accept, Accept-Encoding"));
-        let page = String::from_utf8(decode("gzip", &body)).unwrap();
+        let page = String::from_utf8(decode(Coding::Gzip, &body)).unwrap();
         assert!(page.contains("entry-39.txt"));
         let etag = field(&head, "ETag").unwrap().to_owned();
         let again = format!(

@@ -106,15 +106,10 @@ impl Order {
         order
     }
 
-    /// Sorts `entries` in this order: folders first, then by the key, ties (and the name key)
-    /// by name case-insensitively, then exactly. Names are case-folded once each, not at every
-    /// comparison: a listing sorts up to 10,000 entries on every request.
-    pub fn sort(self, entries: &mut Vec<Entry>) {
-        entries.sort_by_cached_key(|e| (e.name.to_lowercase(), e.name.clone()));
-        self.sort_named(entries);
-    }
-
-    /// [`Order::sort`] of `entries` already in name order (as [`read`] describes them).
+    /// Sorts `entries`, already in name order ([`name_key`]), in this order: folders first,
+    /// then by the key, ties (and the name key) by that name order. Names are case-folded once
+    /// each (by the name sort), not at every comparison: a listing sorts up to 10,000 entries on
+    /// every request.
     fn sort_named(self, entries: &mut Vec<Entry>) {
         let mut ranked: Vec<(usize, Entry)> = entries.drain(..).enumerate().collect();
         ranked.sort_by(|(ra, a), (rb, b)| self.compare(a, b, || ra.cmp(rb)));
@@ -219,7 +214,7 @@ pub fn read(
             Err(_) => unreadable += 1,
         }
     }
-    names.sort_by_cached_key(|(name, _)| (name.to_lowercase(), name.clone()));
+    names.sort_by_cached_key(|(name, _)| name_key(name));
     let mut entries: Vec<Entry> = names
         .into_iter()
         .map(|(name, kind)| describe(lookup, location, name, kind))
@@ -293,6 +288,11 @@ li:hover{background:var(--hover)}li a{overflow-wrap:anywhere}\
 .size,time,.columns .num{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}\
 li.folder a{font-weight:600}.note{color:var(--muted)}\
 @media (max-width:36rem){li,.columns{grid-template-columns:minmax(0,1fr) 5rem}time,.columns .date{display:none}}";
+
+/// The name order: case-insensitively, then exactly.
+fn name_key(name: &str) -> (String, String) {
+    (name.to_lowercase(), name.to_owned())
+}
 
 /// Appends one entry's `<li>` to `page`, written in place without `format!` (a listing has up
 /// to 10,000 entries, and in the sandbox formatting machinery was most of a listing's cost).
@@ -695,7 +695,8 @@ mod tests {
         let sorted = |query: &str| {
             let order = Order::from_query(Some(query));
             let mut e = entries.clone();
-            order.sort(&mut e);
+            e.sort_by_cached_key(|e| name_key(&e.name));
+            order.sort_named(&mut e);
             e.into_iter().map(|e| e.name).collect::<Vec<_>>()
         };
         assert_eq!(sorted(""), ["Z", "a", "b", "C"]);

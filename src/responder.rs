@@ -241,9 +241,8 @@ fn listing_response(
 ) -> Response {
     let accept = accept_encoding(request);
     let accept = accept.as_deref();
-    let worth = page.len() as u64 >= compression::MIN_LEN || encoding::identity_refused(accept);
     let coding = encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
-        .filter(|_| config.options.compress && worth);
+        .filter(|_| config.options.compress && worth_compressing(page.len() as u64, accept));
     let validators = Validators::of_page(&page, coding.map_or("", Coding::suffix));
     let vary = if config.options.compress {
         "Accept, Accept-Encoding"
@@ -332,7 +331,8 @@ fn representation(
     // Whether the response depends on `Accept-Encoding`: always for a compressible type (a
     // sibling, or compression on the fly, could answer another client), and wherever a sibling
     // exists.
-    let vary = compression::compressible(content_type) || !variants.is_empty();
+    let compressible = compression::compressible(content_type);
+    let vary = compressible || !variants.is_empty();
     let stored: Vec<Coding> = variants.iter().map(|(c, _)| *c).collect();
     if let Some(coding) = encoding::choose(accept, &stored)
         && let Some((_, variant)) = variants.into_iter().find(|(c, _)| *c == coding)
@@ -345,7 +345,7 @@ fn representation(
             vary,
         };
     }
-    let coding = if compresses_on_the_fly(request, config, &found, content_type, accept) {
+    let coding = if compressible && compresses_on_the_fly(request, config, &found, accept) {
         encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
     } else {
         None
@@ -359,7 +359,8 @@ fn representation(
     }
 }
 
-/// Whether `found` is to be compressed as it is sent (in whichever coding the client takes).
+/// Whether `found`, of a compressible type, is to be compressed as it is sent (in whichever
+/// coding the client takes).
 ///
 /// Not for a `Range` request (as nginx: its ranges are of the file's own bytes), unless its
 /// `If-Range` is a date, which cannot tell the codings apart: then the range is not honoured
@@ -369,25 +370,36 @@ fn compresses_on_the_fly(
     request: &Request,
     config: &Config,
     found: &Found,
-    content_type: &str,
     accept: Option<&str>,
 ) -> bool {
     let len = found.meta.len;
-    let worth = len >= compression::MIN_LEN || encoding::identity_refused(accept);
     let streamable = request.version == Version::Http11 || len <= compression::WHOLE_MAX;
     let ranged =
         request.headers.get("range").is_some() && !conditional::if_range_is_date(&request.headers);
-    config.options.compress
-        && compression::compressible(content_type)
-        && worth
-        && streamable
-        && !ranged
+    config.options.compress && worth_compressing(len, accept) && streamable && !ranged
 }
 
-/// Every `Accept-Encoding` field line of `request`, as one list (RFC 9110 §5.3).
-fn accept_encoding(request: &Request) -> Option<String> {
-    let lines: Vec<&str> = request.headers.all("accept-encoding").collect();
-    (!lines.is_empty()).then(|| lines.join(", "))
+/// Whether a body of `len` bytes is long enough to compress, or the client refuses it as it is.
+fn worth_compressing(len: u64, accept_encoding: Option<&str>) -> bool {
+    len >= compression::MIN_LEN || encoding::identity_refused(accept_encoding)
+}
+
+/// Every `Accept-Encoding` field line of `request`, as one list (RFC 9110 §5.3); the line
+/// itself when there is one, as there nearly always is.
+fn accept_encoding(request: &Request) -> Option<Cow<'_, str>> {
+    let mut lines = request.headers.all("accept-encoding");
+    let first = lines.next()?;
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        return Some(Cow::Borrowed(first));
+    }
+    Some(Cow::Owned(
+        [first]
+            .into_iter()
+            .chain(rest)
+            .collect::<Vec<_>>()
+            .join(", "),
+    ))
 }
 
 /// Serves a regular file: picks its representation, evaluates preconditions, then ranges.
