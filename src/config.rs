@@ -89,6 +89,8 @@ pub struct Options {
     /// Whether text responses are compressed on the fly (zstd, br or gzip, as the client
     /// accepts); precompressed siblings are served either way.
     pub compress: bool,
+    /// Who may read the folder (HTTP Basic, [`crate::auth`]); empty, anyone.
+    pub credentials: Vec<crate::auth::Credential>,
 }
 
 impl Default for Options {
@@ -102,6 +104,7 @@ impl Default for Options {
             cache_control: None,
             extra_headers: Vec::new(),
             compress: true,
+            credentials: Vec::new(),
         }
     }
 }

@@ -17,6 +17,7 @@
 //!   and [`response`] (the answer as a description);
 //! - the **served folder** — [`filesystem`].
 
+pub mod auth;
 pub mod budget;
 pub mod compression;
 pub mod conditional;

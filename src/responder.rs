@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::auth;
 use crate::compression;
 use crate::conditional::{self, Outcome, Validators};
 use crate::config::{Config, Options};
@@ -44,6 +45,10 @@ pub fn respond_in(request: &Request, config: &Config, root: &Folder) -> Response
 
 /// The answer before the user's header switches are applied.
 fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
+    let options = &config.options;
+    if let Some(refused) = auth::refusal(request, &options.credentials, options.cors) {
+        return refused;
+    }
     match &request.method {
         Method::Get | Method::Head => {}
         Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
@@ -158,10 +163,11 @@ fn decorate(mut response: Response, options: &Options) -> Response {
     if options.cors {
         response = response.with("Access-Control-Allow-Origin", "*");
         if response.status == 204 && response.header("Allow").is_some() {
-            // A preflight: allow what a static server allows, with any request header.
+            // A preflight: allow what a static server allows, with any request header (`*` does
+            // not stand for `Authorization`, Fetch §3.2.5, so it is named, for `--auth`).
             response = response
                 .with("Access-Control-Allow-Methods", ALLOW)
-                .with("Access-Control-Allow-Headers", "*")
+                .with("Access-Control-Allow-Headers", "*, Authorization")
                 .with("Access-Control-Max-Age", "86400");
         }
     }

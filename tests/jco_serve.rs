@@ -72,6 +72,13 @@ fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
 }
 
 #[test]
+fn auth_from_hhttpp_args_is_enforced() {
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    support::auth::check(&jco_serve(site.path(), support::auth::ARGS));
+}
+
+#[test]
 fn a_large_download_arrives_byte_for_byte() {
     wasi_http::large_download_is_exact(|dir| jco_serve(dir, ""));
 }

@@ -72,6 +72,23 @@ fn responder_cases_hold_under_wasmtime_run() {
 }
 
 #[test]
+fn auth_is_enforced_under_wasmtime_run() {
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    let server = serve(site.path(), &support::auth::FLAGS);
+    support::auth::check(&server);
+    // Bound to loopback, credentials cross no network: no warning.
+    assert!(
+        !server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("warning"))
+    );
+}
+
+#[test]
 fn a_large_text_file_compresses_in_bounded_memory() {
     support::compression::assert_compresses_in_bounded_memory(|dir| serve(dir, &[]));
 }

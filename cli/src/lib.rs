@@ -109,6 +109,21 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Serve HTTPS without a certificate of your own: `self-signed` makes one at start for this
+    /// machine's names and addresses (kept in the user's cache folder and reused) and prints its
+    /// SHA-256 fingerprint, to compare with what a browser shows.
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: Option<TlsMode>,
+
+    /// Ask for a user name and password (HTTP Basic), as USER:PASSWORD or USER:sha256:HEX (the
+    /// SHA-256 of the password, so it appears in no shell history or process list); repeatable.
+    #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = credential)]
+    pub credentials: Vec<hhttpp::auth::Credential>,
+
+    /// Print a QR code of each address the folder can be reached at, for a phone's camera.
+    #[arg(long)]
+    pub qr: bool,
+
     /// Most connections served at once; more are answered 503.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
@@ -155,6 +170,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where a TLS certificate comes from when none is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Made at start for this machine's names and addresses, and reused while it covers them.
+    SelfSigned,
+}
+
 /// Where the core runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
@@ -169,6 +191,10 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
             "{text:?} is not a number of seconds between 0 and 86400"
         )),
     }
+}
+
+fn credential(text: &str) -> Result<hhttpp::auth::Credential, String> {
+    hhttpp::auth::Credential::parse(text).map_err(|error| error.to_string())
 }
 
 /// A header field value: visible characters, spaces and tabs only (no CR, LF or NUL).
@@ -218,6 +244,8 @@ const NATIVE_REFUSES: &[Refusal] = &[(
 const GUEST_LIMITS: &str =
     "the runtime sets the guest's limits (wasmtime run -W max-memory-size=…)";
 const NO_TLS: &str = "a WASI 0.2 guest has no TLS: use the native binary, or a proxy in front";
+const NO_ADDRESSES: &str =
+    "a WASI 0.2 guest cannot see the machine's network addresses: use the native binary";
 const PLATFORM_CONNECTIONS: &str = "the wasi:http platform owns the connections and their timeouts";
 
 const WASMTIME_RUN_REFUSES: &[Refusal] = &[
@@ -233,6 +261,8 @@ const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     ),
     ("tls_cert", "--tls-cert", NO_TLS),
     ("tls_key", "--tls-key", NO_TLS),
+    ("tls", "--tls", NO_TLS),
+    ("qr", "--qr", NO_ADDRESSES),
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
     ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
     (
@@ -271,6 +301,8 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ),
     ("tls_cert", "--tls-cert", NO_TLS),
     ("tls_key", "--tls-key", NO_TLS),
+    ("tls", "--tls", NO_TLS),
+    ("qr", "--qr", NO_ADDRESSES),
     ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
     ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
     ("idle_timeout", "--idle-timeout", PLATFORM_CONNECTIONS),
@@ -384,7 +416,26 @@ impl Cli {
             cache_control: self.cache_control.clone(),
             extra_headers: self.headers.clone(),
             compress: !self.no_compress,
+            credentials: self.credentials.clone(),
         }
+    }
+
+    /// Whether TLS is asked for, by certificate files or `--tls`.
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some() || self.tls_cert.is_some()
+    }
+
+    /// A warning for the user when passwords would cross a network readable by others: `--auth`
+    /// without TLS on an address other than loopback.
+    pub fn cleartext_warning(&self) -> Option<String> {
+        if self.credentials.is_empty() || self.serves_tls() || self.bind.is_loopback() {
+            return None;
+        }
+        Some(format!(
+            "warning: --auth over plain HTTP on {}: passwords cross the network in clear, readable \
+             by anyone on the path; add --tls self-signed (or serve on 127.0.0.1)",
+            self.bind
+        ))
     }
 
     /// The time limits a connection keeps.
@@ -446,6 +497,62 @@ mod tests {
             Cli::parse_for(Door::Native, ["hhttpp", "--nope"]),
             Err(CliError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn sharing_flags_apply_where_they_can() {
+        let parse = |door, args: &[&str]| {
+            Cli::parse_for(door, std::iter::once("hhttpp").chain(args.iter().copied()))
+        };
+        for door in [Door::WasmtimeRun, Door::WasiHttp] {
+            let tls = parse(door, &["--tls", "self-signed"])
+                .unwrap_err()
+                .to_string();
+            assert!(tls.starts_with("--tls cannot apply"), "{tls}");
+            let qr = parse(door, &["--qr"]).unwrap_err().to_string();
+            assert!(qr.contains("network addresses"), "{qr}");
+        }
+        // --auth means the same in every door: the guest decides.
+        let auth = ["--auth", "ann:pw", "--auth", "bob:x:y"];
+        let native = parse(Door::Native, &auth).unwrap();
+        assert_eq!(native.options().credentials.len(), 2);
+        assert_eq!(
+            parse(Door::WasmtimeRun, &auth).unwrap().options(),
+            native.options()
+        );
+        let http = Cli::parse_words_for(Door::WasiHttp, "--auth ann:pw --auth bob:x:y").unwrap();
+        assert_eq!(http.options(), native.options());
+        assert!(matches!(
+            parse(Door::Native, &["--auth", "nocolon"]),
+            Err(CliError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(
+                Door::Native,
+                &["--tls", "self-signed", "--tls-cert", "c", "--tls-key", "k"]
+            ),
+            Err(CliError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn credentials_in_clear_over_a_network_are_warned_of() {
+        let warning = |args: &[&str]| {
+            let line = std::iter::once("hhttpp").chain(args.iter().copied());
+            Cli::parse_for(Door::Native, line)
+                .unwrap()
+                .cleartext_warning()
+        };
+        assert!(
+            warning(&["--auth", "a:b"])
+                .unwrap()
+                .contains("on ::: passwords cross")
+        );
+        assert!(warning(&["--auth", "a:b", "-b", "192.168.1.2"]).is_some());
+        assert_eq!(warning(&["--auth", "a:b", "-b", "127.0.0.1"]), None);
+        assert_eq!(warning(&["--auth", "a:b", "-b", "::1"]), None);
+        assert_eq!(warning(&["--auth", "a:b", "--tls", "self-signed"]), None);
+        assert_eq!(warning(&["-b", "0.0.0.0"]), None);
     }
 
     #[test]

@@ -91,6 +91,15 @@ impl From<Options> for Config {
             cache_control: options.cache_control,
             extra_headers: options.extra_headers,
             compress: options.compress,
+            credentials: options
+                .credentials
+                .into_iter()
+                .map(|c| {
+                    // A digest of the wrong length fails closed: no password hashes to zeros.
+                    let digest = <[u8; 32]>::try_from(c.password_sha256).unwrap_or([0; 32]);
+                    hhttpp::auth::Credential::from_digest(c.user, digest)
+                })
+                .collect(),
         };
         config.timeouts = Timeouts {
             request: Duration::from_millis(options.request_ms),

@@ -414,6 +414,9 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         local.port(),
         local.port()
     );
+    if let Some(warning) = cli.cleartext_warning() {
+        eprintln!("hhttpp: {warning}");
+    }
     let max_clients = cli.max_connections as usize;
     let mut clients: Vec<Client> = Vec::new();
     loop {

@@ -26,7 +26,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{Exchange, FileRange, Options, Step, Time, Wait};
+use exports::hhttpp::server::http1::{Credential, Exchange, FileRange, Options, Step, Time, Wait};
 use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::DescriptorStat;
@@ -241,6 +241,14 @@ impl From<&hhttpp::Config> for Options {
             cache_control: options.cache_control.clone(),
             extra_headers: options.extra_headers.clone(),
             compress: options.compress,
+            credentials: options
+                .credentials
+                .iter()
+                .map(|c| Credential {
+                    user: c.user().to_owned(),
+                    password_sha256: c.password_sha256().to_vec(),
+                })
+                .collect(),
             request_ms: millis(config.timeouts.request),
             idle_ms: millis(config.timeouts.idle),
             hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),

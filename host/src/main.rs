@@ -6,6 +6,9 @@
 //! ([`engine`]: the wasm sandbox of [`guest`], or natively) and the sandbox self-check
 //! ([`sandbox_check`]). Every HTTP decision is made by the core.
 
+mod addresses;
+mod banner;
+mod cache;
 mod clock;
 mod engine;
 mod guest;
@@ -14,17 +17,17 @@ mod handler;
 mod off_thread;
 mod precompiled;
 mod sandbox_check;
+mod self_signed;
 mod server;
 mod throttled_log;
 mod transport;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hhttpp_cli::{Cli, CliError, Door, EngineKind};
+use hhttpp_cli::{Cli, CliError, Door, EngineKind, TlsMode};
 use tokio_rustls::TlsAcceptor;
 use wasmtime::error::Context;
 use wasmtime::{Result, bail};
@@ -85,10 +88,7 @@ fn run(cli: Cli) -> Result<()> {
         // Idle connections give their instance back, so the pool is sized for busy ones.
         instances: cli.max_connections.saturating_add(1).min(MAX_INSTANCES),
     };
-    let tls = match (&cli.tls_cert, &cli.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
-        _ => None,
-    };
+    let (tls, self_signed) = tls(&cli)?;
     // Long guest calls finish on the blocking pool (see `off_thread`), at most one per connection.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,21 +106,22 @@ fn run(cli: Cli) -> Result<()> {
         let listener = bind(cli.bind, cli.port).await?;
         let signals = server::Signals::listen()?;
         let local = listener.local_addr()?;
-        let host = match local {
-            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
-            SocketAddr::V4(v4) => v4.ip().to_string(),
+        let network = addresses::network(local.ip());
+        let banner = banner::Banner {
+            tls: tls.is_some(),
+            local,
+            network: &network,
+            qr: cli.qr,
+            certificate: self_signed.as_ref().map(|made| banner::Certificate {
+                fingerprint: &made.fingerprint,
+                stored_at: made.stored_at.as_deref(),
+                made: made.made,
+            }),
         };
-        let (scheme, name) = if tls.is_some() {
-            ("https", "HTTPS")
-        } else {
-            ("http", "HTTP")
-        };
-        println!(
-            "Serving {name} on {} port {} ({scheme}://{host}:{}/) ...",
-            local.ip(),
-            local.port(),
-            local.port()
-        );
+        print!("{}", banner.text());
+        if let Some(warning) = cli.cleartext_warning() {
+            eprintln!("hhttpp: {warning}");
+        }
         let options = ServeOptions {
             quiet: cli.quiet,
             log_format: cli.log_format,
@@ -162,21 +163,51 @@ async fn bind(address: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
     }
 }
 
-/// A TLS acceptor from a PEM certificate chain and private key (rustls, HTTP/1.1 by ALPN).
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
+/// The TLS acceptor the command line asks for, if any, and the self-signed certificate it uses.
+fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<self_signed::SelfSigned>)> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    match (&cli.tls_cert, &cli.tls_key, cli.tls) {
+        (Some(cert), Some(key), _) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("reading the certificate {}", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .with_context(|| format!("reading the private key {}", key.display()))?;
+            Ok((Some(tls_acceptor(chain, key)?), None))
+        }
+        (_, _, Some(TlsMode::SelfSigned)) => {
+            let names = self_signed::names_for(
+                &addresses::network(cli.bind),
+                addresses::host_name().as_deref(),
+            );
+            let mut made = self_signed::load_or_make(&names)?;
+            let acceptor = match tls_acceptor(made.chain.clone(), made.key.clone_key()) {
+                Ok(acceptor) => acceptor,
+                // A stored pair that does not fit together (edited by hand?): make a new one.
+                Err(_) if !made.made => {
+                    made = self_signed::make(&names)?;
+                    tls_acceptor(made.chain.clone(), made.key.clone_key())?
+                }
+                Err(error) => return Err(error),
+            };
+            Ok((Some(acceptor), Some(made)))
+        }
+        _ => Ok((None, None)),
+    }
+}
+
+/// A TLS acceptor from a certificate chain and private key (rustls, HTTP/1.1 by ALPN).
+fn tls_acceptor(
+    chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor> {
     use tokio_rustls::rustls;
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("reading the certificate {}", cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("reading the private key {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
+        .with_single_cert(chain, key)
         .context("the certificate and key do not form a usable pair")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))

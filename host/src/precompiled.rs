@@ -9,14 +9,15 @@
 //! back to compiling in memory.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
 use wasmtime::{Engine, Result};
 
+use crate::cache;
+
 /// The component, from the cache when a trustworthy artifact is there, else compiled (and cached).
 pub fn load(engine: &Engine, wasm: &[u8]) -> Result<Component> {
-    let Some(folder) = cache_folder() else {
+    let Some(folder) = cache::folder() else {
         return Component::new(engine, wasm);
     };
     let mut hasher = DefaultHasher::new();
@@ -24,7 +25,7 @@ pub fn load(engine: &Engine, wasm: &[u8]) -> Result<Component> {
     engine.precompile_compatibility_hash().hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     let path = folder.join(format!("hhttpp-{:016x}.cwasm", hasher.finish()));
-    if is_ours(&path, false) {
+    if cache::is_ours(&path, false) {
         // SAFETY: `deserialize_file` trusts the file to be wasmtime's own output. This one was
         // written by this program (atomically) into a folder only the current user can write,
         // is owned by that user and writable by no one else, and its name commits to the exact
@@ -35,63 +36,8 @@ pub fn load(engine: &Engine, wasm: &[u8]) -> Result<Component> {
     }
     let component = Component::new(engine, wasm)?;
     if let Ok(bytes) = component.serialize() {
-        let temporary = folder.join(format!(
-            ".{}.{}",
-            std::process::id(),
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
-        ));
-        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err()
-        {
-            let _ = std::fs::remove_file(&temporary);
-        }
+        // Best effort: without a cached artifact the next start compiles again.
+        let _ = cache::write_atomically(&path, &bytes, 0o644);
     }
     Ok(component)
-}
-
-/// `$XDG_CACHE_HOME/hhttpp` or `~/.cache/hhttpp`, created private if missing; `None` if it is not
-/// a folder that only the current user can write.
-fn cache_folder() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    let folder = base.join("hhttpp");
-    if !folder.exists() {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&folder)
-                .ok()?;
-        }
-    }
-    is_ours(&folder, true).then_some(folder)
-}
-
-/// Whether `path` is a folder (or a regular file) owned by the current user and writable by no
-/// one else. Only checked on Linux; elsewhere the cache is not used.
-fn is_ours(path: &Path, folder: bool) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (Ok(meta), Ok(me)) = (
-            std::fs::symlink_metadata(path),
-            std::fs::metadata("/proc/self"),
-        ) else {
-            return false;
-        };
-        let kind_ok = if folder {
-            meta.is_dir()
-        } else {
-            meta.is_file()
-        };
-        kind_ok && meta.uid() == me.uid() && meta.mode() & 0o022 == 0
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (path, folder);
-        false
-    }
 }

@@ -2,6 +2,7 @@
 //! (stopped by PID when dropped), and raw HTTP/1.1 exchanges over TCP with exact bytes.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod cases;
 pub mod compression;
 pub mod wasi_http;
@@ -75,6 +76,8 @@ pub struct Server {
     pub port: u16,
     /// Lines the server printed on stderr so far (the access log).
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// Lines it printed on stdout so far (the banner).
+    pub stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -104,13 +107,16 @@ impl Server {
             .expect("start the server");
         let (tx, rx) = mpsc::channel();
         let stderr_lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let stdout_tx = tx.clone();
+        let stdout_sink = stdout_lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(port) = announced_port(&line) {
                     let _ = stdout_tx.send(port);
                 }
+                stdout_sink.lock().unwrap().push(line);
             }
         });
         let sink = stderr_lines.clone();
@@ -141,6 +147,7 @@ impl Server {
             child: Some(child),
             port,
             stderr: stderr_lines,
+            stdout: stdout_lines,
         }
     }
 
@@ -150,6 +157,7 @@ impl Server {
             child: None,
             port,
             stderr: Arc::new(Mutex::new(Vec::new())),
+            stdout: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -203,6 +211,19 @@ impl Server {
             "expected {count} log lines, got {:?}",
             self.stderr.lock().unwrap()
         );
+    }
+
+    /// Waits until stdout holds a line containing `needle` (the banner is printed at once, but
+    /// read on another thread), and returns every line so far; panics after 10 s.
+    pub fn stdout_until(&self, needle: &str) -> Vec<String> {
+        for _ in 0..400 {
+            let lines = self.stdout.lock().unwrap().clone();
+            if lines.iter().any(|line| line.contains(needle)) {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("no {needle:?} on stdout: {:?}", self.stdout.lock().unwrap());
     }
 
     /// Waits up to `limit` for the process to exit; its exit code, if it did.

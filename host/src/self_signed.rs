@@ -1,0 +1,245 @@
+//! `--tls self-signed`: HTTPS without a certificate of the user's own. A certificate for this
+//! machine's names and addresses is made at start (rcgen, ECDSA P-256), kept in the user's cache
+//! folder ([`crate::cache`]) and reused while it covers the names asked for and has 30 days left,
+//! so a phone that was told to trust it once need not be told again. Its SHA-256 fingerprint is
+//! what the banner prints, for a person to compare with what the browser shows.
+//!
+//! The certificate is a server certificate (not a CA), valid for 397 days — the longest every
+//! browser accepts, Apple's included — with the names as subject alternative names, which is all
+//! browsers and curl look at.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use wasmtime::Result;
+use wasmtime::error::Context;
+
+use crate::cache;
+
+/// How long a certificate made here is valid.
+const VALID_DAYS: i64 = 397;
+/// A stored certificate with less than this left is replaced.
+const RENEW_DAYS: i64 = 30;
+
+const CERT_FILE: &str = "self-signed-cert.pem";
+const KEY_FILE: &str = "self-signed-key.pem";
+/// The names the stored certificate covers and when it expires, written last: without it (or
+/// with names other than those asked for) the stored pair is not used.
+const NAMES_FILE: &str = "self-signed.json";
+
+/// A certificate and key ready to serve, and what the banner tells about them.
+pub struct SelfSigned {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// SHA-256 of the certificate, as browsers and `openssl x509 -fingerprint -sha256` show it.
+    pub fingerprint: String,
+    /// Where the certificate is stored (for `curl --cacert`), if the cache folder is usable.
+    pub stored_at: Option<PathBuf>,
+    /// Whether it was made by this run (rather than reused).
+    pub made: bool,
+}
+
+/// The names a certificate for a server bound to `bind` must cover: `localhost` and the loopback
+/// addresses, this machine's host name (and its `.local` mDNS name), and the addresses other
+/// machines reach it at.
+pub fn names_for(network: &[IpAddr], host_name: Option<&str>) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned()];
+    if let Some(host) = host_name.filter(|h| is_dns_name(h)) {
+        names.push(host.to_owned());
+        if !host.contains('.') {
+            names.push(format!("{host}.local"));
+        }
+    }
+    names.push("127.0.0.1".to_owned());
+    names.push("::1".to_owned());
+    names.extend(network.iter().map(IpAddr::to_string));
+    names.dedup();
+    names
+}
+
+/// The stored certificate if it covers `names` (and perhaps more: one made for all interfaces
+/// serves loopback too) and is not about to expire; otherwise a new one, stored for next time.
+pub fn load_or_make(names: &[String]) -> Result<SelfSigned> {
+    match cache::folder().as_deref().and_then(|f| stored(f, names)) {
+        Some(stored) => Ok(stored),
+        None => make(names),
+    }
+}
+
+/// A new certificate for `names`, stored in the cache folder for next time when it is usable.
+pub fn make(names: &[String]) -> Result<SelfSigned> {
+    let folder = cache::folder();
+    let key = rcgen::KeyPair::generate().context("making a key pair")?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec())
+        .context("a certificate for this machine's names")?;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(VALID_DAYS);
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!(
+            "hhttpp self-signed ({})",
+            names.get(1).map_or("localhost", String::as_str)
+        ),
+    );
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params
+        .self_signed(&key)
+        .context("signing the certificate")?;
+    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    let stored_at = folder.and_then(|f| store(&f, names, &cert_pem, &key_pem, now).ok());
+    Ok(SelfSigned {
+        fingerprint: fingerprint(cert.der()),
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|e| wasmtime::format_err!("the key just made: {e}"))?,
+        stored_at,
+        made: true,
+    })
+}
+
+/// `AB:CD:…`: the SHA-256 of a certificate in colon-separated upper-case hexadecimal.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = Sha256::digest(der);
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
+
+/// What the names file records.
+#[derive(Debug, PartialEq)]
+struct Record {
+    names: Vec<String>,
+    expires: i64,
+}
+
+fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
+    let (cert_path, key_path, names_path) = paths(folder);
+    let private = [&cert_path, &key_path, &names_path]
+        .iter()
+        .all(|p| cache::is_ours(p, false));
+    if !private {
+        return None;
+    }
+    let record = read_record(&std::fs::read_to_string(&names_path).ok()?)?;
+    let renew_from = time::OffsetDateTime::now_utc() + time::Duration::days(RENEW_DAYS);
+    let covered = names.iter().all(|name| record.names.contains(name));
+    if !covered || record.expires < renew_from.unix_timestamp() {
+        return None;
+    }
+    let chain = CertificateDer::pem_file_iter(&cert_path)
+        .ok()?
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).ok()?;
+    Some(SelfSigned {
+        fingerprint: fingerprint(chain.first()?),
+        chain,
+        key,
+        stored_at: Some(cert_path),
+        made: false,
+    })
+}
+
+fn store(
+    folder: &Path,
+    names: &[String],
+    cert_pem: &str,
+    key_pem: &str,
+    now: time::OffsetDateTime,
+) -> std::io::Result<PathBuf> {
+    let (cert_path, key_path, names_path) = paths(folder);
+    let expires = (now + time::Duration::days(VALID_DAYS)).unix_timestamp();
+    let record = serde_json::json!({ "names": names, "expires": expires }).to_string();
+    cache::write_atomically(&key_path, key_pem.as_bytes(), 0o600)?;
+    cache::write_atomically(&cert_path, cert_pem.as_bytes(), 0o644)?;
+    cache::write_atomically(&names_path, record.as_bytes(), 0o644)?;
+    Ok(cert_path)
+}
+
+fn read_record(text: &str) -> Option<Record> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let names = value
+        .get("names")?
+        .as_array()?
+        .iter()
+        .map(|n| n.as_str().map(str::to_owned))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Record {
+        names,
+        expires: value.get("expires")?.as_i64()?,
+    })
+}
+
+fn paths(folder: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        folder.join(CERT_FILE),
+        folder.join(KEY_FILE),
+        folder.join(NAMES_FILE),
+    )
+}
+
+/// Whether a host name can go in a certificate as a DNS name (letters, digits, `-`, `.`).
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cover_loopback_the_host_and_the_network() {
+        let network = ["192.168.1.20".parse().unwrap(), "fd00::20".parse().unwrap()];
+        assert_eq!(
+            names_for(&network, Some("laptop")),
+            [
+                "localhost",
+                "laptop",
+                "laptop.local",
+                "127.0.0.1",
+                "::1",
+                "192.168.1.20",
+                "fd00::20"
+            ]
+        );
+        assert_eq!(
+            names_for(&[], Some("bad name!")),
+            ["localhost", "127.0.0.1", "::1"]
+        );
+    }
+
+    #[test]
+    fn a_record_reads_back_what_store_wrote() {
+        let text = r#"{"names":["localhost","127.0.0.1"],"expires":1234}"#;
+        assert_eq!(
+            read_record(text),
+            Some(Record {
+                names: vec!["localhost".into(), "127.0.0.1".into()],
+                expires: 1234
+            })
+        );
+        assert_eq!(read_record(r#"{"names":[1],"expires":1}"#), None);
+    }
+
+    #[test]
+    fn a_fingerprint_is_colon_separated_upper_case_sha256() {
+        // printf abc | sha256sum
+        assert_eq!(
+            fingerprint(b"abc").replace(':', "").to_lowercase(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(fingerprint(b"abc").len(), 32 * 3 - 1);
+    }
+}

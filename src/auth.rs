@@ -1,0 +1,372 @@
+//! HTTP Basic authentication (RFC 7617): the credentials a server accepts (`--auth`), and the
+//! check of a request's `Authorization` against them.
+//!
+//! It lives in the core so that every door (the native host, `wasmtime run`, wasi:http platforms)
+//! enforces it alike, and the responder applies it before any file-system work. Passwords are held
+//! only as SHA-256 digests — `--auth USER:sha256:HEX` keeps the password itself off command lines
+//! and out of `ps` — and a request's user name and password are hashed and compared with every
+//! credential in constant time, so response timing tells neither which users exist nor how much of
+//! a password was right.
+
+use std::fmt;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::request::{Method, Request};
+use crate::response::Response;
+
+/// The challenge of every `401` (RFC 7617 §2, §2.1: the realm browsers show, and the charset they
+/// should encode user names and passwords in).
+pub const CHALLENGE: &str = "Basic realm=\"hhttpp\", charset=\"UTF-8\"";
+
+/// Longest user name or password accepted on the command line, in bytes.
+const MAX_SPEC_LEN: usize = 4096;
+
+/// One user name and the SHA-256 digest of its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    user: String,
+    user_digest: [u8; 32],
+    password_digest: [u8; 32],
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The digest stays out of logs and panics: an unsalted SHA-256 of a weak password is
+        // quickly reversed.
+        f.debug_struct("Credential")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an `--auth` value is not a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecError {
+    /// No `:` between the user name and the password.
+    NoColon,
+    /// Nothing before the first `:`.
+    EmptyUser,
+    /// Nothing after it.
+    EmptyPassword,
+    /// `sha256:` followed by something other than 64 hexadecimal digits.
+    BadDigest,
+    /// A control character (which no browser's password prompt can send) or an over-long value.
+    Unusable,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpecError::NoColon => "expected USER:PASSWORD or USER:sha256:HEX",
+            SpecError::EmptyUser => "the user name is empty",
+            SpecError::EmptyPassword => "the password is empty",
+            SpecError::BadDigest => {
+                "after sha256: comes the password's SHA-256 digest, 64 hexadecimal digits \
+                 (e.g. from: printf %s PASSWORD | sha256sum)"
+            }
+            SpecError::Unusable => "user names and passwords hold no control characters",
+        })
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl Credential {
+    /// A credential from `USER:PASSWORD`, or `USER:sha256:HEX` where HEX is the SHA-256 digest of
+    /// the password. The user name ends at the first `:` (RFC 7617 §2: a user-id holds none); the
+    /// password may hold `:`.
+    pub fn parse(spec: &str) -> Result<Credential, SpecError> {
+        let (user, secret) = spec.split_once(':').ok_or(SpecError::NoColon)?;
+        if user.is_empty() {
+            return Err(SpecError::EmptyUser);
+        }
+        if secret.is_empty() {
+            return Err(SpecError::EmptyPassword);
+        }
+        if spec.len() > MAX_SPEC_LEN || spec.chars().any(char::is_control) {
+            return Err(SpecError::Unusable);
+        }
+        let digest = match secret.strip_prefix("sha256:") {
+            Some(hex) => parse_digest(hex).ok_or(SpecError::BadDigest)?,
+            None => sha256(secret.as_bytes()),
+        };
+        Ok(Credential::from_digest(user.to_owned(), digest))
+    }
+
+    /// A credential from a user name and its password's SHA-256 digest (as the WIT options carry it).
+    pub fn from_digest(user: String, password_sha256: [u8; 32]) -> Credential {
+        Credential {
+            user_digest: sha256(user.as_bytes()),
+            user,
+            password_digest: password_sha256,
+        }
+    }
+
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The SHA-256 digest of the password.
+    pub fn password_sha256(&self) -> [u8; 32] {
+        self.password_digest
+    }
+}
+
+/// What a request's credentials are worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// They match this user's.
+    Allowed(&'a str),
+    /// The request has no `Authorization`.
+    Missing,
+    /// Not Basic credentials that can be read: another scheme, bad base64, no `:`, or the field
+    /// given more than once.
+    Unreadable,
+    /// Basic credentials that match no user.
+    Wrong,
+}
+
+/// Checks a request's `Authorization` against `credentials` (which must not be empty: with none,
+/// nothing is asked for). Every credential is compared, matched or not.
+pub fn check<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a> {
+    let mut fields = request.headers.all("authorization");
+    let (Some(field), None) = (fields.next(), fields.next()) else {
+        return if request.headers.get("authorization").is_some() {
+            Verdict::Unreadable
+        } else {
+            Verdict::Missing
+        };
+    };
+    let Some((user, password)) = basic_credentials(field) else {
+        return Verdict::Unreadable;
+    };
+    let (user_digest, password_digest) = (sha256(&user), sha256(&password));
+    let mut allowed = None;
+    for credential in credentials {
+        let user_ok = user_digest.ct_eq(&credential.user_digest);
+        let password_ok = password_digest.ct_eq(&credential.password_digest);
+        if bool::from(user_ok & password_ok) && allowed.is_none() {
+            allowed = Some(credential.user.as_str());
+        }
+    }
+    allowed.map_or(Verdict::Wrong, Verdict::Allowed)
+}
+
+/// The `401` a request gets unless it may pass: it has the right credentials, none are asked
+/// for, or it is a CORS preflight (which browsers send without credentials, Fetch §4.8) where
+/// `--cors` answers those.
+pub fn refusal(request: &Request, credentials: &[Credential], cors: bool) -> Option<Response> {
+    if credentials.is_empty() || (cors && is_preflight(request)) {
+        return None;
+    }
+    let message = match check(credentials, request) {
+        Verdict::Allowed(_) => return None,
+        Verdict::Missing => "This folder is shared with a user name and password.",
+        Verdict::Unreadable => {
+            "The credentials could not be read: send a user name and password with Basic \
+             authentication (RFC 7617)."
+        }
+        Verdict::Wrong => "The user name or password is not right.",
+    };
+    Some(Response::error(401, message).with("WWW-Authenticate", CHALLENGE))
+}
+
+/// The user name a request claims, for the access log (not checked here: log only what
+/// [`refusal`] let through).
+pub fn claimed_user(request: &Request) -> Option<String> {
+    let (user, _) = basic_credentials(request.headers.get("authorization")?)?;
+    Some(String::from_utf8_lossy(&user).into_owned())
+}
+
+fn is_preflight(request: &Request) -> bool {
+    request.method == Method::Options
+        && request.headers.get("origin").is_some()
+        && request
+            .headers
+            .get("access-control-request-method")
+            .is_some()
+}
+
+/// The user name and password of `Basic <base64>` (the scheme in any case, RFC 9110 §11.1).
+fn basic_credentials(field: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (scheme, token) = field.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token.trim_start_matches(' '))
+        .ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (out, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *out = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Headers, Version};
+
+    fn request(method: Method, fields: &[(&str, &str)]) -> Request {
+        Request {
+            method,
+            target: "/".to_owned(),
+            version: Version::Http11,
+            headers: fields
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect::<Headers>(),
+        }
+    }
+
+    fn basic(user_and_password: &str) -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(user_and_password);
+        format!("Basic {token}")
+    }
+
+    // printf %s 'pa:ss wörd' | sha256sum
+    const DIGEST: &str = "004a9ad9dc7639d0cdd9ab881e97e009b02bdea82554c74c5a5c03147d69dfb3";
+
+    #[test]
+    fn a_spec_splits_at_the_first_colon_and_hashes_the_password() {
+        let credential = Credential::parse("ann:pa:ss wörd").unwrap();
+        assert_eq!(credential.user(), "ann");
+        assert_eq!(
+            credential.password_sha256(),
+            sha256("pa:ss wörd".as_bytes())
+        );
+        let hashed = Credential::parse(&format!("ann:sha256:{}", hex(&sha256(b"pw")))).unwrap();
+        assert_eq!(hashed.password_sha256(), sha256(b"pw"));
+        let upper = Credential::parse(&format!(
+            "ann:sha256:{}",
+            hex(&sha256(b"pw")).to_uppercase()
+        ));
+        assert_eq!(upper.unwrap().password_sha256(), sha256(b"pw"));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_their_reason() {
+        assert_eq!(Credential::parse("ann"), Err(SpecError::NoColon));
+        assert_eq!(Credential::parse(":pw"), Err(SpecError::EmptyUser));
+        assert_eq!(Credential::parse("ann:"), Err(SpecError::EmptyPassword));
+        assert_eq!(
+            Credential::parse("ann:sha256:abc"),
+            Err(SpecError::BadDigest)
+        );
+        assert_eq!(
+            Credential::parse(&format!("ann:sha256:{}", "g".repeat(64))),
+            Err(SpecError::BadDigest)
+        );
+        assert_eq!(Credential::parse("ann:p\nw"), Err(SpecError::Unusable));
+        assert_eq!(
+            Credential::parse(&format!("ann:{}", "x".repeat(5000))),
+            Err(SpecError::Unusable)
+        );
+        assert!(!format!("{:?}", Credential::parse("ann:pw").unwrap()).contains("digest"));
+    }
+
+    #[test]
+    fn only_a_matching_user_and_password_pass() {
+        let credentials = [
+            Credential::parse("ann:pa:ss wörd").unwrap(),
+            Credential::parse(&format!("bob:sha256:{}", hex(&sha256(b"hunter2")))).unwrap(),
+        ];
+        let verdict = |fields: &[(&str, &str)]| {
+            let request = request(Method::Get, fields);
+            check(&credentials, &request)
+        };
+        assert_eq!(
+            verdict(&[("Authorization", &basic("ann:pa:ss wörd"))]),
+            Verdict::Allowed("ann")
+        );
+        assert_eq!(
+            verdict(&[("authorization", &basic("bob:hunter2"))]),
+            Verdict::Allowed("bob")
+        );
+        assert_eq!(
+            verdict(&[("Authorization", &basic("bob:hunter3"))]),
+            Verdict::Wrong
+        );
+        assert_eq!(
+            verdict(&[("Authorization", &basic("ann:hunter2"))]),
+            Verdict::Wrong
+        );
+        assert_eq!(
+            verdict(&[("Authorization", &basic("nobody:x"))]),
+            Verdict::Wrong
+        );
+        assert_eq!(verdict(&[]), Verdict::Missing);
+        assert_eq!(
+            verdict(&[("Authorization", "Bearer abc")]),
+            Verdict::Unreadable
+        );
+        assert_eq!(
+            verdict(&[("Authorization", "Basic !!!")]),
+            Verdict::Unreadable
+        );
+        assert_eq!(
+            verdict(&[("Authorization", &basic("no-colon"))]),
+            Verdict::Unreadable
+        );
+        let twice = basic("bob:hunter2");
+        assert_eq!(
+            verdict(&[("Authorization", &twice), ("Authorization", &twice)]),
+            Verdict::Unreadable
+        );
+        assert_eq!(
+            verdict(&[(
+                "Authorization",
+                &basic("bob:hunter2").replace("Basic", "bAsIc")
+            )]),
+            Verdict::Allowed("bob")
+        );
+    }
+
+    #[test]
+    fn the_digest_in_the_comment_is_the_one_sha256sum_prints() {
+        assert_eq!(hex(&sha256("pa:ss wörd".as_bytes())), DIGEST);
+    }
+
+    #[test]
+    fn a_refusal_is_a_401_with_a_basic_challenge_and_preflights_pass_only_with_cors() {
+        let credentials = [Credential::parse("ann:pw").unwrap()];
+        let preflight = request(
+            Method::Options,
+            &[
+                ("Origin", "https://a.example"),
+                ("Access-Control-Request-Method", "GET"),
+            ],
+        );
+        assert!(refusal(&preflight, &credentials, true).is_none());
+        let refused = refusal(&preflight, &credentials, false).unwrap();
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.header("WWW-Authenticate"), Some(CHALLENGE));
+        assert!(refusal(&request(Method::Get, &[]), &[], false).is_none());
+        let allowed = request(Method::Get, &[("Authorization", &basic("ann:pw"))]);
+        assert!(refusal(&allowed, &credentials, false).is_none());
+        assert_eq!(claimed_user(&allowed).as_deref(), Some("ann"));
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

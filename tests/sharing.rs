@@ -1,0 +1,310 @@
+//! Sharing a folder with the people in the room, through the native binary: `--auth` in both
+//! engines, HTTPS with `--tls self-signed` (curl trusting the stored certificate, openssl seeing
+//! the printed fingerprint), `--qr` codes read back by a real decoder (`zbarimg`), and the banner
+//! and warning of a server bound to all interfaces. Needs curl, openssl and zbarimg (the test
+//! command installs them; see scripts/setup).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use support::{Server, Site, hhttpp_binary};
+
+#[test]
+fn auth_is_enforced_in_the_sandbox_and_natively() {
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    for engine in ["wasm", "native"] {
+        let mut flags = support::auth::FLAGS.to_vec();
+        flags.extend(["--engine", engine]);
+        let server = Server::hhttpp_with(site.path(), &flags);
+        support::auth::check(&server);
+        let log = server.log_lines(1);
+        assert!(
+            !log.iter().any(|l| l.contains("warning")),
+            "{engine}: loopback needs no warning: {log:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_auth_value_is_refused_at_start_with_the_reason() {
+    for (value, says) in [
+        ("ann", "expected USER:PASSWORD"),
+        (":pw", "the user name is empty"),
+        ("ann:", "the password is empty"),
+        ("ann:sha256:abcd", "64 hexadecimal digits"),
+    ] {
+        let output = Command::new(hhttpp_binary())
+            .args(["--auth", value, "0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{value}: {stderr}");
+        assert!(stderr.contains(says), "{value}: {stderr}");
+    }
+}
+
+/// `hhttpp` with `args`, its cache in `cache` (so the self-signed certificate is this test's).
+fn start(cache: &Path, site: &Path, args: &[&str]) -> Server {
+    let mut command = Command::new(hhttpp_binary());
+    command
+        .env("XDG_CACHE_HOME", cache)
+        .arg("--directory")
+        .arg(site)
+        .args(args);
+    Server::spawn(command)
+}
+
+/// The server's banner once it holds `needle`, and the lines printed with it.
+fn banner(server: &Server, needle: &str) -> Vec<String> {
+    server.stdout_until(needle);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.stdout.lock().unwrap().clone()
+}
+
+/// The value after `label` on the line holding it.
+fn after<'a>(lines: &'a [String], label: &str) -> &'a str {
+    let line = lines.iter().find(|l| l.contains(label)).unwrap();
+    line.split(label).nth(1).unwrap().trim()
+}
+
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() || !code.is_empty(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    code
+}
+
+/// The SHA-256 fingerprint of the certificate a TLS server on `port` presents, as openssl
+/// prints it (`AB:CD:…`).
+fn served_fingerprint(port: u16) -> String {
+    let shown = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    x509.stdin.take().unwrap().write_all(&shown.stdout).unwrap();
+    let out = x509.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().split('=').nth(1).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn tls_self_signed_is_trusted_by_its_stored_certificate_and_printed_fingerprint() {
+    let cache = Site::new();
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    let args = [
+        "0",
+        "-b",
+        "127.0.0.1",
+        "--tls",
+        "self-signed",
+        "--auth",
+        "ann:pw",
+    ];
+    let server = start(cache.path(), site.path(), &args);
+    let banner = server.stdout_until("SHA-256 fingerprint:");
+    assert!(
+        banner[0].starts_with("Serving HTTPS on 127.0.0.1 port"),
+        "{banner:?}"
+    );
+    let fingerprint = after(&banner, "SHA-256 fingerprint:").to_owned();
+    let stored = cache.path().join("hhttpp/self-signed-cert.pem");
+    assert!(
+        after(&banner, "TLS certificate:").contains("made now"),
+        "{banner:?}"
+    );
+    assert_eq!(served_fingerprint(server.port), fingerprint);
+
+    let cacert = stored.to_str().unwrap();
+    for host in ["127.0.0.1", "localhost"] {
+        let url = format!("https://{host}:{}/hello.txt", server.port);
+        assert_eq!(
+            curl(&["--cacert", cacert, "-u", "ann:pw", &url]),
+            "200",
+            "{host}"
+        );
+        assert_eq!(curl(&["--cacert", cacert, &url]), "401", "{host}");
+        assert_eq!(curl(&["--cacert", cacert, "-u", "ann:nope", &url]), "401");
+    }
+    // Without being told to trust it, curl refuses the certificate.
+    let untrusted = format!("https://127.0.0.1:{}/hello.txt", server.port);
+    assert_eq!(curl(&[&untrusted]), "000");
+    use std::os::unix::fs::PermissionsExt;
+    let key = std::fs::metadata(cache.path().join("hhttpp/self-signed-key.pem")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o077, 0, "the key is private");
+    drop(server);
+
+    // The next start reuses it: a phone that trusted it need not be asked again.
+    let again = start(cache.path(), site.path(), &args);
+    let banner = again.stdout_until("SHA-256 fingerprint:");
+    assert!(
+        after(&banner, "TLS certificate:").contains("reused from"),
+        "{banner:?}"
+    );
+    assert_eq!(after(&banner, "SHA-256 fingerprint:"), fingerprint);
+    assert_eq!(served_fingerprint(again.port), fingerprint);
+}
+
+/// The QR code printed below `url` in `lines`, as a PGM image (8 pixels a module).
+fn qr_image(lines: &[String], url: &str) -> Vec<u8> {
+    let start = lines.iter().position(|l| l == url).unwrap() + 1;
+    let mut rows: Vec<Vec<bool>> = Vec::new();
+    for line in &lines[start..] {
+        if !line.starts_with('\x1b') {
+            break;
+        }
+        let art: String = strip_escapes(line);
+        let (mut top, mut bottom) = (Vec::new(), Vec::new());
+        for c in art.chars() {
+            let (t, b) = match c {
+                '█' => (true, true),
+                '▀' => (true, false),
+                '▄' => (false, true),
+                ' ' => (false, false),
+                other => panic!("{other:?} in a QR code"),
+            };
+            top.push(t);
+            bottom.push(b);
+        }
+        rows.extend([top, bottom]);
+    }
+    assert!(rows.len() > 20, "no QR code below {url}: {lines:?}");
+    let scale = 8;
+    let (width, height) = (rows[0].len() * scale, rows.len() * scale);
+    let mut image = format!("P5\n{width} {height}\n255\n").into_bytes();
+    for row in &rows {
+        let line: Vec<u8> = row
+            .iter()
+            .flat_map(|&dark| std::iter::repeat_n(if dark { 0 } else { 255 }, scale))
+            .collect();
+        for _ in 0..scale {
+            image.extend_from_slice(&line);
+        }
+    }
+    image
+}
+
+fn strip_escapes(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for end in chars.by_ref() {
+                if end == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What `zbarimg` reads in the QR code printed below `url`.
+fn decoded(lines: &[String], url: &str, dir: &Path) -> String {
+    let path = dir.join("qr.pgm");
+    std::fs::write(&path, qr_image(lines, url)).unwrap();
+    let output = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&path)
+        .output()
+        .expect("zbarimg (apt install zbar-tools)");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn qr_codes_decode_to_the_urls_they_stand_for() {
+    let cache = Site::new();
+    let site = Site::new();
+    let loopback = start(cache.path(), site.path(), &["0", "-b", "127.0.0.1", "--qr"]);
+    let url = format!("http://127.0.0.1:{}/", loopback.port);
+    let lines = banner(&loopback, "only this machine");
+    assert_eq!(decoded(&lines, &url, cache.path()), url);
+}
+
+#[test]
+fn bound_to_all_interfaces_the_banner_lists_other_devices_urls_and_warns_of_cleartext() {
+    let cache = Site::new();
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    let server = start(
+        cache.path(),
+        site.path(),
+        &["0", "-b", "::", "--qr", "--auth", "ann:pw"],
+    );
+    let lines = banner(&server, "other devices:");
+    let port = server.port;
+    // `::`, or `0.0.0.0` where IPv6 is unavailable.
+    let ipv6 = lines[0].starts_with(&format!("Serving HTTP on :: port {port}"));
+    assert!(ipv6 || lines[0].starts_with(&format!("Serving HTTP on 0.0.0.0 port {port}")));
+    assert!(lines.contains(&format!("  this machine:  http://localhost:{port}/")));
+    // Each other device's URL names an address of this machine, and its QR code decodes to it.
+    let urls: Vec<String> = lines
+        .iter()
+        .skip_while(|l| !l.contains("other devices:"))
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("other devices:")
+                .trim()
+                .to_owned()
+        })
+        .filter(|u| u.starts_with("http://"))
+        .collect();
+    // The same addresses `hostname -I` lists (all but loopback and IPv6 link-local).
+    let listed = Command::new("hostname").arg("-I").output().unwrap();
+    let mut expected: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .filter(|ip| ipv6 || !ip.contains(':'))
+        .map(|ip| match ip.contains(':') {
+            true => format!("http://[{ip}]:{port}/"),
+            false => format!("http://{ip}:{port}/"),
+        })
+        .collect();
+    let mut listed_here = urls.clone();
+    expected.sort();
+    listed_here.sort();
+    assert_eq!(listed_here, expected, "{lines:?}");
+    for url in &urls {
+        assert_eq!(&decoded(&lines, url, cache.path()), url);
+    }
+    let warning = (0..200)
+        .find_map(|_| {
+            let found = server
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("warning"))
+                .cloned();
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            found
+        })
+        .expect("a warning on stderr");
+    assert!(warning.contains("in clear"), "{warning}");
+    // Served on loopback too, with auth.
+    let refused = server.get("/hello.txt");
+    assert_eq!(refused.status, 401);
+}

@@ -1,0 +1,110 @@
+//! `--auth` as every door must enforce it: a server started with [`FLAGS`] (or, on a wasi:http
+//! platform, `HHTTPP_ARGS=`[`ARGS`]) over a folder holding `hello.txt` passes [`check`].
+
+use super::Server;
+
+/// Two users: one given with a password holding a `:` and a non-ASCII letter, one by the SHA-256
+/// of `hunter2` (`printf %s hunter2 | sha256sum`); and `--cors`, whose preflights pass unasked.
+pub const FLAGS: [&str; 5] = [
+    "--auth",
+    "ann:pa:ss wörd",
+    "--auth",
+    "bob:sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7",
+    "--cors",
+];
+
+/// [`FLAGS`] as one `HHTTPP_ARGS` value.
+pub const ARGS: &str = "--auth 'ann:pa:ss wörd' --auth \
+    bob:sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7 --cors";
+
+/// `printf %s 'ann:pa:ss wörd' | base64` and `printf %s bob:hunter2 | base64`.
+const ANN: &str = "YW5uOnBhOnNzIHfDtnJk";
+const BOB: &str = "Ym9iOmh1bnRlcjI=";
+
+const CHALLENGE: &str = "Basic realm=\"hhttpp\", charset=\"UTF-8\"";
+
+fn get(server: &Server, path: &str, authorization: Option<&str>) -> super::Response {
+    let field = authorization.map_or(String::new(), |value| format!("Authorization: {value}\r\n"));
+    server.request(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{field}\r\n").as_bytes())
+}
+
+/// Only the right user name and password read the folder; everything else is a `401` with a
+/// Basic challenge and a message, and the server goes on serving.
+pub fn check(server: &Server) {
+    let refused = |response: super::Response, says: &str, what: &str| {
+        assert_eq!(response.status, 401, "{what}: {}", response.head);
+        assert_eq!(
+            response.header("WWW-Authenticate"),
+            Some(CHALLENGE),
+            "{what}"
+        );
+        assert!(
+            response.text().contains(says),
+            "{what}: {}",
+            response.text()
+        );
+    };
+    refused(
+        get(server, "/hello.txt", None),
+        "user name and password",
+        "none",
+    );
+    // A path that names nothing is refused alike: the folder's contents stay unknown.
+    refused(
+        get(server, "/nothing-here", None),
+        "user name and password",
+        "absent file",
+    );
+    let wrong = "Basic YW5uOnBhc3N3b3Jk"; // ann:password
+    refused(
+        get(server, "/hello.txt", Some(wrong)),
+        "not right",
+        "wrong password",
+    );
+    let stranger = "Basic Ym9iOnBhOnNzIHfDtnJk"; // bob with ann's password
+    refused(
+        get(server, "/hello.txt", Some(stranger)),
+        "not right",
+        "other's password",
+    );
+    refused(
+        get(server, "/hello.txt", Some("Bearer abc")),
+        "could not be read",
+        "scheme",
+    );
+    refused(
+        get(server, "/hello.txt", Some("Basic %%%")),
+        "could not be read",
+        "base64",
+    );
+    let head = server.request(b"HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((head.status, head.body.len()), (401, 0), "{}", head.head);
+
+    for user in [ANN, BOB] {
+        let allowed = get(server, "/hello.txt", Some(&format!("Basic {user}")));
+        assert_eq!(allowed.status, 200, "{user}: {}", allowed.head);
+        assert_eq!(allowed.text(), "Hello, world!\n");
+    }
+    let any_case = get(server, "/hello.txt", Some(&format!("bAsIc {BOB}")));
+    assert_eq!(any_case.status, 200, "the scheme is case-insensitive");
+
+    // A CORS preflight carries no credentials (Fetch): with --cors it is answered.
+    let preflight = server.request(
+        b"OPTIONS /hello.txt HTTP/1.1\r\nHost: t\r\nOrigin: https://a.example\r\n\
+          Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization\r\n\r\n",
+    );
+    assert_eq!(preflight.status, 204, "{}", preflight.head);
+    assert_eq!(preflight.header("Access-Control-Allow-Origin"), Some("*"));
+    // `*` does not stand for `Authorization` (Fetch §3.2.5): it is named.
+    let allowed = preflight
+        .header("Access-Control-Allow-Headers")
+        .unwrap_or_default();
+    assert!(
+        allowed
+            .split(',')
+            .any(|h| h.trim().eq_ignore_ascii_case("authorization"))
+    );
+    // An OPTIONS that is not a preflight is not.
+    let options = server.request(b"OPTIONS /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(options.status, 401, "{}", options.head);
+}
