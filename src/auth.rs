@@ -8,6 +8,7 @@
 //! credential in constant time, so response timing tells neither which users exist nor how much of
 //! a password was right.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -91,12 +92,13 @@ impl Credential {
         }
         let digest = match secret.strip_prefix("sha256:") {
             Some(hex) => parse_digest(hex).ok_or(SpecError::BadDigest)?,
-            None => sha256(secret.as_bytes()),
+            None => sha256(nfc(secret).as_bytes()),
         };
-        Ok(Credential::from_digest(user.to_owned(), digest))
+        Ok(Credential::from_digest(nfc(user).into_owned(), digest))
     }
 
-    /// A credential from a user name and its password's SHA-256 digest (as the WIT options carry it).
+    /// A credential from a user name (in NFC) and the SHA-256 digest of its password's UTF-8 in
+    /// NFC (as the WIT options carry it).
     pub fn from_digest(user: String, password_sha256: [u8; 32]) -> Credential {
         Credential {
             user_digest: sha256(user.as_bytes()),
@@ -144,7 +146,7 @@ pub fn check<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a
     let Some((user, password)) = basic_credentials(field) else {
         return Verdict::Unreadable;
     };
-    let (user_digest, password_digest) = (sha256(&user), sha256(&password));
+    let (user_digest, password_digest) = (sha256_sent(&user), sha256_sent(&password));
     let mut allowed = None;
     for credential in credentials {
         let user_ok = user_digest.ct_eq(&credential.user_digest);
@@ -163,23 +165,34 @@ pub fn refusal(request: &Request, credentials: &[Credential], cors: bool) -> Opt
     if credentials.is_empty() || (cors && is_preflight(request)) {
         return None;
     }
-    let message = match check(credentials, request) {
+    let (message, close) = match check(credentials, request) {
         Verdict::Allowed(_) => return None,
-        Verdict::Missing => "This folder is shared with a user name and password.",
-        Verdict::Unreadable => {
+        // The usual first request of a browser or curl, which then asks again with credentials.
+        Verdict::Missing => (
+            "This folder is shared with a user name and password.",
+            false,
+        ),
+        Verdict::Unreadable => (
             "The credentials could not be read: send a user name and password with Basic \
-             authentication (RFC 7617)."
-        }
-        Verdict::Wrong => "The user name or password is not right.",
+             authentication (RFC 7617).",
+            true,
+        ),
+        Verdict::Wrong => ("The user name or password is not right.", true),
     };
-    Some(Response::error(401, message).with("WWW-Authenticate", CHALLENGE))
+    let refused = Response::error(401, message).with("WWW-Authenticate", CHALLENGE);
+    // A wrong guess ends the connection: guessing costs a connection per password.
+    Some(if close { refused.closing() } else { refused })
 }
 
-/// The user name a request claims, for the access log (not checked here: log only what
-/// [`refusal`] let through).
-pub fn claimed_user(request: &Request) -> Option<String> {
-    let (user, _) = basic_credentials(request.headers.get("authorization")?)?;
-    Some(String::from_utf8_lossy(&user).into_owned())
+/// The user a request's credentials are right for, for the access log.
+pub fn user<'a>(credentials: &'a [Credential], request: &Request) -> Option<&'a str> {
+    if credentials.is_empty() {
+        return None;
+    }
+    match check(credentials, request) {
+        Verdict::Allowed(user) => Some(user),
+        _ => None,
+    }
 }
 
 fn is_preflight(request: &Request) -> bool {
@@ -191,17 +204,42 @@ fn is_preflight(request: &Request) -> bool {
             .is_some()
 }
 
-/// The user name and password of `Basic <base64>` (the scheme in any case, RFC 9110 §11.1).
+/// The user name and password of `Basic <base64>` (the scheme in any case, RFC 9110 §11.1;
+/// padding optional, as some clients leave it out).
 fn basic_credentials(field: &str) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (scheme, token) = field.trim().split_once(' ')?;
+    let (scheme, token) = field.trim_matches([' ', '\t']).split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token.trim_start_matches(' '))
-        .ok()?;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let decoded = engine.decode(token.trim_start_matches(' ')).ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+/// `text` in Unicode Normalization Form C, as RFC 7617 §2.1 asks of both sides under
+/// `charset="UTF-8"` (RFC 8265's profiles): a password typed as `é` or as `e` and a combining
+/// accent is the same password.
+fn nfc(text: &str) -> Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text.into()
+    } else {
+        text.nfc().collect::<String>().into()
+    }
+}
+
+/// The SHA-256 of what a client sent: of its NFC form if it is UTF-8, else of the bytes as
+/// they are (which no configured name or password, always UTF-8, can then match).
+fn sha256_sent(bytes: &[u8]) -> [u8; 32] {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => sha256(nfc(text).as_bytes()),
+        Err(_) => sha256(bytes),
+    }
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -214,6 +252,9 @@ fn parse_digest(hex: &str) -> Option<[u8; 32]> {
         return None;
     }
     let mut digest = [0u8; 32];
+    if !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
     for (out, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
         let text = std::str::from_utf8(pair).ok()?;
         *out = u8::from_str_radix(text, 16).ok()?;
@@ -342,6 +383,43 @@ mod tests {
     }
 
     #[test]
+    fn names_and_passwords_compare_in_nfc_and_padding_is_optional() {
+        // "é" precomposed in the configuration, decomposed (e + U+0301) by the client.
+        let credentials = [Credential::parse("ren\u{e9}e:caf\u{e9}").unwrap()];
+        let decomposed = request(
+            Method::Get,
+            &[("Authorization", &basic("rene\u{301}e:cafe\u{301}"))],
+        );
+        assert_eq!(
+            check(&credentials, &decomposed),
+            Verdict::Allowed("ren\u{e9}e")
+        );
+        let unpadded = basic("ren\u{e9}e:caf\u{e9}")
+            .trim_end_matches('=')
+            .to_owned();
+        let request = request(Method::Get, &[("Authorization", &unpadded)]);
+        assert_eq!(
+            check(&credentials, &request),
+            Verdict::Allowed("ren\u{e9}e")
+        );
+        assert_eq!(
+            Credential::parse(&format!("a:sha256:+{}", "f".repeat(63))),
+            Err(SpecError::BadDigest)
+        );
+    }
+
+    #[test]
+    fn a_wrong_guess_ends_the_connection_but_a_first_challenge_does_not() {
+        let credentials = [Credential::parse("ann:pw").unwrap()];
+        let first = refusal(&request(Method::Get, &[]), &credentials, false).unwrap();
+        assert!(!first.close);
+        let wrong = request(Method::Get, &[("Authorization", &basic("ann:no"))]);
+        assert!(refusal(&wrong, &credentials, false).unwrap().close);
+        let unreadable = request(Method::Get, &[("Authorization", "Basic")]);
+        assert!(refusal(&unreadable, &credentials, false).unwrap().close);
+    }
+
+    #[test]
     fn the_digest_in_the_comment_is_the_one_sha256sum_prints() {
         assert_eq!(hex(&sha256("pa:ss wörd".as_bytes())), DIGEST);
     }
@@ -363,7 +441,9 @@ mod tests {
         assert!(refusal(&request(Method::Get, &[]), &[], false).is_none());
         let allowed = request(Method::Get, &[("Authorization", &basic("ann:pw"))]);
         assert!(refusal(&allowed, &credentials, false).is_none());
-        assert_eq!(claimed_user(&allowed).as_deref(), Some("ann"));
+        assert_eq!(user(&credentials, &allowed), Some("ann"));
+        assert_eq!(user(&credentials, &preflight), None);
+        assert_eq!(user(&[], &allowed), None);
     }
 
     fn hex(bytes: &[u8]) -> String {

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth;
 use crate::config::Config;
 use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
@@ -32,6 +33,8 @@ pub struct Exchange {
     /// The request's `Referer` and `User-Agent`, empty when absent or unparsable.
     pub referer: String,
     pub user_agent: String,
+    /// The user whose `--auth` credentials the request carried; empty when none did.
+    pub user: String,
 }
 
 impl Exchange {
@@ -43,6 +46,7 @@ impl Exchange {
             body_bytes: 0,
             referer: String::new(),
             user_agent: String::new(),
+            user: String::new(),
         }
     }
 }
@@ -316,16 +320,19 @@ impl Connection {
             Ok(root) => responder::respond_in(&request, &self.config, &root),
             Err(_) => responder::respond(&request, &self.config),
         };
-        let close = !request.keep_alive() || self.input_closed && self.input.is_empty();
+        let close =
+            response.close || !request.keep_alive() || self.input_closed && self.input.is_empty();
         let persistence = match (close, request.version) {
             (true, _) => Persistence::Close,
             (false, Version::Http10) => Persistence::KeepAliveHttp10,
             (false, Version::Http11) => Persistence::KeepAlive,
         };
         let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
+        let user = auth::user(&self.config.options.credentials, &request);
         let exchange = Exchange {
             referer: field("referer"),
             user_agent: field("user-agent"),
+            user: user.unwrap_or_default().to_owned(),
             ..Exchange::of(request_line(&request))
         };
         let delivery = Delivery {

@@ -30,6 +30,10 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers one request against the served folder, opening it for this request.
 pub fn respond(request: &Request, config: &Config) -> Response {
+    let options = &config.options;
+    if let Some(refused) = auth::refusal(request, &options.credentials, options.cors) {
+        return decorate(refused, options);
+    }
     match Folder::root(&config.root) {
         Ok(root) => respond_in(request, config, &root),
         Err(error) => decorate(not_servable(ResolveError::from_io(&error)), &config.options),

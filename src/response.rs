@@ -263,6 +263,10 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(Cow<'static, str>, String)>,
     pub body: Body,
+    /// Whether the connection closes after it, whatever the request asked (a refused password,
+    /// so that each guess costs a connection). Where the platform owns connections (wasi:http)
+    /// it decides.
+    pub close: bool,
 }
 
 impl Response {
@@ -272,7 +276,14 @@ impl Response {
             status,
             headers: Vec::new(),
             body,
+            close: false,
         }
+    }
+
+    /// The same response, closing the connection after it.
+    pub fn closing(mut self) -> Response {
+        self.close = true;
+        self
     }
 
     /// Adds a header field.

@@ -234,3 +234,51 @@ fn chromium_renders_the_example_site_compressed() {
     assert!(report.contains("img 64"), "{report}");
     assert!(report.contains("listing 2"), "{report}");
 }
+
+#[test]
+fn chromium_opens_a_password_protected_https_share() {
+    let cache = Site::new();
+    let site = Site::new();
+    site.file("index.html", "<p id=\"shared\">for ann</p>");
+    let args = support::auth::OVER_TLS;
+    let server = Server::hhttpp_cached(cache.path(), site.path(), &args);
+    let banner = server.stdout_until("Public-key pin:");
+    let pin = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Public-key pin: sha256//"))
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a pin")
+        .to_owned();
+    // Chromium trusts the certificate by the key's pin, as a person would by its fingerprint.
+    let trust = format!("--ignore-certificate-errors-spki-list={pin}");
+    let page = |credentials: &str| {
+        let url = format!("https://{credentials}@127.0.0.1:{}/", server.port);
+        let output = chromium(&[&trust, "--dump-dom"], &url);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(page("ann:pw").contains("<p id=\"shared\">for ann</p>"));
+    // With a wrong password Chromium gives up (net::ERR_INVALID_AUTH_CREDENTIALS).
+    assert!(!page("ann:wrong").contains("for ann"));
+    // The page was fetched once, as ann; every other fetch of it was refused (Chromium's own
+    // favicon request may come and go).
+    let page_fetches = |status: &str| {
+        let lines = server.stderr.lock().unwrap().clone();
+        let fetch = format!("\"GET / HTTP/1.1\" {status} ");
+        lines
+            .into_iter()
+            .filter(|l| l.contains(&fetch))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..200 {
+        if page_fetches("401").len() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert_eq!(page_fetches("401").len(), 3, "{:?}", server.stderr);
+    let allowed = page_fetches("200");
+    assert!(
+        allowed.len() == 1 && allowed[0].contains(" - ann ["),
+        "{allowed:?}"
+    );
+}

@@ -20,11 +20,23 @@ fn auth_is_enforced_in_the_sandbox_and_natively() {
         flags.extend(["--engine", engine]);
         let server = Server::hhttpp_with(site.path(), &flags);
         support::auth::check(&server);
-        let log = server.log_lines(1);
+        let log = server.log_lines(support::auth::REQUESTS);
         assert!(
             !log.iter().any(|l| l.contains("warning")),
             "{engine}: loopback needs no warning: {log:?}"
         );
+        // The log names the user a request was let in as, and no one for a refusal.
+        let signed_in = |user: &str| {
+            log.iter()
+                .any(|l| l.starts_with(&format!("127.0.0.1 - {user} [")) && l.contains("\" 200 "))
+        };
+        assert!(signed_in("ann") && signed_in("bob"), "{log:?}");
+        assert!(
+            log.iter()
+                .filter(|l| l.contains("\" 401 "))
+                .all(|l| l.contains(" - - ["))
+        );
+        support::auth::wrong_guess_closes(&server);
     }
 }
 
@@ -35,6 +47,7 @@ fn a_bad_auth_value_is_refused_at_start_with_the_reason() {
         (":pw", "the user name is empty"),
         ("ann:", "the password is empty"),
         ("ann:sha256:abcd", "64 hexadecimal digits"),
+        ("ann:sha256:s3cret", "64 hexadecimal digits"),
     ] {
         let output = Command::new(hhttpp_binary())
             .args(["--auth", value, "0"])
@@ -43,18 +56,9 @@ fn a_bad_auth_value_is_refused_at_start_with_the_reason() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{value}: {stderr}");
         assert!(stderr.contains(says), "{value}: {stderr}");
+        // The value may hold a password: it is not repeated.
+        assert!(!stderr.contains(value), "{value}: {stderr}");
     }
-}
-
-/// `hhttpp` with `args`, its cache in `cache` (so the self-signed certificate is this test's).
-fn start(cache: &Path, site: &Path, args: &[&str]) -> Server {
-    let mut command = Command::new(hhttpp_binary());
-    command
-        .env("XDG_CACHE_HOME", cache)
-        .arg("--directory")
-        .arg(site)
-        .args(args);
-    Server::spawn(command)
 }
 
 /// The server's banner once it holds `needle`, and the lines printed with it.
@@ -111,16 +115,8 @@ fn tls_self_signed_is_trusted_by_its_stored_certificate_and_printed_fingerprint(
     let cache = Site::new();
     let site = Site::new();
     site.file("hello.txt", "Hello, world!\n");
-    let args = [
-        "0",
-        "-b",
-        "127.0.0.1",
-        "--tls",
-        "self-signed",
-        "--auth",
-        "ann:pw",
-    ];
-    let server = start(cache.path(), site.path(), &args);
+    let args = support::auth::OVER_TLS;
+    let server = Server::hhttpp_cached(cache.path(), site.path(), &args);
     let banner = server.stdout_until("SHA-256 fingerprint:");
     assert!(
         banner[0].starts_with("Serving HTTPS on 127.0.0.1 port"),
@@ -145,16 +141,25 @@ fn tls_self_signed_is_trusted_by_its_stored_certificate_and_printed_fingerprint(
         assert_eq!(curl(&["--cacert", cacert, &url]), "401", "{host}");
         assert_eq!(curl(&["--cacert", cacert, "-u", "ann:nope", &url]), "401");
     }
-    // Without being told to trust it, curl refuses the certificate.
+    // Without being told to trust it, curl refuses the certificate; told its key's pin, it
+    // checks that instead of a chain (and refuses another key).
     let untrusted = format!("https://127.0.0.1:{}/hello.txt", server.port);
     assert_eq!(curl(&[&untrusted]), "000");
+    let pin = after(&banner, "Public-key pin:").split(' ').next().unwrap();
+    assert!(pin.starts_with("sha256//"), "{banner:?}");
+    assert_eq!(
+        curl(&["-k", "--pinnedpubkey", pin, "-u", "ann:pw", &untrusted]),
+        "200"
+    );
+    let other = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    assert_eq!(curl(&["-k", "--pinnedpubkey", other, &untrusted]), "000");
     use std::os::unix::fs::PermissionsExt;
     let key = std::fs::metadata(cache.path().join("hhttpp/self-signed-key.pem")).unwrap();
     assert_eq!(key.permissions().mode() & 0o077, 0, "the key is private");
     drop(server);
 
     // The next start reuses it: a phone that trusted it need not be asked again.
-    let again = start(cache.path(), site.path(), &args);
+    let again = Server::hhttpp_cached(cache.path(), site.path(), &args);
     let banner = again.stdout_until("SHA-256 fingerprint:");
     assert!(
         after(&banner, "TLS certificate:").contains("reused from"),
@@ -162,6 +167,8 @@ fn tls_self_signed_is_trusted_by_its_stored_certificate_and_printed_fingerprint(
     );
     assert_eq!(after(&banner, "SHA-256 fingerprint:"), fingerprint);
     assert_eq!(served_fingerprint(again.port), fingerprint);
+    let reused_pin = format!("{} ", after(&banner, "Public-key pin:"));
+    assert!(reused_pin.starts_with(&format!("{pin} ")), "{banner:?}");
 }
 
 /// The QR code printed below `url` in `lines`, as a PGM image (8 pixels a module).
@@ -236,7 +243,8 @@ fn decoded(lines: &[String], url: &str, dir: &Path) -> String {
 fn qr_codes_decode_to_the_urls_they_stand_for() {
     let cache = Site::new();
     let site = Site::new();
-    let loopback = start(cache.path(), site.path(), &["0", "-b", "127.0.0.1", "--qr"]);
+    let loopback =
+        Server::hhttpp_cached(cache.path(), site.path(), &["0", "-b", "127.0.0.1", "--qr"]);
     let url = format!("http://127.0.0.1:{}/", loopback.port);
     let lines = banner(&loopback, "only this machine");
     assert_eq!(decoded(&lines, &url, cache.path()), url);
@@ -247,7 +255,7 @@ fn bound_to_all_interfaces_the_banner_lists_other_devices_urls_and_warns_of_clea
     let cache = Site::new();
     let site = Site::new();
     site.file("hello.txt", "Hello, world!\n");
-    let server = start(
+    let server = Server::hhttpp_cached(
         cache.path(),
         site.path(),
         &["0", "-b", "::", "--qr", "--auth", "ann:pw"],

@@ -77,6 +77,7 @@ fn auth_is_enforced_under_wasmtime_run() {
     site.file("hello.txt", "Hello, world!\n");
     let server = serve(site.path(), &support::auth::FLAGS);
     support::auth::check(&server);
+    support::auth::wrong_guess_closes(&server);
     // Bound to loopback, credentials cross no network: no warning.
     assert!(
         !server

@@ -18,12 +18,15 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
     let status = exchange.status;
     let request = exchange.request_line.escape_debug();
     let (day, month, year, time) = date_parts(now);
+    // The common log format's third field. Only a user `--auth` names gets here, never what a
+    // client made up, but the operator may have put anything in a name.
+    let user = or_dash(&exchange.user).escape_debug();
     match format {
         LogFormat::Python => {
-            format!("{peer} - - [{day}/{month}/{year} {time}] \"{request}\" {status} {size}")
+            format!("{peer} - {user} [{day}/{month}/{year} {time}] \"{request}\" {status} {size}")
         }
         LogFormat::Combined => format!(
-            "{peer} - - [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"",
+            "{peer} - {user} [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"",
             or_dash(&exchange.referer).escape_debug(),
             or_dash(&exchange.user_agent).escape_debug(),
         ),
@@ -36,6 +39,7 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
                 "bytes": exchange.body_bytes,
                 "referer": exchange.referer,
                 "user_agent": exchange.user_agent,
+                "user": (!exchange.user.is_empty()).then_some(&exchange.user),
             })
             .to_string(),
         ),
@@ -90,6 +94,7 @@ mod tests {
             body_bytes,
             referer: "http://r/".into(),
             user_agent: "curl/8 \"x\"".into(),
+            user: String::new(),
         }
     }
 
@@ -133,6 +138,28 @@ mod tests {
         .unwrap();
         assert_eq!(json["status"], 200);
         assert_eq!(json["user_agent"], "curl/8 \"x\"");
+        assert_eq!(json["user"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn the_user_of_auth_takes_the_common_log_formats_third_field() {
+        let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut signed_in = exchange("GET / HTTP/1.1", 200, 3);
+        signed_in.user = "ann".into();
+        let python = line(LogFormat::Python, peer, &signed_in, when);
+        assert!(
+            python.starts_with("127.0.0.1 - ann [24/Nov/2026 08:12:01]"),
+            "{python}"
+        );
+        let combined = line(LogFormat::Combined, peer, &signed_in, when);
+        assert!(
+            combined.starts_with("127.0.0.1 - ann [24/Nov/2026:08:12:01 +0000]"),
+            "{combined}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&line(LogFormat::Json, peer, &signed_in, when)).unwrap();
+        assert_eq!(json["user"], "ann");
     }
 
     #[test]

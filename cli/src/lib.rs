@@ -38,6 +38,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
         hhttpp --spa --cors -d dist         a single-page app, callable from any origin\n  \
         hhttpp --header 'X-Frame-Options: DENY' --cache-control 'max-age=3600'\n  \
         hhttpp --tls-cert cert.pem --tls-key key.pem 8443\n  \
+        hhttpp --tls self-signed --auth ann:secret --qr   share with a phone in the room\n  \
         hhttpp --check-sandbox -d site      show what the sandbox lets a guest reach\n  \
         wasmtime run -S inherit-network --dir site hhttpp.wasm 8080 --cors\n\n\
         Exit status: 0 after Ctrl-C or SIGTERM (in-flight responses finish first), 1 on errors."
@@ -117,7 +118,7 @@ pub struct Cli {
 
     /// Ask for a user name and password (HTTP Basic), as USER:PASSWORD or USER:sha256:HEX (the
     /// SHA-256 of the password, so it appears in no shell history or process list); repeatable.
-    #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = credential)]
+    #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = CredentialParser)]
     pub credentials: Vec<hhttpp::auth::Credential>,
 
     /// Print a QR code of each address the folder can be reached at, for a phone's camera.
@@ -193,8 +194,29 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-fn credential(text: &str) -> Result<hhttpp::auth::Credential, String> {
-    hhttpp::auth::Credential::parse(text).map_err(|error| error.to_string())
+/// `--auth`'s parser, whose errors never repeat the value (clap's would): it may hold a password,
+/// and stderr may go to a log.
+#[derive(Clone)]
+struct CredentialParser;
+
+impl clap::builder::TypedValueParser for CredentialParser {
+    type Value = hhttpp::auth::Credential;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let invalid = |why: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("an --auth value (not repeated here: it may hold a password): {why}\n"),
+            )
+        };
+        let text = value.to_str().ok_or_else(|| invalid("it is not UTF-8"))?;
+        hhttpp::auth::Credential::parse(text).map_err(|error| invalid(&error.to_string()))
+    }
 }
 
 /// A header field value: visible characters, spaces and tabs only (no CR, LF or NUL).

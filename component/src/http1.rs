@@ -73,6 +73,7 @@ impl From<connection::Exchange> for Exchange {
             body_bytes: e.body_bytes,
             referer: e.referer,
             user_agent: e.user_agent,
+            user: e.user,
         }
     }
 }

@@ -19,6 +19,7 @@ const RESET: &str = "\x1b[0m";
 /// A certificate made for this run, as the banner describes it.
 pub struct Certificate<'a> {
     pub fingerprint: &'a str,
+    pub pin: &'a str,
     pub stored_at: Option<&'a Path>,
     pub made: bool,
 }
@@ -111,9 +112,10 @@ impl Certificate<'_> {
             (false, None) => "reused".to_owned(),
         };
         format!(
-            "TLS certificate: self-signed, {origin}\n  SHA-256 fingerprint: {}\n  Browsers warn \
-             about a self-signed certificate: go on only if the fingerprint they show is this one.\n",
-            self.fingerprint
+            "TLS certificate: self-signed, {origin}\n  SHA-256 fingerprint: {}\n  Public-key pin: \
+             {} (curl --pinnedpubkey)\n  Browsers warn about a self-signed certificate: go on \
+             only if the fingerprint they show is this one.\n",
+            self.fingerprint, self.pin
         )
     }
 }
@@ -195,6 +197,7 @@ mod tests {
         with_certificate.tls = true;
         with_certificate.certificate = Some(Certificate {
             fingerprint: "AB:CD",
+            pin: "sha256//x=",
             stored_at: Some(Path::new("/c/cert.pem")),
             made: false,
         });

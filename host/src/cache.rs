@@ -57,6 +57,52 @@ pub fn is_ours(path: &Path, folder: bool) -> bool {
     }
 }
 
+/// Whether `path` is a regular file of the current user that no one else can read or write (a
+/// private key).
+pub fn is_private(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        is_ours(path, false)
+            && std::fs::symlink_metadata(path).is_ok_and(|meta| meta.mode() & 0o077 == 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// An exclusive lock on a file of the cache folder, held until dropped: two hhttpp starting at
+/// once take turns, so one does not store a key while the other stores its certificate.
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+/// Waits for the lock named `name` in `folder`; `None` if it cannot be taken (then nothing is
+/// stored, see its callers).
+pub fn lock(folder: &Path, name: &str) -> Option<Lock> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(folder.join(name))
+            .ok()?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).ok()?;
+        Some(Lock { _file: file })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (folder, name);
+        None
+    }
+}
+
 /// Writes `bytes` to `path` with permissions `mode`: to a temporary name beside it first (created
 /// with `mode`, so a private key is never readable by others), then renamed over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {

@@ -286,6 +286,7 @@ impl From<Exchange> for hhttpp::Exchange {
             body_bytes: e.body_bytes,
             referer: e.referer,
             user_agent: e.user_agent,
+            user: e.user,
         }
     }
 }

@@ -114,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
             qr: cli.qr,
             certificate: self_signed.as_ref().map(|made| banner::Certificate {
                 fingerprint: &made.fingerprint,
+                pin: &made.pin,
                 stored_at: made.stored_at.as_deref(),
                 made: made.made,
             }),
@@ -181,16 +182,8 @@ fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<self_signed::SelfSigned
                 &addresses::network(cli.bind),
                 addresses::host_name().as_deref(),
             );
-            let mut made = self_signed::load_or_make(&names)?;
-            let acceptor = match tls_acceptor(made.chain.clone(), made.key.clone_key()) {
-                Ok(acceptor) => acceptor,
-                // A stored pair that does not fit together (edited by hand?): make a new one.
-                Err(_) if !made.made => {
-                    made = self_signed::make(&names)?;
-                    tls_acceptor(made.chain.clone(), made.key.clone_key())?
-                }
-                Err(error) => return Err(error),
-            };
+            let made = self_signed::load_or_make(&names)?;
+            let acceptor = tls_acceptor(made.chain.clone(), made.key.clone_key())?;
             Ok((Some(acceptor), Some(made)))
         }
         _ => Ok((None, None)),

@@ -29,6 +29,8 @@ const KEY_FILE: &str = "self-signed-key.pem";
 /// The names the stored certificate covers and when it expires, written last: without it (or
 /// with names other than those asked for) the stored pair is not used.
 const NAMES_FILE: &str = "self-signed.json";
+/// Taken while the three are read or written.
+const LOCK_FILE: &str = "self-signed.lock";
 
 /// A certificate and key ready to serve, and what the banner tells about them.
 pub struct SelfSigned {
@@ -36,6 +38,9 @@ pub struct SelfSigned {
     pub key: PrivateKeyDer<'static>,
     /// SHA-256 of the certificate, as browsers and `openssl x509 -fingerprint -sha256` show it.
     pub fingerprint: String,
+    /// `sha256//…`: the SHA-256 of its public key, as `curl --pinnedpubkey` takes it (and
+    /// Chromium's `--ignore-certificate-errors-spki-list`, without the prefix).
+    pub pin: String,
     /// Where the certificate is stored (for `curl --cacert`), if the cache folder is usable.
     pub stored_at: Option<PathBuf>,
     /// Whether it was made by this run (rather than reused).
@@ -63,21 +68,26 @@ pub fn names_for(network: &[IpAddr], host_name: Option<&str>) -> Vec<String> {
 /// The stored certificate if it covers `names` (and perhaps more: one made for all interfaces
 /// serves loopback too) and is not about to expire; otherwise a new one, stored for next time.
 pub fn load_or_make(names: &[String]) -> Result<SelfSigned> {
-    match cache::folder().as_deref().and_then(|f| stored(f, names)) {
-        Some(stored) => Ok(stored),
-        None => make(names),
+    let folder = cache::folder();
+    // Held until the new pair is stored: a second hhttpp starting now then reuses it.
+    let lock = folder.as_deref().and_then(|f| cache::lock(f, LOCK_FILE));
+    if lock.is_some()
+        && let Some(stored) = folder.as_deref().and_then(|f| stored(f, names))
+    {
+        return Ok(stored);
     }
+    make(names, folder.filter(|_| lock.is_some()).as_deref())
 }
 
-/// A new certificate for `names`, stored in the cache folder for next time when it is usable.
-pub fn make(names: &[String]) -> Result<SelfSigned> {
-    let folder = cache::folder();
+/// A new certificate for `names`, stored in `folder` for next time (the caller holds its lock).
+pub fn make(names: &[String], folder: Option<&Path>) -> Result<SelfSigned> {
     let key = rcgen::KeyPair::generate().context("making a key pair")?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())
         .context("a certificate for this machine's names")?;
+    // From an hour ago (a phone's clock may be behind), for VALID_DAYS in all.
     let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(VALID_DAYS);
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = params.not_before + time::Duration::days(VALID_DAYS);
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(
         rcgen::DnType::CommonName,
@@ -92,15 +102,23 @@ pub fn make(names: &[String]) -> Result<SelfSigned> {
         .self_signed(&key)
         .context("signing the certificate")?;
     let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
-    let stored_at = folder.and_then(|f| store(&f, names, &cert_pem, &key_pem, now).ok());
-    Ok(SelfSigned {
+    let made = SelfSigned {
         fingerprint: fingerprint(cert.der()),
+        pin: pin(&key),
         chain: vec![cert.der().clone()],
         key: PrivateKeyDer::try_from(key.serialize_der())
             .map_err(|e| wasmtime::format_err!("the key just made: {e}"))?,
-        stored_at,
+        stored_at: None,
         made: true,
-    })
+    };
+    let record = Record {
+        names: names.to_vec(),
+        expires: params.not_after.unix_timestamp(),
+        fingerprint: made.fingerprint.clone(),
+        pin: made.pin.clone(),
+    };
+    let stored_at = folder.and_then(|f| store(f, &record, &cert_pem, &key_pem).ok());
+    Ok(SelfSigned { stored_at, ..made })
 }
 
 /// `AB:CD:…`: the SHA-256 of a certificate in colon-separated upper-case hexadecimal.
@@ -110,19 +128,34 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
-/// What the names file records.
+/// `sha256//` and the base64 of the SHA-256 of the key's SubjectPublicKeyInfo.
+fn pin(key: &rcgen::KeyPair) -> String {
+    use base64::Engine as _;
+    use rcgen::PublicKeyData as _;
+    let digest = Sha256::digest(key.subject_public_key_info());
+    format!(
+        "sha256//{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// What the names file records: the names covered, when the certificate expires, and the
+/// certificate's fingerprint and key's pin, so that a certificate and key that do not belong to
+/// the record (or to each other) are never used.
 #[derive(Debug, PartialEq)]
 struct Record {
     names: Vec<String>,
     expires: i64,
+    fingerprint: String,
+    pin: String,
 }
 
 fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
     let (cert_path, key_path, names_path) = paths(folder);
-    let private = [&cert_path, &key_path, &names_path]
+    let ours = [&cert_path, &names_path]
         .iter()
         .all(|p| cache::is_ours(p, false));
-    if !private {
+    if !ours || !cache::is_private(&key_path) {
         return None;
     }
     let record = read_record(&std::fs::read_to_string(&names_path).ok()?)?;
@@ -135,29 +168,37 @@ fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
         .ok()?
         .collect::<Result<Vec<_>, _>>()
         .ok()?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).ok()?;
-    Some(SelfSigned {
+    let key_pem = std::fs::read_to_string(&key_path).ok()?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).ok()?;
+    let stored = SelfSigned {
         fingerprint: fingerprint(chain.first()?),
+        pin: pin(&rcgen::KeyPair::from_pem(&key_pem).ok()?),
         chain,
         key,
         stored_at: Some(cert_path),
         made: false,
-    })
+    };
+    (stored.fingerprint == record.fingerprint && stored.pin == record.pin).then_some(stored)
 }
 
 fn store(
     folder: &Path,
-    names: &[String],
+    record: &Record,
     cert_pem: &str,
     key_pem: &str,
-    now: time::OffsetDateTime,
 ) -> std::io::Result<PathBuf> {
     let (cert_path, key_path, names_path) = paths(folder);
-    let expires = (now + time::Duration::days(VALID_DAYS)).unix_timestamp();
-    let record = serde_json::json!({ "names": names, "expires": expires }).to_string();
+    let text = serde_json::json!({
+        "names": record.names,
+        "expires": record.expires,
+        "fingerprint": record.fingerprint,
+        "pin": record.pin,
+    })
+    .to_string();
     cache::write_atomically(&key_path, key_pem.as_bytes(), 0o600)?;
     cache::write_atomically(&cert_path, cert_pem.as_bytes(), 0o644)?;
-    cache::write_atomically(&names_path, record.as_bytes(), 0o644)?;
+    // Last: until it is in place, the record does not vouch for the new pair.
+    cache::write_atomically(&names_path, text.as_bytes(), 0o644)?;
     Ok(cert_path)
 }
 
@@ -169,9 +210,12 @@ fn read_record(text: &str) -> Option<Record> {
         .iter()
         .map(|n| n.as_str().map(str::to_owned))
         .collect::<Option<Vec<_>>>()?;
+    let text = |name: &str| Some(value.get(name)?.as_str()?.to_owned());
     Some(Record {
         names,
         expires: value.get("expires")?.as_i64()?,
+        fingerprint: text("fingerprint")?,
+        pin: text("pin")?,
     })
 }
 
@@ -222,14 +266,18 @@ mod tests {
 
     #[test]
     fn a_record_reads_back_what_store_wrote() {
-        let text = r#"{"names":["localhost","127.0.0.1"],"expires":1234}"#;
+        let text =
+            r#"{"names":["localhost","127.0.0.1"],"expires":1234,"fingerprint":"AB","pin":"p"}"#;
         assert_eq!(
             read_record(text),
             Some(Record {
                 names: vec!["localhost".into(), "127.0.0.1".into()],
-                expires: 1234
+                expires: 1234,
+                fingerprint: "AB".into(),
+                pin: "p".into(),
             })
         );
+        assert_eq!(read_record(r#"{"names":[],"expires":1}"#), None);
         assert_eq!(read_record(r#"{"names":[1],"expires":1}"#), None);
     }
 

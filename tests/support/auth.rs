@@ -13,6 +13,18 @@ pub const FLAGS: [&str; 5] = [
     "--cors",
 ];
 
+/// A share over HTTPS on an ephemeral loopback port with a self-signed certificate, for `ann`
+/// with the password `pw`.
+pub const OVER_TLS: [&str; 7] = [
+    "0",
+    "-b",
+    "127.0.0.1",
+    "--tls",
+    "self-signed",
+    "--auth",
+    "ann:pw",
+];
+
 /// [`FLAGS`] as one `HHTTPP_ARGS` value.
 pub const ARGS: &str = "--auth 'ann:pa:ss wörd' --auth \
     bob:sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7 --cors";
@@ -27,6 +39,9 @@ fn get(server: &Server, path: &str, authorization: Option<&str>) -> super::Respo
     let field = authorization.map_or(String::new(), |value| format!("Authorization: {value}\r\n"));
     server.request(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{field}\r\n").as_bytes())
 }
+
+/// How many requests [`check`] makes.
+pub const REQUESTS: usize = 12;
 
 /// Only the right user name and password read the folder; everything else is a `401` with a
 /// Basic challenge and a message, and the server goes on serving.
@@ -107,4 +122,31 @@ pub fn check(server: &Server) {
     // An OPTIONS that is not a preflight is not.
     let options = server.request(b"OPTIONS /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(options.status, 401, "{}", options.head);
+}
+
+/// Where hhttpp owns the connection (not on wasi:http platforms): the first challenge keeps it
+/// open for the credentials that follow, but a wrong guess ends it, so that each guess costs a
+/// new connection.
+pub fn wrong_guess_closes(server: &Server) {
+    use std::io::Write;
+    let mut stream = server.connect();
+    let mut exchange = |authorization: Option<&str>| {
+        let field = authorization.map_or(String::new(), |v| format!("Authorization: {v}\r\n"));
+        let request = format!("GET /hello.txt HTTP/1.1\r\nHost: t\r\n{field}\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        super::read_response(&mut stream, false)
+    };
+    let challenge = exchange(None);
+    assert_eq!(challenge.status, 401);
+    assert_eq!(challenge.header("Connection"), None, "{}", challenge.head);
+    assert_eq!(exchange(Some(&format!("Basic {ANN}"))).status, 200);
+    let wrong = exchange(Some("Basic YW5uOnBhc3N3b3Jk"));
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.header("Connection"), Some("close"), "{}", wrong.head);
+    assert!(super::closed_by_server(&mut stream));
+    // The server goes on: the next connection is served.
+    assert_eq!(
+        get(server, "/hello.txt", Some(&format!("Basic {BOB}"))).status,
+        200
+    );
 }

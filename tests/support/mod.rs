@@ -96,6 +96,19 @@ impl Server {
         Server::spawn(command)
     }
 
+    /// Starts the `hhttpp` binary serving `dir` with `args` (port and address included), its
+    /// cache folder (`XDG_CACHE_HOME`) in `cache`, so what it keeps there (a self-signed
+    /// certificate) is the test's own.
+    pub fn hhttpp_cached(cache: &Path, dir: &Path, args: &[&str]) -> Server {
+        let mut command = Command::new(hhttpp_binary());
+        command
+            .env("XDG_CACHE_HOME", cache)
+            .arg("--directory")
+            .arg(dir)
+            .args(args);
+        Server::spawn(command)
+    }
+
     /// Starts `command`, which must announce its port on stdout or stderr, as python's banner
     /// (`Serving HTTP on … port N …`) or as a URL (`http://127.0.0.1:N/`).
     pub fn spawn(mut command: Command) -> Server {
