@@ -262,6 +262,28 @@ fn the_same_limits_as_the_native_binary() {
 }
 
 #[test]
+fn every_connection_beyond_the_cap_reads_its_503() {
+    // Each sends its request at once, before the server accepts it; closing with those bytes
+    // unread would reset the connection and lose the 503 (about half were lost so).
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    let server = serve(site.path(), &["--max-connections", "2", "-q"]);
+    let _held = [server.connect(), server.connect()];
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        let mut burst: Vec<TcpStream> = (0..20).map(|_| server.connect()).collect();
+        for stream in &mut burst {
+            stream
+                .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+        }
+        for stream in &mut burst {
+            assert_eq!(read_response(stream, false).status, 503);
+        }
+    }
+}
+
+#[test]
 fn later_http_1_versions_are_answered_as_http_1_1() {
     let server = serve(&example_site(), &[]);
     let response = server.request(b"GET /about.html HTTP/1.2\r\nHost: a\r\n\r\n");

@@ -340,6 +340,32 @@ impl Client {
         }
     }
 
+    /// A connection beyond the cap: answered `503`, then closed and lingering.
+    fn refused(
+        config: &Arc<Config>,
+        socket: TcpSocket,
+        input: InputStream,
+        output: OutputStream,
+    ) -> Client {
+        let mut client = Client::new(config, socket, input, output);
+        let start = now();
+        let sent = refuse(&client.streams.output).is_ok()
+            && client.socket.shutdown(ShutdownType::Send).is_ok();
+        client.status = Status::Closed;
+        // Not sent: nothing to linger for, and done at the first pump.
+        client.lingering_until = Some(if sent {
+            start.monotonic + LINGER
+        } else {
+            start.monotonic
+        });
+        client
+    }
+
+    /// Whether this client is being served (not closed and lingering), for the cap.
+    fn is_serving(&self) -> bool {
+        self.lingering_until.is_none()
+    }
+
     /// What this client waits on, and until when.
     fn pollable(&self) -> Option<(Pollable, Duration)> {
         match self.lingering_until {
@@ -489,7 +515,10 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
     found
 }
 
-/// Accepts every waiting connection; beyond `max_clients`, each is answered `503` and closed.
+/// Accepts every waiting connection; beyond `max_clients` being served, each is answered `503`
+/// and closed. A refused connection lingers like any closed one (so its client reads the `503`
+/// rather than a reset for the request it had sent), up to as many as are served; beyond that it
+/// is closed at once.
 fn accept(
     listener: &TcpSocket,
     config: &Arc<Config>,
@@ -498,10 +527,21 @@ fn accept(
 ) {
     loop {
         match listener.accept() {
-            Ok((socket, input, output)) if clients.len() < max_clients => {
-                clients.push(Client::new(config, socket, input, output));
+            Ok((socket, input, output)) => {
+                let serving = clients.iter().filter(|c| c.is_serving()).count();
+                if serving < max_clients {
+                    clients.push(Client::new(config, socket, input, output));
+                } else if clients.len() < 2 * max_clients {
+                    clients.push(Client::refused(config, socket, input, output));
+                } else {
+                    // Too many lingering too: close now, after reading what the client sent
+                    // (closing with unread bytes would reset the connection, losing the 503).
+                    let _ = refuse(&output);
+                    let _ = input.read(CHUNK as u64);
+                    drop((input, output));
+                    let _ = socket.shutdown(ShutdownType::Both);
+                }
             }
-            Ok((socket, input, output)) => refuse(socket, input, output),
             Err(ErrorCode::WouldBlock) => return,
             Err(error) => {
                 eprintln!("hhttpp: accept failed: {error:?}");
@@ -511,16 +551,15 @@ fn accept(
     }
 }
 
-/// Answers a connection beyond the cap with `503`, as far as its buffer takes it, and closes it.
-fn refuse(socket: TcpSocket, input: InputStream, output: OutputStream) {
+/// Writes a `503` to a connection beyond the cap, and waits until it is handed to the socket
+/// (a shutdown before that would lose it). The wait is short: a page of a few hundred bytes on a
+/// connection that has sent nothing yet fits its empty send buffer at once.
+fn refuse(output: &OutputStream) -> Result<(), StreamError> {
     let page = hhttpp::wire::standalone_error(
         503,
         "The server is serving as many connections as it may.",
         SystemTime::now(),
     );
-    let _ = output.write(&page[..page.len().min(output.check_write().unwrap_or(0) as usize)]);
-    let _ = output.flush();
-    drop(input);
-    drop(output);
-    let _ = socket.shutdown(ShutdownType::Both);
+    // At most 4,096 bytes a call (WASI); the page is far shorter.
+    output.blocking_write_and_flush(&page[..page.len().min(4096)])
 }
