@@ -279,11 +279,13 @@ fn bound_to_all_interfaces_the_banner_lists_other_devices_urls_and_warns_of_clea
         })
         .filter(|u| u.starts_with("http://"))
         .collect();
-    // The same addresses `hostname -I` lists (all but loopback and IPv6 link-local).
+    // The same addresses `hostname -I` lists (all but loopback and link-local).
     let listed = Command::new("hostname").arg("-I").output().unwrap();
     let mut expected: Vec<String> = String::from_utf8_lossy(&listed.stdout)
         .split_whitespace()
         .filter(|ip| ipv6 || !ip.contains(':'))
+        // hhttpp also leaves out IPv4 link-local addresses (169.254/16), which hostname lists.
+        .filter(|ip| !ip.starts_with("169.254."))
         .map(|ip| match ip.contains(':') {
             true => format!("http://[{ip}]:{port}/"),
             false => format!("http://{ip}:{port}/"),

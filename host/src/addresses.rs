@@ -3,10 +3,15 @@
 
 use std::net::IpAddr;
 
+/// Most addresses listed (and put in a certificate): a machine with hundreds (containers,
+/// tunnels) must not print hundreds of lines.
+pub const MAX_ADDRESSES: usize = 32;
+
 /// The addresses other machines can reach a server bound to `bind` at: none for loopback, the
 /// address itself for a specific one, and for all interfaces (`::` or `0.0.0.0`) each interface's
 /// address of that family (both for `::`, which Linux binds dual-stack) other than loopback and
-/// link-local ones (those need a zone a URL cannot carry portably). IPv4 first.
+/// link-local ones (those need a zone a URL cannot carry portably). IPv4 first, at most
+/// [`MAX_ADDRESSES`].
 pub fn network(bind: IpAddr) -> Vec<IpAddr> {
     if bind.is_loopback() {
         return Vec::new();
@@ -23,6 +28,7 @@ pub fn network(bind: IpAddr) -> Vec<IpAddr> {
         .collect();
     found.sort_by_key(|ip| (ip.is_ipv6(), *ip));
     found.dedup();
+    found.truncate(MAX_ADDRESSES);
     found
 }
 

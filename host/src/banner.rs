@@ -12,6 +12,9 @@ use qrcode::render::unicode::Dense1x2;
 
 use crate::addresses;
 
+/// Most QR codes drawn: one is all a phone needs; the rest of the URLs are listed above them.
+const MAX_QR_CODES: usize = 4;
+
 /// Black on white, whatever the terminal's colours: a QR code must be dark on light to scan.
 const QR_COLOURS: &str = "\x1b[38;5;16;48;5;231m";
 const RESET: &str = "\x1b[0m";
@@ -89,7 +92,10 @@ impl Banner<'_> {
         } else {
             network.to_vec()
         };
-        for url in urls {
+        if urls.len() > MAX_QR_CODES {
+            let _ = writeln!(out, "(QR codes of the first {MAX_QR_CODES} URLs)");
+        }
+        for url in urls.into_iter().take(MAX_QR_CODES) {
             match qr_code(&url) {
                 Some(code) => {
                     let _ = write!(out, "\n{url}\n{code}");
@@ -188,6 +194,22 @@ mod tests {
         assert!(
             rows.iter()
                 .all(|row| row.starts_with(QR_COLOURS) && row.ends_with(RESET))
+        );
+    }
+
+    #[test]
+    fn at_most_four_qr_codes_are_drawn() {
+        let network: Vec<IpAddr> = (1..=6).map(|i| IpAddr::from([10, 0, 0, i])).collect();
+        let text = banner("0.0.0.0:8000", &network, true).text();
+        assert!(text.contains("(QR codes of the first 4 URLs)"));
+        let drawn = text
+            .lines()
+            .filter(|l| l.starts_with("http://10.0.0."))
+            .count();
+        assert_eq!(drawn, 4, "{text}");
+        assert!(
+            text.contains("                 http://10.0.0.6:8000/"),
+            "all are listed"
         );
     }
 
