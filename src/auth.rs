@@ -22,7 +22,14 @@ use crate::response::Response;
 /// should encode user names and passwords in).
 pub const CHALLENGE: &str = "Basic realm=\"hhttpp\", charset=\"UTF-8\"";
 
-/// Longest user name or password accepted on the command line, in bytes.
+/// Standard base64, its padding optional (some clients leave it out).
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Longest `USER:PASSWORD` (or `USER:sha256:HEX`) accepted on the command line, in bytes.
 const MAX_SPEC_LEN: usize = 4096;
 
 /// One user name and the SHA-256 digest of its password.
@@ -54,8 +61,10 @@ pub enum SpecError {
     EmptyPassword,
     /// `sha256:` followed by something other than 64 hexadecimal digits.
     BadDigest,
-    /// A control character (which no browser's password prompt can send) or an over-long value.
-    Unusable,
+    /// A control character, which no browser's password prompt can send.
+    ControlCharacter,
+    /// Longer than [`MAX_SPEC_LEN`] bytes.
+    TooLong,
 }
 
 impl fmt::Display for SpecError {
@@ -68,7 +77,8 @@ impl fmt::Display for SpecError {
                 "after sha256: comes the password's SHA-256 digest, 64 hexadecimal digits \
                  (e.g. from: printf %s PASSWORD | sha256sum)"
             }
-            SpecError::Unusable => "user names and passwords hold no control characters",
+            SpecError::ControlCharacter => "user names and passwords hold no control characters",
+            SpecError::TooLong => "longer than 4,096 bytes",
         })
     }
 }
@@ -87,8 +97,11 @@ impl Credential {
         if secret.is_empty() {
             return Err(SpecError::EmptyPassword);
         }
-        if spec.len() > MAX_SPEC_LEN || spec.chars().any(char::is_control) {
-            return Err(SpecError::Unusable);
+        if spec.len() > MAX_SPEC_LEN {
+            return Err(SpecError::TooLong);
+        }
+        if spec.chars().any(char::is_control) {
+            return Err(SpecError::ControlCharacter);
         }
         let digest = match secret.strip_prefix("sha256:") {
             Some(hex) => parse_digest(hex).ok_or(SpecError::BadDigest)?,
@@ -120,7 +133,7 @@ impl Credential {
 
 /// What a request's credentials are worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict<'a> {
+enum Verdict<'a> {
     /// They match this user's.
     Allowed(&'a str),
     /// The request has no `Authorization`.
@@ -132,16 +145,43 @@ pub enum Verdict<'a> {
     Wrong,
 }
 
-/// Checks a request's `Authorization` against `credentials` (which must not be empty: with none,
-/// nothing is asked for). Every credential is compared, matched or not.
-pub fn check<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a> {
+/// Whether a request may be answered: `Ok(Some(user))` when it carries a user's credentials,
+/// `Ok(None)` when none are asked for (no `--auth`, or a CORS preflight under `--cors`, which
+/// browsers send without credentials, Fetch §4.8), and otherwise the `401` to send.
+pub fn admit<'a>(
+    request: &Request,
+    credentials: &'a [Credential],
+    cors: bool,
+) -> Result<Option<&'a str>, Response> {
+    if credentials.is_empty() || (cors && is_preflight(request)) {
+        return Ok(None);
+    }
+    let (message, close) = match verdict(credentials, request) {
+        Verdict::Allowed(user) => return Ok(Some(user)),
+        // The usual first request of a browser or curl, which then asks again with credentials.
+        Verdict::Missing => (
+            "This folder is shared with a user name and password.",
+            false,
+        ),
+        Verdict::Unreadable => (
+            "The credentials could not be read: send a user name and password with Basic \
+             authentication (RFC 7617).",
+            true,
+        ),
+        Verdict::Wrong => ("The user name or password is not right.", true),
+    };
+    let refused = Response::error(401, message).with("WWW-Authenticate", CHALLENGE);
+    // A wrong guess ends the connection: guessing costs a connection per password.
+    Err(if close { refused.closing() } else { refused })
+}
+
+/// Checks a request's `Authorization` against `credentials`, comparing every one, matched or not.
+fn verdict<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a> {
     let mut fields = request.headers.all("authorization");
-    let (Some(field), None) = (fields.next(), fields.next()) else {
-        return if request.headers.get("authorization").is_some() {
-            Verdict::Unreadable
-        } else {
-            Verdict::Missing
-        };
+    let field = match (fields.next(), fields.next()) {
+        (None, _) => return Verdict::Missing,
+        (Some(field), None) => field,
+        (Some(_), Some(_)) => return Verdict::Unreadable,
     };
     let Some((user, password)) = basic_credentials(field) else {
         return Verdict::Unreadable;
@@ -158,43 +198,6 @@ pub fn check<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a
     allowed.map_or(Verdict::Wrong, Verdict::Allowed)
 }
 
-/// The `401` a request gets unless it may pass: it has the right credentials, none are asked
-/// for, or it is a CORS preflight (which browsers send without credentials, Fetch §4.8) where
-/// `--cors` answers those.
-pub fn refusal(request: &Request, credentials: &[Credential], cors: bool) -> Option<Response> {
-    if credentials.is_empty() || (cors && is_preflight(request)) {
-        return None;
-    }
-    let (message, close) = match check(credentials, request) {
-        Verdict::Allowed(_) => return None,
-        // The usual first request of a browser or curl, which then asks again with credentials.
-        Verdict::Missing => (
-            "This folder is shared with a user name and password.",
-            false,
-        ),
-        Verdict::Unreadable => (
-            "The credentials could not be read: send a user name and password with Basic \
-             authentication (RFC 7617).",
-            true,
-        ),
-        Verdict::Wrong => ("The user name or password is not right.", true),
-    };
-    let refused = Response::error(401, message).with("WWW-Authenticate", CHALLENGE);
-    // A wrong guess ends the connection: guessing costs a connection per password.
-    Some(if close { refused.closing() } else { refused })
-}
-
-/// The user a request's credentials are right for, for the access log.
-pub fn user<'a>(credentials: &'a [Credential], request: &Request) -> Option<&'a str> {
-    if credentials.is_empty() {
-        return None;
-    }
-    match check(credentials, request) {
-        Verdict::Allowed(user) => Some(user),
-        _ => None,
-    }
-}
-
 fn is_preflight(request: &Request) -> bool {
     request.method == Method::Options
         && request.headers.get("origin").is_some()
@@ -204,19 +207,13 @@ fn is_preflight(request: &Request) -> bool {
             .is_some()
 }
 
-/// The user name and password of `Basic <base64>` (the scheme in any case, RFC 9110 §11.1;
-/// padding optional, as some clients leave it out).
+/// The user name and password of `Basic <base64>` (the scheme in any case, RFC 9110 §11.1).
 fn basic_credentials(field: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     let (scheme, token) = field.trim_matches([' ', '\t']).split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    let decoded = engine.decode(token.trim_start_matches(' ')).ok()?;
+    let decoded = BASE64.decode(token.trim_start_matches(' ')).ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
 }
@@ -317,10 +314,13 @@ mod tests {
             Credential::parse(&format!("ann:sha256:{}", "g".repeat(64))),
             Err(SpecError::BadDigest)
         );
-        assert_eq!(Credential::parse("ann:p\nw"), Err(SpecError::Unusable));
+        assert_eq!(
+            Credential::parse("ann:p\nw"),
+            Err(SpecError::ControlCharacter)
+        );
         assert_eq!(
             Credential::parse(&format!("ann:{}", "x".repeat(5000))),
-            Err(SpecError::Unusable)
+            Err(SpecError::TooLong)
         );
         assert!(!format!("{:?}", Credential::parse("ann:pw").unwrap()).contains("digest"));
     }
@@ -333,7 +333,7 @@ mod tests {
         ];
         let verdict = |fields: &[(&str, &str)]| {
             let request = request(Method::Get, fields);
-            check(&credentials, &request)
+            verdict(&credentials, &request)
         };
         assert_eq!(
             verdict(&[("Authorization", &basic("ann:pa:ss wörd"))]),
@@ -391,7 +391,7 @@ mod tests {
             &[("Authorization", &basic("rene\u{301}e:cafe\u{301}"))],
         );
         assert_eq!(
-            check(&credentials, &decomposed),
+            verdict(&credentials, &decomposed),
             Verdict::Allowed("ren\u{e9}e")
         );
         let unpadded = basic("ren\u{e9}e:caf\u{e9}")
@@ -399,7 +399,7 @@ mod tests {
             .to_owned();
         let request = request(Method::Get, &[("Authorization", &unpadded)]);
         assert_eq!(
-            check(&credentials, &request),
+            verdict(&credentials, &request),
             Verdict::Allowed("ren\u{e9}e")
         );
         assert_eq!(
@@ -411,12 +411,12 @@ mod tests {
     #[test]
     fn a_wrong_guess_ends_the_connection_but_a_first_challenge_does_not() {
         let credentials = [Credential::parse("ann:pw").unwrap()];
-        let first = refusal(&request(Method::Get, &[]), &credentials, false).unwrap();
+        let first = admit(&request(Method::Get, &[]), &credentials, false).unwrap_err();
         assert!(!first.close);
         let wrong = request(Method::Get, &[("Authorization", &basic("ann:no"))]);
-        assert!(refusal(&wrong, &credentials, false).unwrap().close);
+        assert!(admit(&wrong, &credentials, false).unwrap_err().close);
         let unreadable = request(Method::Get, &[("Authorization", "Basic")]);
-        assert!(refusal(&unreadable, &credentials, false).unwrap().close);
+        assert!(admit(&unreadable, &credentials, false).unwrap_err().close);
     }
 
     #[test]
@@ -434,16 +434,14 @@ mod tests {
                 ("Access-Control-Request-Method", "GET"),
             ],
         );
-        assert!(refusal(&preflight, &credentials, true).is_none());
-        let refused = refusal(&preflight, &credentials, false).unwrap();
+        assert_eq!(admit(&preflight, &credentials, true).ok(), Some(None));
+        let refused = admit(&preflight, &credentials, false).unwrap_err();
         assert_eq!(refused.status, 401);
         assert_eq!(refused.header("WWW-Authenticate"), Some(CHALLENGE));
-        assert!(refusal(&request(Method::Get, &[]), &[], false).is_none());
         let allowed = request(Method::Get, &[("Authorization", &basic("ann:pw"))]);
-        assert!(refusal(&allowed, &credentials, false).is_none());
-        assert_eq!(user(&credentials, &allowed), Some("ann"));
-        assert_eq!(user(&credentials, &preflight), None);
-        assert_eq!(user(&[], &allowed), None);
+        assert_eq!(admit(&allowed, &credentials, false).ok(), Some(Some("ann")));
+        // Without --auth nothing is asked, and no one is named.
+        assert_eq!(admit(&allowed, &[], false).ok(), Some(None));
     }
 
     fn hex(bytes: &[u8]) -> String {

@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth;
 use crate::config::Config;
 use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
@@ -316,7 +315,7 @@ impl Connection {
 
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
-        let response = match self.root() {
+        let mut response = match self.root() {
             Ok(root) => responder::respond_in(&request, &self.config, &root),
             Err(_) => responder::respond(&request, &self.config),
         };
@@ -328,11 +327,10 @@ impl Connection {
             (false, Version::Http11) => Persistence::KeepAlive,
         };
         let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
-        let user = auth::user(&self.config.options.credentials, &request);
         let exchange = Exchange {
             referer: field("referer"),
             user_agent: field("user-agent"),
-            user: user.unwrap_or_default().to_owned(),
+            user: response.user.take().unwrap_or_default(),
             ..Exchange::of(request_line(&request))
         };
         let delivery = Delivery {

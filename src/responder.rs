@@ -30,29 +30,37 @@ const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers one request against the served folder, opening it for this request.
 pub fn respond(request: &Request, config: &Config) -> Response {
-    let options = &config.options;
-    if let Some(refused) = auth::refusal(request, &options.credentials, options.cors) {
-        return decorate(refused, options);
-    }
     match Folder::root(&config.root) {
         Ok(root) => respond_in(request, config, &root),
-        Err(error) => decorate(not_servable(ResolveError::from_io(&error)), &config.options),
+        Err(error) => {
+            let options = &config.options;
+            // Even that the folder is gone is for those let in.
+            let response = match auth::admit(request, &options.credentials, options.cors) {
+                Ok(_) => not_servable(ResolveError::from_io(&error)),
+                Err(refused) => refused,
+            };
+            decorate(response, options)
+        }
     }
 }
 
 /// Answers one request against the served folder, already open as `root` (a connection opens it
 /// once for all its requests).
 pub fn respond_in(request: &Request, config: &Config, root: &Folder) -> Response {
-    let response = answer(request, config, root);
-    decorate(response, &config.options)
+    let options = &config.options;
+    // `--auth` comes before any file-system work.
+    let response = match auth::admit(request, &options.credentials, options.cors) {
+        Ok(user) => Response {
+            user: user.map(str::to_owned),
+            ..answer(request, config, root)
+        },
+        Err(refused) => refused,
+    };
+    decorate(response, options)
 }
 
 /// The answer before the user's header switches are applied.
 fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
-    let options = &config.options;
-    if let Some(refused) = auth::refusal(request, &options.credentials, options.cors) {
-        return refused;
-    }
     match &request.method {
         Method::Get | Method::Head => {}
         Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),

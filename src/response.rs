@@ -267,6 +267,8 @@ pub struct Response {
     /// so that each guess costs a connection). Where the platform owns connections (wasi:http)
     /// it decides.
     pub close: bool,
+    /// The user `--auth` let the request in as, for the access log.
+    pub user: Option<String>,
 }
 
 impl Response {
@@ -277,6 +279,7 @@ impl Response {
             headers: Vec::new(),
             body,
             close: false,
+            user: None,
         }
     }
 

@@ -259,8 +259,8 @@ fn chromium_opens_a_password_protected_https_share() {
     assert!(page("ann:pw").contains("<p id=\"shared\">for ann</p>"));
     // With a wrong password Chromium gives up (net::ERR_INVALID_AUTH_CREDENTIALS).
     assert!(!page("ann:wrong").contains("for ann"));
-    // The page was fetched once, as ann; every other fetch of it was refused (Chromium's own
-    // favicon request may come and go).
+    // Chromium asked without credentials (401), with ann's (200), then without and with the
+    // wrong ones (401, 401): the page was let out once, to ann. (Its favicon requests come and go.)
     let page_fetches = |status: &str| {
         let lines = server.stderr.lock().unwrap().clone();
         let fetch = format!("\"GET / HTTP/1.1\" {status} ");
@@ -275,7 +275,7 @@ fn chromium_opens_a_password_protected_https_share() {
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    assert_eq!(page_fetches("401").len(), 3, "{:?}", server.stderr);
+    assert!(page_fetches("401").len() >= 3, "{:?}", server.stderr);
     let allowed = page_fetches("200");
     assert!(
         allowed.len() == 1 && allowed[0].contains(" - ann ["),

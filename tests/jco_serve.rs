@@ -75,7 +75,7 @@ fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
 fn auth_from_hhttpp_args_is_enforced() {
     let site = Site::new();
     site.file("hello.txt", "Hello, world!\n");
-    support::auth::check(&jco_serve(site.path(), support::auth::ARGS));
+    support::auth::check(&jco_serve(site.path(), &support::auth::args()));
 }
 
 #[test]

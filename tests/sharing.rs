@@ -61,11 +61,18 @@ fn a_bad_auth_value_is_refused_at_start_with_the_reason() {
     }
 }
 
-/// The server's banner once it holds `needle`, and the lines printed with it.
+/// The server's banner once it holds `needle` and has stopped growing (it is printed at once,
+/// but read line by line on another thread).
 fn banner(server: &Server, needle: &str) -> Vec<String> {
-    server.stdout_until(needle);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    server.stdout.lock().unwrap().clone()
+    let mut lines = server.stdout_until(needle);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = server.stdout.lock().unwrap().clone();
+        if now.len() == lines.len() {
+            return now;
+        }
+        lines = now;
+    }
 }
 
 /// The value after `label` on the line holding it.
@@ -298,21 +305,8 @@ fn bound_to_all_interfaces_the_banner_lists_other_devices_urls_and_warns_of_clea
     for url in &urls {
         assert_eq!(&decoded(&lines, url, cache.path()), url);
     }
-    let warning = (0..200)
-        .find_map(|_| {
-            let found = server
-                .stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains("warning"))
-                .cloned();
-            if found.is_none() {
-                std::thread::sleep(std::time::Duration::from_millis(25));
-            }
-            found
-        })
-        .expect("a warning on stderr");
+    let stderr = server.stderr_until("warning");
+    let warning = stderr.iter().find(|l| l.contains("warning")).unwrap();
     assert!(warning.contains("in clear"), "{warning}");
     // Served on loopback too, with auth.
     let refused = server.get("/hello.txt");

@@ -19,8 +19,11 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
     let request = exchange.request_line.escape_debug();
     let (day, month, year, time) = date_parts(now);
     // The common log format's third field. Only a user `--auth` names gets here, never what a
-    // client made up, but the operator may have put anything in a name.
-    let user = or_dash(&exchange.user).escape_debug();
+    // client made up; a space in the name would split the field, so it is written `%20`.
+    let user = or_dash(&exchange.user)
+        .escape_debug()
+        .to_string()
+        .replace(' ', "%20");
     match format {
         LogFormat::Python => {
             format!("{peer} - {user} [{day}/{month}/{year} {time}] \"{request}\" {status} {size}")
@@ -39,7 +42,7 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
                 "bytes": exchange.body_bytes,
                 "referer": exchange.referer,
                 "user_agent": exchange.user_agent,
-                "user": (!exchange.user.is_empty()).then_some(&exchange.user),
+                "user": exchange.user,
             })
             .to_string(),
         ),
@@ -138,7 +141,7 @@ mod tests {
         .unwrap();
         assert_eq!(json["status"], 200);
         assert_eq!(json["user_agent"], "curl/8 \"x\"");
-        assert_eq!(json["user"], serde_json::Value::Null);
+        assert_eq!(json["user"], "");
     }
 
     #[test]
@@ -160,6 +163,9 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&line(LogFormat::Json, peer, &signed_in, when)).unwrap();
         assert_eq!(json["user"], "ann");
+        signed_in.user = "ann b".into();
+        let spaced = line(LogFormat::Combined, peer, &signed_in, when);
+        assert!(spaced.starts_with("127.0.0.1 - ann%20b ["), "{spaced}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! cannot honour one refuses it by name, saying why ([`Door`]), and never ignores it.
 
 pub mod access_log;
+pub mod serving;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -442,21 +443,21 @@ impl Cli {
         }
     }
 
-    /// Whether TLS is asked for, by certificate files or `--tls`.
-    pub fn serves_tls(&self) -> bool {
-        self.tls.is_some() || self.tls_cert.is_some()
-    }
-
     /// A warning for the user when passwords would cross a network readable by others: `--auth`
     /// without TLS on an address other than loopback.
     pub fn cleartext_warning(&self) -> Option<String> {
-        if self.credentials.is_empty() || self.serves_tls() || self.bind.is_loopback() {
+        let tls = self.tls.is_some() || self.tls_cert.is_some();
+        if self.credentials.is_empty() || tls || self.bind.is_loopback() {
             return None;
         }
+        let address = if self.bind.is_unspecified() {
+            "all interfaces".to_owned()
+        } else {
+            self.bind.to_string()
+        };
         Some(format!(
-            "warning: --auth over plain HTTP on {}: passwords cross the network in clear, readable \
-             by anyone on the path; add --tls self-signed (or serve on 127.0.0.1)",
-            self.bind
+            "warning: --auth over plain HTTP on {address}: passwords cross the network in clear, \
+             readable by anyone on the path; add --tls self-signed (or serve on 127.0.0.1)"
         ))
     }
 
@@ -568,7 +569,7 @@ mod tests {
         assert!(
             warning(&["--auth", "a:b"])
                 .unwrap()
-                .contains("on ::: passwords cross")
+                .contains("on all interfaces: passwords cross")
         );
         assert!(warning(&["--auth", "a:b", "-b", "192.168.1.2"]).is_some());
         assert_eq!(warning(&["--auth", "a:b", "-b", "127.0.0.1"]), None);

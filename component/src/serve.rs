@@ -430,16 +430,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         .first()
         .and_then(local_address)
         .ok_or("the listener has no address")?;
-    let host = match local {
-        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
-        SocketAddr::V4(v4) => v4.ip().to_string(),
-    };
-    println!(
-        "Serving HTTP on {} port {} (http://{host}:{}/) ...",
-        local.ip(),
-        local.port(),
-        local.port()
-    );
+    println!("{}", hhttpp_cli::serving::line(false, local));
     if let Some(warning) = cli.cleartext_warning() {
         eprintln!("hhttpp: {warning}");
     }
@@ -516,9 +507,9 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
 }
 
 /// Accepts every waiting connection; beyond `max_clients` being served, each is answered `503`
-/// and closed. A refused connection lingers like any closed one (so its client reads the `503`
-/// rather than a reset for the request it had sent), up to as many as are served; beyond that it
-/// is closed at once.
+/// and closed. A refused connection then lingers like any closed one (so its client reads the
+/// `503` rather than a reset for the request it had sent) while clients, served or lingering, are
+/// fewer than twice the cap; beyond that it is closed at once.
 fn accept(
     listener: &TcpSocket,
     config: &Arc<Config>,
@@ -531,11 +522,11 @@ fn accept(
                 let serving = clients.iter().filter(|c| c.is_serving()).count();
                 if serving < max_clients {
                     clients.push(Client::new(config, socket, input, output));
-                } else if clients.len() < 2 * max_clients {
+                } else if clients.len() < max_clients.saturating_mul(2) {
                     clients.push(Client::refused(config, socket, input, output));
                 } else {
-                    // Too many lingering too: close now, after reading what the client sent
-                    // (closing with unread bytes would reset the connection, losing the 503).
+                    // Too many lingering too: close now. Reading what the client sent so far
+                    // makes a reset (losing the 503) less likely, not impossible.
                     let _ = refuse(&output);
                     let _ = input.read(CHUNK as u64);
                     drop((input, output));

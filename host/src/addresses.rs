@@ -32,14 +32,6 @@ pub fn network(bind: IpAddr) -> Vec<IpAddr> {
     found
 }
 
-/// `scheme://address:port/`, with an IPv6 address in brackets.
-pub fn url(scheme: &str, ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("{scheme}://{v4}:{port}/"),
-        IpAddr::V6(v6) => format!("{scheme}://[{v6}]:{port}/"),
-    }
-}
-
 /// This machine's host name, if it has one.
 pub fn host_name() -> Option<String> {
     #[cfg(target_os = "linux")]
@@ -79,18 +71,6 @@ mod tests {
                 .copied()
                 .filter(IpAddr::is_ipv4)
                 .collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn urls_bracket_ipv6() {
-        assert_eq!(
-            url("http", "10.0.0.2".parse().unwrap(), 80),
-            "http://10.0.0.2:80/"
-        );
-        assert_eq!(
-            url("https", "fd00::2".parse().unwrap(), 8443),
-            "https://[fd00::2]:8443/"
         );
     }
 }

@@ -5,12 +5,13 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
-use crate::addresses;
+use hhttpp_cli::serving;
+
+use crate::self_signed::Origin;
 
 /// Most QR codes drawn: one is all a phone needs; the rest of the URLs are listed above them.
 const MAX_QR_CODES: usize = 4;
@@ -23,8 +24,7 @@ const RESET: &str = "\x1b[0m";
 pub struct Certificate<'a> {
     pub fingerprint: &'a str,
     pub pin: &'a str,
-    pub stored_at: Option<&'a Path>,
-    pub made: bool,
+    pub origin: &'a Origin,
 }
 
 /// Everything the banner says.
@@ -32,7 +32,7 @@ pub struct Banner<'a> {
     pub tls: bool,
     /// The address the listener got.
     pub local: SocketAddr,
-    /// Where other devices reach it ([`addresses::network`]).
+    /// Where other devices reach it ([`crate::addresses::network`]).
     pub network: &'a [IpAddr],
     pub qr: bool,
     pub certificate: Option<Certificate<'a>>,
@@ -41,20 +41,13 @@ pub struct Banner<'a> {
 impl Banner<'_> {
     /// The banner's text, ending with a newline.
     pub fn text(&self) -> String {
-        let (scheme, name) = if self.tls {
-            ("https", "HTTPS")
-        } else {
-            ("http", "HTTP")
-        };
+        let scheme = if self.tls { "https" } else { "http" };
         let (ip, port) = (self.local.ip(), self.local.port());
-        let mut out = format!(
-            "Serving {name} on {ip} port {port} ({}) ...\n",
-            addresses::url(scheme, ip, port)
-        );
+        let mut out = format!("{}\n", serving::line(self.tls, self.local));
         let network: Vec<String> = self
             .network
             .iter()
-            .map(|ip| addresses::url(scheme, *ip, port))
+            .map(|ip| serving::url(scheme, *ip, port))
             .collect();
         if ip.is_unspecified() {
             let _ = writeln!(out, "  this machine:  {scheme}://localhost:{port}/");
@@ -88,7 +81,7 @@ impl Banner<'_> {
             out.push_str(&format!(
                 "(bound to {ip}: only this machine can open this; --bind 0.0.0.0 shares it)\n"
             ));
-            vec![addresses::url(scheme, ip, port)]
+            vec![serving::url(scheme, ip, port)]
         } else {
             network.to_vec()
         };
@@ -111,11 +104,14 @@ impl Banner<'_> {
 
 impl Certificate<'_> {
     fn text(&self) -> String {
-        let origin = match (self.made, self.stored_at) {
-            (true, Some(path)) => format!("made now, stored in {}", path.display()),
-            (true, None) => "made now for this run (the cache folder is not usable)".to_owned(),
-            (false, Some(path)) => format!("reused from {}", path.display()),
-            (false, None) => "reused".to_owned(),
+        let origin = match self.origin {
+            Origin::Made {
+                stored_at: Some(path),
+            } => format!("made now, stored in {}", path.display()),
+            Origin::Made { stored_at: None } => {
+                "made now for this run (the cache folder is not usable)".to_owned()
+            }
+            Origin::Reused { from } => format!("reused from {}", from.display()),
         };
         format!(
             "TLS certificate: self-signed, {origin}\n  SHA-256 fingerprint: {}\n  Public-key pin: \
@@ -215,13 +211,15 @@ mod tests {
 
     #[test]
     fn the_certificate_is_described_with_its_fingerprint() {
+        let reused = Origin::Reused {
+            from: "/c/cert.pem".into(),
+        };
         let mut with_certificate = banner("127.0.0.1:8443", &[], false);
         with_certificate.tls = true;
         with_certificate.certificate = Some(Certificate {
             fingerprint: "AB:CD",
             pin: "sha256//x=",
-            stored_at: Some(Path::new("/c/cert.pem")),
-            made: false,
+            origin: &reused,
         });
         let text = with_certificate.text();
         assert!(text.starts_with("Serving HTTPS on 127.0.0.1 port 8443 (https://127.0.0.1:8443/)"));

@@ -108,6 +108,9 @@ pub fn lock(folder: &Path, name: &str) -> Option<Lock> {
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
     let temporary = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    // One with this process's id is left by an earlier process that died before renaming it
+    // (in a container every start may be pid 1): it is nobody's now.
+    let _ = std::fs::remove_file(&temporary);
     let written = (|| {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);

@@ -115,8 +115,7 @@ fn run(cli: Cli) -> Result<()> {
             certificate: self_signed.as_ref().map(|made| banner::Certificate {
                 fingerprint: &made.fingerprint,
                 pin: &made.pin,
-                stored_at: made.stored_at.as_deref(),
-                made: made.made,
+                origin: &made.origin,
             }),
         };
         print!("{}", banner.text());

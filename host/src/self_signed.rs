@@ -1,8 +1,8 @@
 //! `--tls self-signed`: HTTPS without a certificate of the user's own. A certificate for this
 //! machine's names and addresses is made at start (rcgen, ECDSA P-256), kept in the user's cache
 //! folder ([`crate::cache`]) and reused while it covers the names asked for and has 30 days left,
-//! so a phone that was told to trust it once need not be told again. Its SHA-256 fingerprint is
-//! what the banner prints, for a person to compare with what the browser shows.
+//! so a browser that was told to accept it keeps accepting it. Its SHA-256 fingerprint is what the
+//! banner prints, for a person to compare with what the browser shows.
 //!
 //! The certificate is a server certificate (not a CA), valid for 397 days — the longest every
 //! browser accepts, Apple's included — with the names as subject alternative names, which is all
@@ -32,6 +32,15 @@ const NAMES_FILE: &str = "self-signed.json";
 /// Taken while the three are read or written.
 const LOCK_FILE: &str = "self-signed.lock";
 
+/// Where a certificate came from, for the banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Made by this run; stored here for the next, if the cache folder is usable.
+    Made { stored_at: Option<PathBuf> },
+    /// Made by an earlier run and stored here.
+    Reused { from: PathBuf },
+}
+
 /// A certificate and key ready to serve, and what the banner tells about them.
 pub struct SelfSigned {
     pub chain: Vec<CertificateDer<'static>>,
@@ -41,15 +50,12 @@ pub struct SelfSigned {
     /// `sha256//…`: the SHA-256 of its public key, as `curl --pinnedpubkey` takes it (and
     /// Chromium's `--ignore-certificate-errors-spki-list`, without the prefix).
     pub pin: String,
-    /// Where the certificate is stored (for `curl --cacert`), if the cache folder is usable.
-    pub stored_at: Option<PathBuf>,
-    /// Whether it was made by this run (rather than reused).
-    pub made: bool,
+    pub origin: Origin,
 }
 
-/// The names a certificate for a server bound to `bind` must cover: `localhost` and the loopback
-/// addresses, this machine's host name (and its `.local` mDNS name), and the addresses other
-/// machines reach it at.
+/// The names a certificate must cover: `localhost` and the loopback addresses, this machine's
+/// `host_name` (and its `.local` mDNS name), and the `network` addresses other machines reach it
+/// at.
 pub fn names_for(network: &[IpAddr], host_name: Option<&str>) -> Vec<String> {
     let mut names = vec!["localhost".to_owned()];
     if let Some(host) = host_name.filter(|h| is_dns_name(h)) {
@@ -76,11 +82,12 @@ pub fn load_or_make(names: &[String]) -> Result<SelfSigned> {
     {
         return Ok(stored);
     }
+    // Without the lock nothing is stored: another hhttpp may be storing its own pair.
     make(names, folder.filter(|_| lock.is_some()).as_deref())
 }
 
 /// A new certificate for `names`, stored in `folder` for next time (the caller holds its lock).
-pub fn make(names: &[String], folder: Option<&Path>) -> Result<SelfSigned> {
+fn make(names: &[String], folder: Option<&Path>) -> Result<SelfSigned> {
     let key = rcgen::KeyPair::generate().context("making a key pair")?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())
         .context("a certificate for this machine's names")?;
@@ -89,36 +96,41 @@ pub fn make(names: &[String], folder: Option<&Path>) -> Result<SelfSigned> {
     params.not_before = now - time::Duration::hours(1);
     params.not_after = params.not_before + time::Duration::days(VALID_DAYS);
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        format!(
-            "hhttpp self-signed ({})",
-            names.get(1).map_or("localhost", String::as_str)
-        ),
-    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "hhttpp self-signed certificate");
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let cert = params
         .self_signed(&key)
         .context("signing the certificate")?;
-    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
-    let made = SelfSigned {
-        fingerprint: fingerprint(cert.der()),
-        pin: pin(&key),
-        chain: vec![cert.der().clone()],
-        key: PrivateKeyDer::try_from(key.serialize_der())
-            .map_err(|e| wasmtime::format_err!("the key just made: {e}"))?,
-        stored_at: None,
-        made: true,
-    };
     let record = Record {
         names: names.to_vec(),
         expires: params.not_after.unix_timestamp(),
-        fingerprint: made.fingerprint.clone(),
-        pin: made.pin.clone(),
+        fingerprint: fingerprint(cert.der()),
+        pin: pin(&key),
     };
-    let stored_at = folder.and_then(|f| store(f, &record, &cert_pem, &key_pem).ok());
-    Ok(SelfSigned { stored_at, ..made })
+    let stored_at = folder.and_then(|f| store(f, &record, &cert.pem(), &key.serialize_pem()).ok());
+    ready(vec![cert.der().clone()], &key, Origin::Made { stored_at })
+}
+
+/// A certificate chain and its key, as rustls takes them, with what the banner shows.
+fn ready(
+    chain: Vec<CertificateDer<'static>>,
+    key: &rcgen::KeyPair,
+    origin: Origin,
+) -> Result<SelfSigned> {
+    let first = chain
+        .first()
+        .ok_or_else(|| wasmtime::format_err!("no certificate"))?;
+    Ok(SelfSigned {
+        fingerprint: fingerprint(first),
+        pin: pin(key),
+        key: PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|e| wasmtime::format_err!("the key: {e}"))?,
+        chain,
+        origin,
+    })
 }
 
 /// `AB:CD:…`: the SHA-256 of a certificate in colon-separated upper-case hexadecimal.
@@ -158,7 +170,7 @@ fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
     if !ours || !cache::is_private(&key_path) {
         return None;
     }
-    let record = read_record(&std::fs::read_to_string(&names_path).ok()?)?;
+    let record = Record::from_json(&std::fs::read_to_string(&names_path).ok()?)?;
     let renew_from = time::OffsetDateTime::now_utc() + time::Duration::days(RENEW_DAYS);
     let covered = names.iter().all(|name| record.names.contains(name));
     if !covered || record.expires < renew_from.unix_timestamp() {
@@ -168,16 +180,8 @@ fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
         .ok()?
         .collect::<Result<Vec<_>, _>>()
         .ok()?;
-    let key_pem = std::fs::read_to_string(&key_path).ok()?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).ok()?;
-    let stored = SelfSigned {
-        fingerprint: fingerprint(chain.first()?),
-        pin: pin(&rcgen::KeyPair::from_pem(&key_pem).ok()?),
-        chain,
-        key,
-        stored_at: Some(cert_path),
-        made: false,
-    };
+    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(&key_path).ok()?).ok()?;
+    let stored = ready(chain, &key, Origin::Reused { from: cert_path }).ok()?;
     (stored.fingerprint == record.fingerprint && stored.pin == record.pin).then_some(stored)
 }
 
@@ -188,35 +192,40 @@ fn store(
     key_pem: &str,
 ) -> std::io::Result<PathBuf> {
     let (cert_path, key_path, names_path) = paths(folder);
-    let text = serde_json::json!({
-        "names": record.names,
-        "expires": record.expires,
-        "fingerprint": record.fingerprint,
-        "pin": record.pin,
-    })
-    .to_string();
     cache::write_atomically(&key_path, key_pem.as_bytes(), 0o600)?;
     cache::write_atomically(&cert_path, cert_pem.as_bytes(), 0o644)?;
     // Last: until it is in place, the record does not vouch for the new pair.
-    cache::write_atomically(&names_path, text.as_bytes(), 0o644)?;
+    cache::write_atomically(&names_path, record.to_json().as_bytes(), 0o644)?;
     Ok(cert_path)
 }
 
-fn read_record(text: &str) -> Option<Record> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let names = value
-        .get("names")?
-        .as_array()?
-        .iter()
-        .map(|n| n.as_str().map(str::to_owned))
-        .collect::<Option<Vec<_>>>()?;
-    let text = |name: &str| Some(value.get(name)?.as_str()?.to_owned());
-    Some(Record {
-        names,
-        expires: value.get("expires")?.as_i64()?,
-        fingerprint: text("fingerprint")?,
-        pin: text("pin")?,
-    })
+impl Record {
+    fn to_json(&self) -> String {
+        serde_json::json!({
+            "names": self.names,
+            "expires": self.expires,
+            "fingerprint": self.fingerprint,
+            "pin": self.pin,
+        })
+        .to_string()
+    }
+
+    fn from_json(text: &str) -> Option<Record> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let names = value
+            .get("names")?
+            .as_array()?
+            .iter()
+            .map(|n| n.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
+        let text = |name: &str| Some(value.get(name)?.as_str()?.to_owned());
+        Some(Record {
+            names,
+            expires: value.get("expires")?.as_i64()?,
+            fingerprint: text("fingerprint")?,
+            pin: text("pin")?,
+        })
+    }
 }
 
 fn paths(folder: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -265,20 +274,16 @@ mod tests {
     }
 
     #[test]
-    fn a_record_reads_back_what_store_wrote() {
-        let text =
-            r#"{"names":["localhost","127.0.0.1"],"expires":1234,"fingerprint":"AB","pin":"p"}"#;
-        assert_eq!(
-            read_record(text),
-            Some(Record {
-                names: vec!["localhost".into(), "127.0.0.1".into()],
-                expires: 1234,
-                fingerprint: "AB".into(),
-                pin: "p".into(),
-            })
-        );
-        assert_eq!(read_record(r#"{"names":[],"expires":1}"#), None);
-        assert_eq!(read_record(r#"{"names":[1],"expires":1}"#), None);
+    fn a_record_reads_back_what_it_wrote_and_nothing_less() {
+        let record = Record {
+            names: vec!["localhost".into(), "127.0.0.1".into()],
+            expires: 1234,
+            fingerprint: "AB".into(),
+            pin: "sha256//p=".into(),
+        };
+        assert_eq!(Record::from_json(&record.to_json()), Some(record));
+        assert_eq!(Record::from_json(r#"{"names":[],"expires":1}"#), None);
+        assert_eq!(Record::from_json(r#"{"names":[1],"expires":1}"#), None);
     }
 
     #[test]

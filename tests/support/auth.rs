@@ -1,5 +1,5 @@
 //! `--auth` as every door must enforce it: a server started with [`FLAGS`] (or, on a wasi:http
-//! platform, `HHTTPP_ARGS=`[`ARGS`]) over a folder holding `hello.txt` passes [`check`].
+//! platform, `HHTTPP_ARGS=`[`args`]) over a folder holding `hello.txt` passes [`check`].
 
 use super::Server;
 
@@ -25,9 +25,11 @@ pub const OVER_TLS: [&str; 7] = [
     "ann:pw",
 ];
 
-/// [`FLAGS`] as one `HHTTPP_ARGS` value.
-pub const ARGS: &str = "--auth 'ann:pa:ss wörd' --auth \
-    bob:sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7 --cors";
+/// [`FLAGS`] as one `HHTTPP_ARGS` value, each word single-quoted.
+pub fn args() -> String {
+    let quoted: Vec<String> = FLAGS.iter().map(|word| format!("'{word}'")).collect();
+    quoted.join(" ")
+}
 
 /// `printf %s 'ann:pa:ss wörd' | base64` and `printf %s bob:hunter2 | base64`.
 const ANN: &str = "YW5uOnBhOnNzIHfDtnJk";
@@ -35,12 +37,17 @@ const BOB: &str = "Ym9iOmh1bnRlcjI=";
 
 const CHALLENGE: &str = "Basic realm=\"hhttpp\", charset=\"UTF-8\"";
 
-fn get(server: &Server, path: &str, authorization: Option<&str>) -> super::Response {
+/// `GET path`, with `Authorization: authorization` if given.
+fn request(path: &str, authorization: Option<&str>) -> String {
     let field = authorization.map_or(String::new(), |value| format!("Authorization: {value}\r\n"));
-    server.request(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{field}\r\n").as_bytes())
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n{field}\r\n")
 }
 
-/// How many requests [`check`] makes.
+fn get(server: &Server, path: &str, authorization: Option<&str>) -> super::Response {
+    server.request(request(path, authorization).as_bytes())
+}
+
+/// How many requests [`check`] makes (its access log has this many lines).
 pub const REQUESTS: usize = 12;
 
 /// Only the right user name and password read the folder; everything else is a `401` with a
@@ -131,9 +138,8 @@ pub fn wrong_guess_closes(server: &Server) {
     use std::io::Write;
     let mut stream = server.connect();
     let mut exchange = |authorization: Option<&str>| {
-        let field = authorization.map_or(String::new(), |v| format!("Authorization: {v}\r\n"));
-        let request = format!("GET /hello.txt HTTP/1.1\r\nHost: t\r\n{field}\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
+        let bytes = request("/hello.txt", authorization);
+        stream.write_all(bytes.as_bytes()).unwrap();
         super::read_response(&mut stream, false)
     };
     let challenge = exchange(None);

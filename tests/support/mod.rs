@@ -229,14 +229,12 @@ impl Server {
     /// Waits until stdout holds a line containing `needle` (the banner is printed at once, but
     /// read on another thread), and returns every line so far; panics after 10 s.
     pub fn stdout_until(&self, needle: &str) -> Vec<String> {
-        for _ in 0..400 {
-            let lines = self.stdout.lock().unwrap().clone();
-            if lines.iter().any(|line| line.contains(needle)) {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("no {needle:?} on stdout: {:?}", self.stdout.lock().unwrap());
+        wait_for_line(&self.stdout, "stdout", needle)
+    }
+
+    /// The same on stderr (the access log and warnings).
+    pub fn stderr_until(&self, needle: &str) -> Vec<String> {
+        wait_for_line(&self.stderr, "stderr", needle)
     }
 
     /// Waits up to `limit` for the process to exit; its exit code, if it did.
@@ -255,6 +253,17 @@ impl Server {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
+}
+
+fn wait_for_line(lines: &Mutex<Vec<String>>, stream: &str, needle: &str) -> Vec<String> {
+    for _ in 0..400 {
+        let now = lines.lock().unwrap().clone();
+        if now.iter().any(|line| line.contains(needle)) {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("no {needle:?} on {stream}: {:?}", lines.lock().unwrap());
 }
 
 /// A loopback port free now, for a server that cannot report the one it picked (socat, jco).
