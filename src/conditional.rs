@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::digits::Digits;
 use crate::filesystem::Metadata;
 use crate::request::Headers;
 
@@ -66,14 +67,20 @@ impl Validators {
             .modified
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .unwrap_or_default();
-        let suffix = variant_suffix(variant);
+        let mut etag = String::with_capacity(40);
+        etag.push('"');
+        etag.push_str(Digits::hex(since_epoch.as_secs()).as_str());
+        etag.push('-');
+        etag.push_str(Digits::hex(u64::from(since_epoch.subsec_nanos())).as_str());
+        etag.push('-');
+        etag.push_str(Digits::hex(meta.len).as_str());
+        if !variant.is_empty() {
+            etag.push('-');
+            etag.push_str(variant);
+        }
+        etag.push('"');
         Validators {
-            etag: format!(
-                "\"{:x}-{:x}-{:x}{suffix}\"",
-                since_epoch.as_secs(),
-                since_epoch.subsec_nanos(),
-                meta.len
-            ),
+            etag,
             // An HTTP date has four year digits (and httpdate panics beyond them): a file dated
             // after 9999 — the folder's owner chooses — is said to be of the last second of 9999.
             last_modified: Some(

@@ -465,7 +465,13 @@ fn request_line(request: &Request) -> String {
         Version::Http10 => "HTTP/1.0",
         Version::Http11 => "HTTP/1.1",
     };
-    format!("{} {} {version}", request.method.as_str(), request.target)
+    // Built, not formatted: one per request.
+    let method = request.method.as_str();
+    let mut line = String::with_capacity(method.len() + request.target.len() + 10);
+    for part in [method, " ", &request.target, " ", version] {
+        line.push_str(part);
+    }
+    line
 }
 
 /// The first line of what a client sent, for logging a request that could not be parsed.

@@ -23,6 +23,7 @@ pub mod compression;
 pub mod conditional;
 pub mod config;
 pub mod connection;
+pub mod digits;
 pub mod driver;
 pub mod encoding;
 pub mod filesystem;

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::digits::push_padded;
 use crate::filesystem::Kind as FileKind;
 use crate::resolve::{Entry as Resolved, Location, Lookup, ResolveError};
 
@@ -522,24 +523,6 @@ fn push_clock(out: &mut String, hour: u64, minute: u64) {
     push_padded(out, hour, 2);
     out.push(':');
     push_padded(out, minute, 2);
-}
-
-/// Appends `n` in decimal, zero-padded to at least `width` digits.
-fn push_padded(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for _ in digits.len() - start..width {
-        out.push('0');
-    }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Percent-encodes one path segment for use in a link or `Location`.

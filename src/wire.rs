@@ -8,6 +8,7 @@
 
 use std::time::SystemTime;
 
+use crate::digits::Digits;
 use crate::response::{Response, Segment, reason};
 
 /// How a response goes out on its connection.
@@ -88,7 +89,7 @@ impl DateCache {
 /// `Content-Length` or `Transfer-Encoding` (unless the status forbids a body) and `Connection`
 /// as `framing` says.
 pub fn head(response: &Response, framing: Framing, date: &str) -> Vec<u8> {
-    let length = response.body.known_len().unwrap_or(0).to_string();
+    let length = Digits::decimal(response.body.known_len().unwrap_or(0));
     let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", date)];
     fields.extend(
         response
@@ -98,7 +99,7 @@ pub fn head(response: &Response, framing: Framing, date: &str) -> Vec<u8> {
     );
     if !response.is_bodiless() {
         match framing.delimiting {
-            Delimiting::Length => fields.push(("Content-Length", &length)),
+            Delimiting::Length => fields.push(("Content-Length", length.as_str())),
             Delimiting::Chunked => fields.push(("Transfer-Encoding", "chunked")),
             Delimiting::Close => {}
         }
@@ -120,7 +121,7 @@ pub fn write_head<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    out.extend_from_slice(Digits::decimal(u64::from(status)).as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -139,7 +140,8 @@ pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(Digits::hex(data.len() as u64).as_str().as_bytes());
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
