@@ -248,13 +248,11 @@ fn parse_digest(hex: &str) -> Option<[u8; 32]> {
     if bytes.len() != 64 {
         return None;
     }
+    // `to_digit` takes hexadecimal digits only (no sign, unlike `from_str_radix`).
+    let nibble = |b: u8| char::from(b).to_digit(16);
     let mut digest = [0u8; 32];
-    if !bytes.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
     for (out, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
-        let text = std::str::from_utf8(pair).ok()?;
-        *out = u8::from_str_radix(text, 16).ok()?;
+        *out = u8::try_from(nibble(pair[0])? * 16 + nibble(pair[1])?).ok()?;
     }
     Some(digest)
 }

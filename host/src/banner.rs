@@ -20,11 +20,12 @@ const MAX_QR_CODES: usize = 4;
 const QR_COLOURS: &str = "\x1b[38;5;16;48;5;231m";
 const RESET: &str = "\x1b[0m";
 
-/// A certificate made for this run, as the banner describes it.
-pub struct Certificate<'a> {
-    pub fingerprint: &'a str,
-    pub pin: &'a str,
-    pub origin: &'a Origin,
+/// The self-signed certificate served, as the banner describes it (see
+/// [`crate::self_signed::SelfSigned`]).
+pub struct Certificate {
+    pub fingerprint: String,
+    pub pin: String,
+    pub origin: Origin,
 }
 
 /// Everything the banner says.
@@ -35,7 +36,7 @@ pub struct Banner<'a> {
     /// Where other devices reach it ([`crate::addresses::network`]).
     pub network: &'a [IpAddr],
     pub qr: bool,
-    pub certificate: Option<Certificate<'a>>,
+    pub certificate: Option<&'a Certificate>,
 }
 
 impl Banner<'_> {
@@ -102,9 +103,9 @@ impl Banner<'_> {
     }
 }
 
-impl Certificate<'_> {
+impl Certificate {
     fn text(&self) -> String {
-        let origin = match self.origin {
+        let origin = match &self.origin {
             Origin::Made {
                 stored_at: Some(path),
             } => format!("made now, stored in {}", path.display()),
@@ -211,16 +212,16 @@ mod tests {
 
     #[test]
     fn the_certificate_is_described_with_its_fingerprint() {
-        let reused = Origin::Reused {
-            from: "/c/cert.pem".into(),
+        let reused = Certificate {
+            fingerprint: "AB:CD".into(),
+            pin: "sha256//x=".into(),
+            origin: Origin::Reused {
+                from: "/c/cert.pem".into(),
+            },
         };
         let mut with_certificate = banner("127.0.0.1:8443", &[], false);
         with_certificate.tls = true;
-        with_certificate.certificate = Some(Certificate {
-            fingerprint: "AB:CD",
-            pin: "sha256//x=",
-            origin: &reused,
-        });
+        with_certificate.certificate = Some(&reused);
         let text = with_certificate.text();
         assert!(text.starts_with("Serving HTTPS on 127.0.0.1 port 8443 (https://127.0.0.1:8443/)"));
         assert!(text.contains("reused from /c/cert.pem\n  SHA-256 fingerprint: AB:CD\n"));

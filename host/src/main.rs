@@ -88,7 +88,7 @@ fn run(cli: Cli) -> Result<()> {
         // Idle connections give their instance back, so the pool is sized for busy ones.
         instances: cli.max_connections.saturating_add(1).min(MAX_INSTANCES),
     };
-    let (tls, self_signed) = tls(&cli)?;
+    let (tls, certificate) = tls(&cli)?;
     // Long guest calls finish on the blocking pool (see `off_thread`), at most one per connection.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,11 +112,7 @@ fn run(cli: Cli) -> Result<()> {
             local,
             network: &network,
             qr: cli.qr,
-            certificate: self_signed.as_ref().map(|made| banner::Certificate {
-                fingerprint: &made.fingerprint,
-                pin: &made.pin,
-                origin: &made.origin,
-            }),
+            certificate: certificate.as_ref(),
         };
         print!("{}", banner.text());
         if let Some(warning) = cli.cleartext_warning() {
@@ -163,8 +159,9 @@ async fn bind(address: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
     }
 }
 
-/// The TLS acceptor the command line asks for, if any, and the self-signed certificate it uses.
-fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<self_signed::SelfSigned>)> {
+/// The TLS acceptor the command line asks for, if any, and what the banner says of the
+/// self-signed certificate it uses.
+fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<banner::Certificate>)> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     match (&cli.tls_cert, &cli.tls_key, cli.tls) {
@@ -181,9 +178,19 @@ fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<self_signed::SelfSigned
                 &addresses::network(cli.bind),
                 addresses::host_name().as_deref(),
             );
-            let made = self_signed::load_or_make(&names)?;
-            let acceptor = tls_acceptor(made.chain.clone(), made.key.clone_key())?;
-            Ok((Some(acceptor), Some(made)))
+            let self_signed::SelfSigned {
+                chain,
+                key,
+                fingerprint,
+                pin,
+                origin,
+            } = self_signed::load_or_make(&names)?;
+            let shown = banner::Certificate {
+                fingerprint,
+                pin,
+                origin,
+            };
+            Ok((Some(tls_acceptor(chain, key)?), Some(shown)))
         }
         _ => Ok((None, None)),
     }
