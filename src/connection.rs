@@ -88,9 +88,8 @@ pub struct Connection {
     /// Bodies of at least this many bytes that are one file range are handed to the caller as
     /// [`Step::SendFile`] instead of being read here.
     hand_off_from: Option<u64>,
-    /// The served folder, opened at the first request and kept for the connection's life (a
-    /// folder renamed over the root is served to the next connection).
-    root: Option<Folder>,
+    /// The served folder.
+    root: Root,
     /// When the first byte of the request being received arrived.
     request_started: Option<Duration>,
     /// When the connection last became idle: opened, or done with a response.
@@ -98,6 +97,17 @@ pub struct Connection {
     /// The `Date` of this second, made once.
     date: wire::DateCache,
     state: State,
+}
+
+/// Where a connection's served folder comes from.
+#[derive(Debug)]
+enum Root {
+    /// A folder the host opened once and holds for the server's life ([`Connection::serving`]):
+    /// a link swapped in for the folder's path later is never followed.
+    Held(Folder),
+    /// Opened by its name at the first request and kept until the connection sheds it: in a WASI
+    /// guest the name is its preopen's, a descriptor the runtime holds.
+    Named(Option<Folder>),
 }
 
 #[derive(Debug)]
@@ -146,7 +156,7 @@ impl Connection {
             input: Vec::new(),
             input_closed: false,
             hand_off_from: None,
-            root: None,
+            root: Root::Named(None),
             request_started: None,
             idle_since: now.monotonic,
             date: wire::DateCache::default(),
@@ -162,6 +172,13 @@ impl Connection {
         self
     }
 
+    /// Serves `root`, a folder the caller already holds open (and keeps: the path in the
+    /// configuration is then never opened).
+    pub fn serving(mut self, root: Folder) -> Connection {
+        self.root = Root::Held(root);
+        self
+    }
+
     /// Bytes that arrived from the client at `now`; an empty slice means the client closed its
     /// side.
     pub fn feed(&mut self, data: &[u8], now: Now) {
@@ -173,12 +190,14 @@ impl Connection {
         }
     }
 
-    /// Lets go of what an idle connection need not hold: its handle on the served folder
-    /// (opened again by the next request). A host calls it when the connection has been idle a
-    /// while, so that thousands of idle connections hold sockets and nothing more.
+    /// Lets go of what an idle connection need not hold: its handle on a served folder opened by
+    /// name (opened again by the next request). A host calls it when the connection has been
+    /// idle a while, so that thousands of idle connections hold sockets and nothing more.
     pub fn shed(&mut self) {
-        if self.is_idle() {
-            self.root = None;
+        if self.is_idle()
+            && let Root::Named(folder) = &mut self.root
+        {
+            *folder = None;
         }
     }
 
@@ -341,14 +360,16 @@ impl Connection {
         self.start(response, exchange, delivery, now);
     }
 
-    /// The served folder, opened once per connection.
+    /// The served folder: the one held, or the one named, opened once per connection.
     fn root(&mut self) -> std::io::Result<Folder> {
-        if let Some(root) = &self.root {
-            return Ok(root.clone());
+        match &mut self.root {
+            Root::Held(folder) | Root::Named(Some(folder)) => Ok(folder.clone()),
+            Root::Named(slot) => {
+                let folder = Folder::root(&self.config.root)?;
+                *slot = Some(folder.clone());
+                Ok(folder)
+            }
         }
-        let root = Folder::root(&self.config.root)?;
-        self.root = Some(root.clone());
-        Ok(root)
     }
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error

@@ -98,6 +98,8 @@ pub struct Folder(imp::Folder);
 
 impl Folder {
     /// Opens the served folder itself. (The root may be reached through links: the user chose it.)
+    /// A host that serves many connections opens it once and hands each a [`Folder`] made from
+    /// the descriptor it holds, never the path again (see `host/src/root.rs`).
     pub fn root(root: &Path) -> io::Result<Folder> {
         imp::Folder::root(root).map(Folder)
     }
@@ -158,6 +160,14 @@ impl OpenFile {
 impl std::os::fd::AsFd for OpenFile {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.0.as_fd()
+    }
+}
+
+/// Natively, a folder already open: the served folder a host holds for its whole life.
+#[cfg(all(unix, not(target_os = "wasi")))]
+impl From<std::os::fd::OwnedFd> for Folder {
+    fn from(fd: std::os::fd::OwnedFd) -> Folder {
+        Folder(imp::Folder::from_fd(fd))
     }
 }
 
@@ -236,6 +246,10 @@ pub mod imp {
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
             let fd = rustix::fs::open(root, flags, Mode::empty())?;
             Ok(Folder(Arc::new(fd)))
+        }
+
+        pub fn from_fd(fd: OwnedFd) -> Folder {
+            Folder(Arc::new(fd))
         }
 
         fn is_link(&self, name: &str) -> bool {

@@ -502,6 +502,35 @@ fn sigterm_finishes_in_flight_responses_then_exits_0() {
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
+/// Runs `hhttpp --check-sandbox` on `dir`; its exit code and stdout. Fails the test if it does
+/// not end within a minute (it once waited for good on a link to a FIFO).
+fn check_sandbox(dir: &std::path::Path) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hhttpp"))
+        .args(["--check-sandbox", "--directory"])
+        .arg(dir)
+        .env("HHTTPP_CANARY", "must-not-reach-the-guest")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("--check-sandbox did not end within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), report)
+}
+
 #[test]
 fn the_sandbox_itself_denies_everything_beyond_reading_the_folder() {
     let site = site();
@@ -514,25 +543,26 @@ fn the_sandbox_itself_denies_everything_beyond_reading_the_folder() {
         site.path().join("secret"),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_hhttpp"))
-        .args(["--check-sandbox", "--directory"])
-        .arg(site.path())
-        .env("HHTTPP_CANARY", "must-not-reach-the-guest")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // A link to a FIFO (inside the folder, and outside it): opening one waits for a writer.
+    let fifo = outside.path().join("fifo");
+    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from(0o644)).unwrap();
+    std::os::unix::fs::symlink(&fifo, site.path().join("pipe-out")).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        site.path().join("fifo"),
+        rustix::fs::Mode::from(0o644),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("fifo", site.path().join("pipe-in")).unwrap();
+    let (code, report) = check_sandbox(site.path());
+    assert_eq!(code, Some(0), "{report}");
     for line in [
         "root/etc/passwd",
         "up/etc/passwd",
         "secret ",
         "../../../../../../../../etc/passwd",
         "/proc/self/environ",
+        "pipe-out/etc/passwd",
     ] {
         let row = report
             .lines()
@@ -540,6 +570,18 @@ fn the_sandbox_itself_denies_everything_beyond_reading_the_folder() {
             .unwrap_or_else(|| panic!("{line} not probed: {report}"));
         assert!(row.ends_with("denied"), "{row}");
     }
+    for link in ["pipe-out ", "pipe-in "] {
+        let row = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(link))
+            .unwrap_or_else(|| panic!("{link} not reported: {report}"));
+        assert!(row.contains("not opened"), "{row}");
+    }
+    let identity = rustix::fs::stat(site.path()).unwrap();
+    assert!(
+        report.contains(&format!("inode {}", identity.st_ino)),
+        "the check names the folder it holds: {report}"
+    );
     assert!(
         report.contains("ok.txt") && report.contains("readable (control"),
         "the probe can read: {report}"

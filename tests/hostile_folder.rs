@@ -23,11 +23,16 @@ const DOORS: [&str; 3] = ["wasm", "native", "wasmtime-run"];
 
 /// The server of `door` on `site`, with `extra` flags.
 fn server(site: &Site, door: &str, extra: &[&str]) -> Server {
+    server_at(site.path(), door, extra)
+}
+
+/// The server of `door` on the folder at `path`, with `extra` flags.
+fn server_at(path: &std::path::Path, door: &str, extra: &[&str]) -> Server {
     if door == "wasmtime-run" {
         let mut command = std::process::Command::new("wasmtime");
         command
             .args(["run", "-S", "inherit-network", "--dir"])
-            .arg(site.path())
+            .arg(path)
             .arg(env!("HHTTPP_COMPONENT"))
             .args(["0", "--bind", "127.0.0.1"])
             .args(extra);
@@ -35,7 +40,7 @@ fn server(site: &Site, door: &str, extra: &[&str]) -> Server {
     }
     let mut args = vec!["--engine", door];
     args.extend_from_slice(extra);
-    Server::hhttpp_with(site.path(), &args)
+    Server::hhttpp_with(path, &args)
 }
 
 /// Runs `change` in a loop on another thread until the returned guard is dropped.
@@ -198,6 +203,41 @@ fn a_folder_swapped_for_a_link_mid_lookup_never_leads_outside() {
         );
         assert!(inside > 0, "{engine}: the race never found the folder");
         assert!(seen.len() > 500, "{engine}: only {} requests", seen.len());
+    }
+}
+
+/// The owner of the served folder renames it and puts a link to another folder in its place
+/// (`mv share share.old && ln -s /etc share`): every door keeps serving the folder it was started
+/// on, never the one the path now names, and the native binary says so in its log. (Under
+/// `wasmtime serve` the runtime opens `--dir` again for every request: see the README.)
+#[test]
+fn the_folder_renamed_and_replaced_by_a_link_is_never_followed() {
+    let outside = Site::new();
+    outside.file("secret.txt", "OUTSIDE-SECRET");
+    for door in DOORS {
+        let base = Site::new();
+        let share = base.path().join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::write(share.join("mine.txt"), "mine").unwrap();
+        let server = server_at(&share, door, &[]);
+        assert_eq!(server.get("/mine.txt").text(), "mine", "{door}");
+        std::fs::rename(&share, base.path().join("share.old")).unwrap();
+        symlink(outside.path(), &share).unwrap();
+        // New connections, and enough of them to meet fresh instances and idle-released ones.
+        for _ in 0..5 {
+            let secret = server.get("/secret.txt");
+            assert_eq!(secret.status, 404, "{door}: {}", secret.text());
+            assert_eq!(server.get("/mine.txt").text(), "mine", "{door}");
+            let listing = server.get("/").text();
+            assert!(
+                listing.contains("mine.txt") && !listing.contains("secret.txt"),
+                "{door}: {listing}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        if door != "wasmtime-run" {
+            server.stderr_until("now names something else");
+        }
     }
 }
 

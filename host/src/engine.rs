@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hhttpp::filesystem::Folder;
 use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;
 
@@ -24,7 +25,8 @@ type GuestCall<'g, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'g>>;
 /// What each connection's session is made from.
 pub enum Engine {
     Wasm(Box<Guests>),
-    Native(Arc<Config>),
+    /// The core in-process, serving the folder the host holds open (see [`crate::root`]).
+    Native(Arc<Config>, Folder),
 }
 
 /// One connection's HTTP state.
@@ -44,8 +46,10 @@ impl Engine {
     pub async fn connect(&self, now: Now) -> Result<Session> {
         Ok(match self {
             Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
-            Engine::Native(config) => Session::Native(Box::new(
-                Connection::new(config.clone(), now).hand_off_files(HAND_OFF_FROM),
+            Engine::Native(config, root) => Session::Native(Box::new(
+                Connection::new(config.clone(), now)
+                    .serving(root.clone())
+                    .hand_off_files(HAND_OFF_FROM),
             )),
         })
     }
@@ -54,7 +58,7 @@ impl Engine {
     pub fn wasm(&self) -> Option<&wasmtime::Engine> {
         match self {
             Engine::Wasm(guests) => Some(guests.engine()),
-            Engine::Native(_) => None,
+            Engine::Native(..) => None,
         }
     }
 }

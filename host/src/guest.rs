@@ -1,13 +1,13 @@
 //! The sandboxed core: compiling `hhttpp.wasm` once, and giving each connection its own instance.
 //!
-//! Every instance sees one preopened folder, read-only, mounted at `/`, and nothing else: no
+//! Every instance sees one preopened folder, read-only, mounted at `/` — the descriptor the host
+//! opened once at start ([`crate::root`]), never the path again — and nothing else: no
 //! network, no environment, no arguments, no stdin, no other files. Its memory is capped and each
 //! call into it has a CPU deadline (epoch interruption), so a hostile folder or client can at worst
 //! end its own connection. Instances are never shared between connections, so one client can never
 //! observe state left by another.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
@@ -15,7 +15,7 @@ use wasmtime::error::Context;
 use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 
 use crate::off_thread::IN_PLACE_TICKS;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
     world: "server",
@@ -106,15 +106,17 @@ impl WasiView for GuestState {
 pub struct Guests {
     engine: Engine,
     pre: ServerPre<GuestState>,
-    root: PathBuf,
     limits: GuestLimits,
     options: Options,
 }
 
 impl Guests {
-    /// Compiles the embedded component and links it against WASI, to serve `config`.
-    pub fn new(config: &hhttpp::Config, limits: GuestLimits) -> Result<Guests> {
-        let root = config.root.as_path();
+    /// Compiles the embedded component and links it against WASI, to serve `config` from `root`.
+    pub fn new(
+        config: &hhttpp::Config,
+        root: &crate::root::ServedRoot,
+        limits: GuestLimits,
+    ) -> Result<Guests> {
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true);
         // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
@@ -144,12 +146,12 @@ impl Guests {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::guest_files::add_to_linker(&mut linker)?;
+        crate::root::add_to_linker(&mut linker, root.wasi_dir()?)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
         let options = Options::from(config);
         Ok(Guests {
             engine,
             pre,
-            root: root.to_path_buf(),
             limits,
             options,
         })
@@ -190,14 +192,13 @@ impl Guests {
         (self.limits.cpu_per_call.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    /// A new store holding only the sandbox's capabilities, and an instance in it.
+    /// A new store holding only the sandbox's capabilities, and an instance in it. The served
+    /// folder is not among the context's preopens: the linker hands out the held one.
     async fn instantiate(&self) -> Result<(Store<GuestState>, Server)> {
-        // Order matters: `preopened_dir` copies the blocking flag when it is called, so the flag
-        // must come first, or every file-system call is handed to a thread pool (5× slower).
+        // File-system calls are made on this thread (see `off_thread` for where guests run);
+        // handed to a thread pool each, they were 5× slower.
         let wasi = WasiCtxBuilder::new()
             .allow_blocking_current_thread(true)
-            .preopened_dir(&self.root, "/", FsPerms::ReadOnly)
-            .with_context(|| format!("opening {}", self.root.display()))?
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

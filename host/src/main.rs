@@ -16,6 +16,7 @@ mod guest_files;
 mod handler;
 mod off_thread;
 mod precompiled;
+mod root;
 mod sandbox_check;
 mod self_signed;
 mod server;
@@ -74,8 +75,13 @@ fn run(cli: Cli) -> Result<()> {
         Ok(_) => bail!("{} is not a directory", directory.display()),
         Err(error) => bail!("cannot serve {}: {error}", directory.display()),
     }
+    // Found by its path once, here; served from this descriptor from now on.
+    let root = root::ServedRoot::open(directory)?;
     if let Some(page) = &cli.not_found_page
-        && !directory.join(page.trim_start_matches('/')).is_file()
+        && !root
+            .folder()?
+            .entry_metadata(page.trim_start_matches('/'))
+            .is_ok_and(|meta| meta.is_file())
     {
         bail!("--404 {page}: no such file in {}", directory.display());
     }
@@ -95,12 +101,12 @@ fn run(cli: Cli) -> Result<()> {
         .max_blocking_threads(cli.max_connections as usize + BLOCKING_SPARE)
         .build()?;
     if cli.check_sandbox {
-        let guests = Guests::new(&config, limits)?;
-        return runtime.block_on(sandbox_check::run(&guests, directory));
+        let guests = Guests::new(&config, &root, limits)?;
+        return sandbox_check::run(Arc::new(guests), &root);
     }
     let engine = match cli.engine {
-        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(&config, limits)?)),
-        EngineKind::Native => Engine::Native(Arc::new(config.clone())),
+        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(&config, &root, limits)?)),
+        EngineKind::Native => Engine::Native(Arc::new(config.clone()), root.folder()?),
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;
@@ -128,7 +134,7 @@ fn run(cli: Cli) -> Result<()> {
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),
         };
-        server::run(listener, Arc::new(engine), tls, options, signals).await
+        server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })
 }
 

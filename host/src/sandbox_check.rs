@@ -1,12 +1,24 @@
-//! `hhttpp --check-sandbox`: asks a guest instance, configured exactly as for serving, what it can
-//! reach, and reports it. The guest's probes bypass hhttpp's own path checks, so this shows what
-//! the runtime's sandbox itself allows, on this machine, for this folder.
+//! `hhttpp --check-sandbox`: asks guest instances, configured exactly as for serving (the held
+//! folder as their one preopen, the same linker and limits), what they can reach, and reports
+//! it. The guest's probes bypass hhttpp's own path checks, so this shows what the runtime's
+//! sandbox itself allows, on this machine, for this folder.
+//!
+//! Each path is probed by its own instance on a thread of its own, with [`PROBE_TIMEOUT`]: a
+//! probe opens what it tries, following links, and opening a FIFO waits for a writer. Links at
+//! the top of the folder whose target is a FIFO, socket or device are not opened at all (the
+//! host looks at the target without opening it), and a probe that still does not answer in time
+//! is reported as undecided, so the check always ends.
 
-use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
 
+use hhttpp::filesystem::Kind;
+use rustix::fs::{AtFlags, FileType};
 use wasmtime::{Result, bail};
 
-use crate::guest::Guests;
+use crate::guest::{Guests, SandboxReport};
+use crate::root::ServedRoot;
 
 /// Escapes tried from inside the guest, relative to the served folder.
 const ESCAPES: [&str; 6] = [
@@ -18,46 +30,168 @@ const ESCAPES: [&str; 6] = [
     "..",
 ];
 
+/// How long one probe may take before it is reported as undecided.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What one probed path came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Readable,
+    Denied,
+    /// The probe did not answer in time (opening something blocked).
+    Undecided,
+}
+
+/// The paths to probe: the escapes, and through each link at the top of the folder. Links to
+/// something that is neither a file nor a folder are named in `skipped`, not opened.
+struct Plan {
+    paths: Vec<String>,
+    control: Option<String>,
+    skipped: Vec<String>,
+}
+
 /// Runs the check; `Ok` only when the sandbox is sealed.
-pub async fn run(guests: &Guests, folder: &Path) -> Result<()> {
-    let mut paths: Vec<String> = ESCAPES.iter().map(|p| (*p).to_owned()).collect();
-    // Every link at the top of the folder is tried as a way out, to `/etc/passwd` through it.
-    let mut control = None;
-    for entry in std::fs::read_dir(folder)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_symlink() {
-            paths.push(format!("{name}/etc/passwd"));
-            paths.push(name);
-        } else if kind.is_file() && control.is_none() {
-            control = Some(name);
-        }
-    }
-    if let Some(control) = &control {
-        paths.push(control.clone());
-    }
-    let report = guests.probe_sandbox(&paths).await?;
-    println!("Sandbox check for {}:", folder.display());
+pub fn run(guests: Arc<Guests>, root: &ServedRoot) -> Result<()> {
+    let plan = plan(root)?;
+    println!("Sandbox check for {}:", root.path().display());
+    println!(
+        "  served folder: opened once at start ({}); each sandbox is given that descriptor as \
+         its only preopen, read-only, and the path is never opened again",
+        root.identity()
+    );
+    println!(
+        "  checked: reading escapes and every link at the top of the folder from inside a \
+         guest (each probe within {PROBE_TIMEOUT:?}), the guest's environment, arguments, stdin, \
+         network and writes"
+    );
     let mut holes = 0;
-    for path in &paths {
-        let readable = report.readable.contains(path);
-        let is_control = control.as_ref() == Some(path);
-        let verdict = match (is_control, readable) {
-            (true, true) => "readable (control: a file inside the folder)",
-            (true, false) => {
+    let mut undecided = 0;
+    for path in &plan.paths {
+        let is_control = plan.control.as_ref() == Some(path);
+        let verdict = probe_path(&guests, path);
+        let shown = match (is_control, verdict) {
+            (true, Verdict::Readable) => "readable (control: a file inside the folder)",
+            (true, _) => {
                 holes += 1;
                 "NOT readable (control failed: the probe cannot be trusted)"
             }
-            (false, true) => {
+            (false, Verdict::Readable) => {
                 holes += 1;
                 "READABLE"
             }
-            (false, false) => "denied",
+            (false, Verdict::Denied) => "denied",
+            (false, Verdict::Undecided) => {
+                undecided += 1;
+                "UNDECIDED (no answer: opening it blocked)"
+            }
         };
-        println!("  {path:<40} {verdict}");
+        println!("  {path:<40} {shown}");
     }
+    for name in &plan.skipped {
+        println!("  {name:<40} not opened (a link to a FIFO, socket or device)");
+    }
+    let Some(report) = call(&guests, Vec::new()) else {
+        bail!("the guest did not answer the check of its environment");
+    };
+    holes += report_facets(&report);
+    if holes > 0 {
+        bail!("the sandbox is not sealed ({holes} findings above)");
+    }
+    if undecided > 0 {
+        bail!("{undecided} probes could not be decided (see above)");
+    }
+    if plan.control.is_none() {
+        println!("(no file at the top of the folder to use as a control)");
+    }
+    println!("sealed: the guest reached nothing beyond reading the served folder");
+    Ok(())
+}
+
+/// What to probe, read from the held folder (not its path).
+fn plan(root: &ServedRoot) -> Result<Plan> {
+    let folder = root.folder()?;
+    let mut plan = Plan {
+        paths: ESCAPES.iter().map(|p| (*p).to_owned()).collect(),
+        control: None,
+        skipped: Vec::new(),
+    };
+    for entry in folder.entries()? {
+        let Ok((name, kind)) = entry else {
+            continue;
+        };
+        match kind {
+            Kind::Link => {
+                plan.paths.push(format!("{name}/etc/passwd"));
+                if link_target_is_openable(root, &name) {
+                    plan.paths.push(name);
+                } else {
+                    plan.skipped.push(name);
+                }
+            }
+            Kind::File if plan.control.is_none() => plan.control = Some(name),
+            _ => {}
+        }
+    }
+    if let Some(control) = &plan.control {
+        plan.paths.push(control.clone());
+    }
+    Ok(plan)
+}
+
+/// Whether the link `name` leads to a file or folder (looked at with `stat`, which opens
+/// nothing), or to nothing at all: those are safe to try to open.
+fn link_target_is_openable(root: &ServedRoot, name: &str) -> bool {
+    let Ok(folder) = root.descriptor() else {
+        return false;
+    };
+    match rustix::fs::statat(&folder, name, AtFlags::empty()) {
+        Ok(stat) => matches!(
+            FileType::from_raw_mode(stat.st_mode),
+            FileType::RegularFile | FileType::Directory
+        ),
+        Err(_) => true,
+    }
+}
+
+fn probe_path(guests: &Arc<Guests>, path: &str) -> Verdict {
+    match call(guests, vec![path.to_owned()]) {
+        Some(report) if report.readable.iter().any(|p| p == path) => Verdict::Readable,
+        Some(_) => Verdict::Denied,
+        None => Verdict::Undecided,
+    }
+}
+
+/// Asks a fresh instance to probe `paths`, on a thread of its own: `None` if it gives no answer
+/// within [`PROBE_TIMEOUT`] (the thread is left behind; the process ends after the check).
+fn call(guests: &Arc<Guests>, paths: Vec<String>) -> Option<SandboxReport> {
+    let (tx, rx) = mpsc::channel();
+    let guests = guests.clone();
+    let spawned = std::thread::Builder::new()
+        .name("hhttpp-probe".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                let _ = tx.send(runtime.block_on(guests.probe_sandbox(&paths)));
+            }
+        });
+    if spawned.is_err() {
+        return None;
+    }
+    match rx.recv_timeout(PROBE_TIMEOUT) {
+        Ok(Ok(report)) => Some(report),
+        Ok(Err(error)) => {
+            eprintln!("hhttpp: a probe failed: {error:#}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Prints what the guest could see of its environment; the number of holes found.
+fn report_facets(report: &SandboxReport) -> usize {
+    let mut holes = 0;
     let mut facet = |name: &str, leaked: bool, ok: &str, bad: &str| {
         holes += usize::from(leaked);
         println!("  {name:<40} {}", if leaked { bad } else { ok });
@@ -82,12 +216,5 @@ pub async fn run(guests: &Guests, folder: &Path) -> Result<()> {
         "denied",
         "ALLOWED",
     );
-    if holes > 0 {
-        bail!("the sandbox is not sealed ({holes} findings above)");
-    }
-    if control.is_none() {
-        println!("(no file at the top of the folder to use as a control)");
-    }
-    println!("sealed: the guest reached nothing beyond reading the served folder");
-    Ok(())
+    holes
 }

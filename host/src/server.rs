@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::guest::EPOCH_TICK;
 use crate::handler::{Handler, refuse};
+use crate::root::ServedRoot;
 use crate::throttled_log::ThrottledLog;
 
 /// Failed TLS handshakes, which any client can cause: a line a second at most.
@@ -47,24 +48,26 @@ pub struct ServeOptions {
 pub async fn run(
     listener: TcpListener,
     engine: Arc<Engine>,
+    root: &ServedRoot,
     tls: Option<TlsAcceptor>,
     options: ServeOptions,
     mut signals: Signals,
 ) -> wasmtime::Result<()> {
     // CPU deadlines count epoch ticks. They are driven by their own thread, not a tokio task: a
     // task could be starved by the very guests whose time it measures.
-    let ticking = Arc::new(AtomicBool::new(true));
+    let running = Arc::new(AtomicBool::new(true));
     if let Some(wasm) = engine.wasm().cloned() {
-        let ticking = ticking.clone();
+        let running = running.clone();
         std::thread::Builder::new()
             .name("hhttpp-epoch".into())
             .spawn(move || {
-                while ticking.load(Ordering::Relaxed) {
+                while running.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     wasm.increment_epoch();
                 }
             })?;
     }
+    root.watch(running.clone())?;
     let clock = Clock::start();
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -118,7 +121,7 @@ pub async fn run(
     {
         eprintln!("hhttpp: grace period over; closing the remaining connections");
     }
-    ticking.store(false, Ordering::Relaxed);
+    running.store(false, Ordering::Relaxed);
     Ok(())
 }
 
