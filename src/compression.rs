@@ -28,6 +28,18 @@ pub const MIN_LEN: u64 = 512;
 /// Bodies at most this long are compressed whole, in memory, and sent with a `Content-Length`;
 /// longer ones are compressed as they are sent, with chunked framing.
 pub const WHOLE_MAX: u64 = 256 * 1024;
+/// Bodies longer than this are never compressed on the fly: a larger text is better compressed
+/// once, offline (a precompressed sibling is served as it is, with `Range` support, which a
+/// download manager resuming a large file needs and a coding made on the fly cannot offer), and
+/// this bounds the CPU one request can cost: about 0.3 s natively.
+pub const STREAM_MAX: u64 = 64 * 1024 * 1024;
+/// A body compressed as it is sent is cut off (the connection ends without the last chunk, so the
+/// client sees it incomplete) once [`BOMB_AFTER`] bytes of it have been read and they came out
+/// more than this many times smaller: a sparse file, or a file of one repeated byte, which costs
+/// the server a core for next to nothing on the wire. Text does not compress past about 1:100.
+pub const BOMB_RATIO: u64 = 1000;
+/// Source bytes read before the ratio is looked at.
+pub const BOMB_AFTER: u64 = 4 * 1024 * 1024;
 /// Input bytes per zstd frame.
 pub const ZSTD_FRAME: usize = 128 * 1024;
 

@@ -16,10 +16,16 @@ use crate::config::Config;
 use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
 use crate::request_body::Discard;
-use crate::responder;
+use crate::responder::{self, Allowance};
 use crate::response::{BodyCursor, FileSend, Response};
 use crate::time::Now;
 use crate::wire::{self, Delimiting, Framing, Persistence};
+
+/// Bytes a connection's steps should compress between two turns of its host's loop (about 5 ms of
+/// work natively): a host that takes steps until this much is done, then serves its other
+/// connections, keeps a large body compressed as it is sent from holding the loop. (Other steps
+/// are bounded by what they send: a host stops taking them when the client's socket is full.)
+pub const WORK_PER_TURN: u64 = 1024 * 1024;
 
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +100,10 @@ pub struct Connection {
     request_started: Option<Duration>,
     /// When the connection last became idle: opened, or done with a response.
     idle_since: Duration,
+    /// What the host can spare for the next responses ([`Connection::allow`]).
+    allowance: Allowance,
+    /// Bytes of bodies compressed as they are sent so far ([`Connection::work`]).
+    work: u64,
     /// The `Date` of this second, made once.
     date: wire::DateCache,
     state: State,
@@ -159,6 +169,8 @@ impl Connection {
             root: Root::Named(None),
             request_started: None,
             idle_since: now.monotonic,
+            allowance: Allowance::default(),
+            work: 0,
             date: wire::DateCache::default(),
             state: State::Head,
         }
@@ -177,6 +189,24 @@ impl Connection {
     pub fn serving(mut self, root: Folder) -> Connection {
         self.root = Root::Held(root);
         self
+    }
+
+    /// What the host can spare for the responses this connection starts from now on (it may
+    /// change it before every call): an input, like the time.
+    pub fn allow(&mut self, allowance: Allowance) {
+        self.allowance = allowance;
+    }
+
+    /// Whether a body compressed as it is sent is in progress: the connection holds one of its
+    /// host's compression slots until this turns false.
+    pub fn is_compressing(&self) -> bool {
+        matches!(&self.state, State::Sending(out) if out.body.as_ref().is_some_and(BodyCursor::is_encoded))
+    }
+
+    /// Bytes of response bodies compressed as they were sent, over the connection's life: the
+    /// work its steps did beyond what they sent, for a host sharing its loop by [`WORK_PER_TURN`].
+    pub fn work(&self) -> u64 {
+        self.work
     }
 
     /// Bytes that arrived from the client at `now`; an empty slice means the client closed its
@@ -279,7 +309,7 @@ impl Connection {
                         self.refuse(error, line, now);
                     }
                 },
-                State::Sending(out) => match out.produce(max_bytes) {
+                State::Sending(out) => match out.produce(max_bytes, &mut self.work) {
                     Produced::Bytes(bytes) => return Step::Send(bytes),
                     Produced::File(file) => return Step::SendFile(file),
                     Produced::Done => {
@@ -335,7 +365,7 @@ impl Connection {
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
         let mut response = match self.root() {
-            Ok(root) => responder::respond_in(&request, &self.config, &root),
+            Ok(root) => responder::respond_in(&request, &self.config, &root, self.allowance),
             Err(_) => responder::respond(&request, &self.config),
         };
         let close =
@@ -423,8 +453,25 @@ enum Produced {
 }
 
 impl Outgoing {
-    /// The next chunk of the response: the head first, then body bytes up to `max_bytes`.
-    fn produce(&mut self, max_bytes: usize) -> Produced {
+    /// The next chunk of the response: the head first, then body bytes up to `max_bytes`; adds
+    /// the bytes it compressed to `work`.
+    fn produce(&mut self, max_bytes: usize, work: &mut u64) -> Produced {
+        let before = self.compressed_so_far();
+        let produced = self.produce_bytes(max_bytes);
+        // (A body that ends is dropped, in a step that read nothing more.)
+        *work += self.compressed_so_far().saturating_sub(before);
+        produced
+    }
+
+    /// Bytes of the body compressed so far (none for a body sent as it is).
+    fn compressed_so_far(&self) -> u64 {
+        self.body
+            .as_ref()
+            .filter(|body| body.is_encoded())
+            .map_or(0, BodyCursor::source_read)
+    }
+
+    fn produce_bytes(&mut self, max_bytes: usize) -> Produced {
         if let Some(file) = self.file.take() {
             if self.head.is_empty() {
                 return Produced::File(file);

@@ -11,13 +11,19 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use crate::connection::{Connection, Exchange, Step};
+use crate::connection::{Connection, Exchange, Step, WORK_PER_TURN};
+use crate::responder::Allowance;
 use crate::time::Now;
 
 /// Bytes read from the transport at once.
 const READ_CHUNK: usize = 16 * 1024;
 /// Responses one pump completes before it gives the other clients of its loop their turn.
 const RESPONSES_PER_PUMP: usize = 8;
+/// Bytes one pump writes before it gives the other clients their turn: a client that reads as
+/// fast as loopback allows never fills its socket, so nothing else would end the pump. (Larger
+/// than a compression share: plain bytes cost little, and a smaller share made a crowd of
+/// downloads under `wasmtime run` slower to let a newcomer in.)
+const WRITTEN_PER_PUMP: usize = 4 * 1024 * 1024;
 
 /// A non-blocking byte stream to one client.
 pub trait Transport {
@@ -42,8 +48,9 @@ pub enum Status {
     Reading { until: Duration, idle: bool },
     /// Room to write: pump again when there is, or at `until`.
     Writing { until: Duration },
-    /// Answered its share of requests with more already there: pump again on the next turn,
-    /// after the loop's other clients (a client pipelining without end must not keep the loop).
+    /// Did its share of work ([`WORK_PER_TURN`] compressed, [`WRITTEN_PER_PUMP`] written, or
+    /// [`RESPONSES_PER_PUMP`] responses) with more to do: pump again on the next turn, after the loop's other clients (a client pipelining
+    /// without end, or a large body compressed as it is sent, must not keep the loop).
     Yielded,
     /// The connection is over: close the stream.
     Closed,
@@ -85,14 +92,31 @@ impl Driver {
         }
     }
 
-    /// Moves bytes both ways at `now` until `transport` would block or the connection is over.
+    /// What the host can spare for the responses the connection starts from now on.
+    pub fn allow(&mut self, allowance: Allowance) {
+        self.connection.allow(allowance);
+    }
+
+    /// Whether a body compressed as it is sent is in progress (see [`Connection::is_compressing`]).
+    pub fn is_compressing(&self) -> bool {
+        self.connection.is_compressing()
+    }
+
+    /// Moves bytes both ways at `now` until `transport` would block, the connection is over, or it
+    /// has done its share of work for this turn.
     pub fn pump(&mut self, transport: &mut impl Transport, now: Now) -> Status {
         let mut answered = 0;
+        let mut written = 0;
+        let work_start = self.connection.work();
         loop {
             if self.written < self.out.len() {
+                if written >= WRITTEN_PER_PUMP {
+                    return Status::Yielded;
+                }
                 match transport.write(&self.out[self.written..]) {
                     Ok(n) if n > 0 => {
                         self.written += n;
+                        written += n;
                         self.progress = now.monotonic;
                         self.unflushed = true;
                         continue;
@@ -110,6 +134,9 @@ impl Driver {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_to_write(now),
                     _ => Status::Closed,
                 };
+            }
+            if self.connection.work() - work_start >= WORK_PER_TURN {
+                return Status::Yielded;
             }
             match self.connection.next(self.max_bytes, now) {
                 Step::Send(bytes) => {
@@ -310,6 +337,109 @@ mod tests {
         let answered = client.output.len();
         assert_eq!(driver.pump(&mut client, at(25)), Status::Closed);
         assert_eq!(client.output.len(), answered);
+    }
+
+    /// Text that compresses about as well as real text does.
+    fn text(len: usize) -> Vec<u8> {
+        let mut state = 0x9e37_79b9_u32;
+        let words = [
+            "static ", "server ", "folder ", "hhttpp ", "sandbox ", "wire\n",
+        ];
+        std::iter::repeat_with(|| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            words[state as usize % words.len()].bytes()
+        })
+        .flatten()
+        .take(len)
+        .collect()
+    }
+
+    /// Pumps until the connection waits for the next request or closes; the pumps it took and
+    /// the most work one pump did.
+    fn pump_through(driver: &mut Driver, client: &mut Memory) -> (usize, u64, Status) {
+        let (mut pumps, mut most) = (0, 0);
+        loop {
+            let before = driver.connection.work();
+            let status = driver.pump(client, at(0));
+            most = most.max(driver.connection.work() - before);
+            pumps += 1;
+            if status != Status::Yielded {
+                return (pumps, most, status);
+            }
+        }
+    }
+
+    const BR_REQUEST: &str = "GET /big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n\r\n";
+
+    #[test]
+    fn a_large_body_compressed_as_it_is_sent_yields_between_shares_of_work() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("big.txt"), text(6 << 20)).unwrap();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new([BR_REQUEST], false);
+        let (pumps, most, status) = pump_through(&mut driver, &mut client);
+        assert!(
+            matches!(status, Status::Reading { idle: true, .. }),
+            "{status:?}"
+        );
+        assert!(pumps >= 6, "6 MiB in {pumps} pumps");
+        // A share, plus at most one step's compression past it.
+        assert!(
+            most <= WORK_PER_TURN + (1 << 20),
+            "one pump read {most} bytes"
+        );
+        let text = String::from_utf8_lossy(&client.output);
+        assert!(text.contains("\r\nContent-Encoding: br\r\n"), "{text:.300}");
+        assert!(client.output.ends_with(b"\r\n0\r\n\r\n"));
+        assert_eq!(driver.take_exchanges()[0].status, 200);
+    }
+
+    #[test]
+    fn without_the_hosts_allowance_a_large_body_is_sent_as_it_is() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("big.txt"), text(1 << 20)).unwrap();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        driver.allow(Allowance {
+            streamed_compression: false,
+        });
+        let mut client = Memory::new([BR_REQUEST], false);
+        pump_through(&mut driver, &mut client);
+        let text = String::from_utf8_lossy(&client.output);
+        assert!(
+            text.contains("\r\nContent-Length: 1048576\r\n"),
+            "{text:.300}"
+        );
+        assert!(!text.contains("Content-Encoding"));
+        assert!(text.contains("\r\nVary: Accept-Encoding\r\n"));
+        assert!(!driver.is_compressing());
+    }
+
+    #[test]
+    fn a_body_that_compresses_past_a_thousand_to_one_is_cut_off() {
+        let dir = TempDir::new();
+        // Sparse: 32 MiB of zeros, nothing on disk.
+        let file = std::fs::File::create(dir.path().join("big.txt")).unwrap();
+        file.set_len(32 << 20).unwrap();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new([BR_REQUEST], false);
+        let (_, _, status) = pump_through(&mut driver, &mut client);
+        assert_eq!(status, Status::Closed);
+        let work = driver.connection.work();
+        assert!(
+            (crate::compression::BOMB_AFTER..=crate::compression::BOMB_AFTER + (2 << 20))
+                .contains(&work),
+            "read {work} bytes before stopping"
+        );
+        // Cut off: no last chunk, so no client takes what came as the whole body.
+        assert!(!client.output.ends_with(b"\r\n0\r\n\r\n"));
+        // Ordinary text well past the same point is not.
+        std::fs::write(dir.path().join("big.txt"), text(6 << 20)).unwrap();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut client = Memory::new([BR_REQUEST], false);
+        let (_, _, status) = pump_through(&mut driver, &mut client);
+        assert!(matches!(status, Status::Reading { .. }), "{status:?}");
     }
 
     #[test]

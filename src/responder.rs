@@ -25,13 +25,32 @@ use crate::target::{self, Target, TargetForm};
 /// The methods a static server allows, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
+/// What the host can spare for one response: decided outside the core, from what every
+/// connection shares (CPU that no one connection sees whole), and handed in with the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Whether a body too large to compress whole ([`compression::WHOLE_MAX`]) may be
+    /// compressed as it is sent. A host lets about one such stream run per core; other clients
+    /// get the file as it is (or a precompressed sibling) meanwhile.
+    pub streamed_compression: bool,
+}
+
+impl Default for Allowance {
+    /// Everything allowed: where no host shares anything between responses.
+    fn default() -> Allowance {
+        Allowance {
+            streamed_compression: true,
+        }
+    }
+}
+
 /// Index files served for a folder, in order of preference.
 const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
 /// Answers one request against the served folder, opening it for this request.
 pub fn respond(request: &Request, config: &Config) -> Response {
     match Folder::root(&config.root) {
-        Ok(root) => respond_in(request, config, &root),
+        Ok(root) => respond_in(request, config, &root, Allowance::default()),
         Err(error) => {
             let options = &config.options;
             // Even that the folder is gone is for those let in.
@@ -45,14 +64,19 @@ pub fn respond(request: &Request, config: &Config) -> Response {
 }
 
 /// Answers one request against the served folder, already open as `root` (a connection opens it
-/// once for all its requests).
-pub fn respond_in(request: &Request, config: &Config, root: &Folder) -> Response {
+/// once for all its requests), within what the host can spare.
+pub fn respond_in(
+    request: &Request,
+    config: &Config,
+    root: &Folder,
+    allowance: Allowance,
+) -> Response {
     let options = &config.options;
     // `--auth` comes before any file-system work.
     let response = match auth::admit(request, &options.credentials, options.cors) {
         Ok(user) => Response {
             user: user.map(str::to_owned),
-            ..answer(request, config, root)
+            ..answer(request, config, root, allowance)
         },
         Err(refused) => refused,
     };
@@ -60,7 +84,7 @@ pub fn respond_in(request: &Request, config: &Config, root: &Folder) -> Response
 }
 
 /// The answer before the user's header switches are applied.
-fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
+fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowance) -> Response {
     match &request.method {
         Method::Get | Method::Head => {}
         Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
@@ -78,7 +102,7 @@ fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
     let mut lookup = Lookup::new(config, root);
     match lookup.resolve(&target.segments) {
         Err(ResolveError::NotFound | ResolveError::OutOfBudget) => {
-            not_found(request, config, &mut lookup)
+            not_found(request, config, &mut lookup, allowance)
         }
         Err(error) => not_servable(error),
         Ok(Entry::File {
@@ -93,11 +117,11 @@ fn answer(request: &Request, config: &Config, root: &Folder) -> Response {
                 folder,
                 name,
             };
-            serve_file(request, config, &mut lookup, found)
+            serve_file(request, config, &mut lookup, found, allowance)
         }
-        Ok(Entry::File { .. }) => not_found(request, config, &mut lookup),
+        Ok(Entry::File { .. }) => not_found(request, config, &mut lookup, allowance),
         Ok(Entry::Folder { location, .. }) => {
-            serve_folder(request, config, &mut lookup, &target, &location)
+            serve_folder(request, config, &mut lookup, &target, &location, allowance)
         }
     }
 }
@@ -113,7 +137,12 @@ struct Found {
 
 /// What a path that names nothing gets: the app's `index.html` in SPA mode, the user's 404 page,
 /// or the standard one.
-fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Response {
+fn not_found(
+    request: &Request,
+    config: &Config,
+    lookup: &mut Lookup,
+    allowance: Allowance,
+) -> Response {
     let (page, status) = match (&config.options.not_found_page, config.options.spa) {
         (_, true) => ("index.html", 200),
         (Some(page), false) => (page.as_str(), 404),
@@ -139,7 +168,7 @@ fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Respons
         name,
     };
     if status == 200 {
-        return serve_file(request, config, lookup, found);
+        return serve_file(request, config, lookup, found, allowance);
     }
     // A stand-in for something absent: no conditionals, no ranges.
     let plain = Request {
@@ -151,7 +180,7 @@ fn not_found(request: &Request, config: &Config, lookup: &mut Lookup) -> Respons
             .collect(),
         ..request.clone()
     };
-    let mut response = serve_file(&plain, config, lookup, found);
+    let mut response = serve_file(&plain, config, lookup, found, allowance);
     if response.status == 200 {
         // The page's content, but not its validators: it stands for something absent.
         response.status = 404;
@@ -204,6 +233,7 @@ fn serve_folder(
     lookup: &mut Lookup,
     target: &Target,
     location: &Location,
+    allowance: Allowance,
 ) -> Response {
     if !target.trailing_slash {
         let location = target.folder_location();
@@ -225,11 +255,11 @@ fn serve_folder(
                 folder,
                 name,
             };
-            return serve_file(request, config, lookup, found);
+            return serve_file(request, config, lookup, found, allowance);
         }
     }
     if !config.options.listing {
-        return not_found(request, config, lookup);
+        return not_found(request, config, lookup, allowance);
     }
     let order = listing::Order::from_query(target.query.as_deref());
     let max = config.limits.max_listed_entries;
@@ -336,6 +366,7 @@ fn representation(
     lookup: &mut Lookup,
     found: Found,
     content_type: &str,
+    allowance: Allowance,
 ) -> Representation {
     let accept = accept_encoding(request);
     let accept = accept.as_deref();
@@ -363,11 +394,12 @@ fn representation(
             vary,
         };
     }
-    let coding = if compressible && compresses_on_the_fly(request, config, &found, accept) {
-        encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
-    } else {
-        None
-    };
+    let coding =
+        if compressible && compresses_on_the_fly(request, config, &found, accept, allowance) {
+            encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
+        } else {
+            None
+        };
     Representation {
         file: found.file,
         meta: found.meta,
@@ -384,14 +416,20 @@ fn representation(
 /// `If-Range` is a date, which cannot tell the codings apart: then the range is not honoured
 /// and the whole negotiated representation is sent. Not, either, for a body that would need
 /// chunked framing (larger than what is compressed whole) to an HTTP/1.0 client, which lacks it.
+/// Such a body is compressed as it is sent only while the host allows it, and never beyond
+/// [`compression::STREAM_MAX`].
 fn compresses_on_the_fly(
     request: &Request,
     config: &Config,
     found: &Found,
     accept: Option<&str>,
+    allowance: Allowance,
 ) -> bool {
     let len = found.meta.len;
-    let streamable = request.version == Version::Http11 || len <= compression::WHOLE_MAX;
+    let streamable = len <= compression::WHOLE_MAX
+        || request.version == Version::Http11
+            && len <= compression::STREAM_MAX
+            && allowance.streamed_compression;
     let ranged =
         request.headers.get("range").is_some() && !conditional::if_range_is_date(&request.headers);
     config.options.compress && worth_compressing(len, accept) && streamable && !ranged
@@ -421,9 +459,15 @@ fn accept_encoding(request: &Request) -> Option<Cow<'_, str>> {
 }
 
 /// Serves a regular file: picks its representation, evaluates preconditions, then ranges.
-fn serve_file(request: &Request, config: &Config, lookup: &mut Lookup, found: Found) -> Response {
+fn serve_file(
+    request: &Request,
+    config: &Config,
+    lookup: &mut Lookup,
+    found: Found,
+    allowance: Allowance,
+) -> Response {
     let content_type = media_type::for_path(Path::new(&found.name));
-    let chosen = representation(request, config, lookup, found, &content_type);
+    let chosen = representation(request, config, lookup, found, &content_type, allowance);
     let validators = chosen.validators();
     let mut base = Vec::with_capacity(8);
     base.push(("Content-Type", content_type.clone()));

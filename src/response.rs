@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::io;
 
-use crate::compression::Encoder;
+use crate::compression::{self, Encoder};
 use crate::encoding::Coding;
 use crate::filesystem::OpenFile;
 
@@ -124,6 +124,9 @@ pub struct BodyCursor {
     /// compressed bytes not handed out yet.
     encoder: Option<Box<Encoder>>,
     encoded: Vec<u8>,
+    /// Bytes of the segments read so far (the work done), and bytes the encoder made of them.
+    source_read: u64,
+    encoded_made: u64,
 }
 
 impl BodyCursor {
@@ -138,7 +141,20 @@ impl BodyCursor {
             segment_read: 0,
             encoder,
             encoded: Vec::new(),
+            source_read: 0,
+            encoded_made: 0,
         }
+    }
+
+    /// Bytes of the body's source (its files and bytes, before any compression) read so far: the
+    /// work it has cost, which a connection's host uses to share its loop fairly.
+    pub fn source_read(&self) -> u64 {
+        self.source_read
+    }
+
+    /// Whether the body is compressed as it is sent.
+    pub fn is_encoded(&self) -> bool {
+        self.body.coding.is_some()
     }
 
     /// Appends up to `max_bytes` of the body, as sent (compressed when it is), to `out`; appends
@@ -168,7 +184,9 @@ impl BodyCursor {
                 // A body that compresses to almost nothing: have the encoder hand out what it
                 // holds, as an empty step would end the body.
                 if let Some(encoder) = &mut self.encoder {
+                    let before = self.encoded.len();
                     encoder.flush(&mut self.encoded);
+                    self.encoded_made += (self.encoded.len() - before) as u64;
                 }
                 if self.encoded.is_empty() {
                     // Nothing held after all: read on (the source ends, or output comes).
@@ -184,8 +202,24 @@ impl BodyCursor {
                     encoder.finish(&mut self.encoded);
                 }
             } else if let Some(encoder) = &mut self.encoder {
+                let before = self.encoded.len();
                 encoder.push(&source, &mut self.encoded);
+                self.encoded_made += (self.encoded.len() - before) as u64;
+                self.refuse_a_bomb()?;
             }
+        }
+        Ok(())
+    }
+
+    /// Fails once the source is known to compress past [`compression::BOMB_RATIO`] (a sparse or
+    /// one-byte file: a core's work for next to nothing sent); the transport then cuts the body.
+    fn refuse_a_bomb(&self) -> io::Result<()> {
+        let bomb = self.source_read >= compression::BOMB_AFTER
+            && self.encoded_made.saturating_mul(compression::BOMB_RATIO) < self.source_read;
+        if bomb {
+            return Err(io::Error::other(
+                "the body compresses past 1:1000; not compressed further",
+            ));
         }
         Ok(())
     }
@@ -221,6 +255,7 @@ impl BodyCursor {
                 }
             };
             self.segment_read += read;
+            self.source_read += read;
             if self.segment_read == segment_len {
                 self.segment += 1;
                 self.segment_read = 0;

@@ -23,24 +23,7 @@ const DOORS: [&str; 3] = ["wasm", "native", "wasmtime-run"];
 
 /// The server of `door` on `site`, with `extra` flags.
 fn server(site: &Site, door: &str, extra: &[&str]) -> Server {
-    server_at(site.path(), door, extra)
-}
-
-/// The server of `door` on the folder at `path`, with `extra` flags.
-fn server_at(path: &std::path::Path, door: &str, extra: &[&str]) -> Server {
-    if door == "wasmtime-run" {
-        let mut command = std::process::Command::new("wasmtime");
-        command
-            .args(["run", "-S", "inherit-network", "--dir"])
-            .arg(path)
-            .arg(env!("HHTTPP_COMPONENT"))
-            .args(["0", "--bind", "127.0.0.1"])
-            .args(extra);
-        return Server::spawn(command);
-    }
-    let mut args = vec!["--engine", door];
-    args.extend_from_slice(extra);
-    Server::hhttpp_with(path, &args)
+    support::serve_door(site.path(), door, extra)
 }
 
 /// Runs `change` in a loop on another thread until the returned guard is dropped.
@@ -219,7 +202,7 @@ fn the_folder_renamed_and_replaced_by_a_link_is_never_followed() {
         let share = base.path().join("share");
         std::fs::create_dir(&share).unwrap();
         std::fs::write(share.join("mine.txt"), "mine").unwrap();
-        let server = server_at(&share, door, &[]);
+        let server = support::serve_door(&share, door, &[]);
         assert_eq!(server.get("/mine.txt").text(), "mine", "{door}");
         std::fs::rename(&share, base.path().join("share.old")).unwrap();
         symlink(outside.path(), &share).unwrap();

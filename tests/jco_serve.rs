@@ -10,8 +10,6 @@ use std::process::Command;
 
 use support::{Server, Site, cases, wasi_http};
 
-const HTTP_COMPONENT: &str = env!("HHTTPP_HTTP_COMPONENT");
-
 /// Where scripts/setup installed jco.
 fn jco_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/jco")
@@ -36,7 +34,9 @@ fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
     command
         .current_dir(jco_dir())
         .arg(jco_dir().join("node_modules/@bytecodealliance/jco/dist/jco.js"))
-        .args(["serve", HTTP_COMPONENT, "--host", "127.0.0.1", "--port"])
+        .arg("serve")
+        .arg(support::http_component())
+        .args(["--host", "127.0.0.1", "--port"])
         .arg(support::free_port().to_string())
         .arg("--jco-import")
         .arg(preopen_module())

@@ -9,8 +9,6 @@ use std::process::Command;
 
 use support::{Server, Site, cases, wasi_http};
 
-const HTTP_COMPONENT: &str = env!("HHTTPP_HTTP_COMPONENT");
-
 fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
     let mut command = Command::new("wasmtime");
     command
@@ -18,7 +16,7 @@ fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
         .arg(format!("{}::/", dir.display()))
         .arg("--env")
         .arg(format!("HHTTPP_ARGS={hhttpp_args}"))
-        .arg(HTTP_COMPONENT);
+        .arg(support::http_component());
     Server::spawn(command)
 }
 

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use hhttpp::Config;
-use hhttpp::connection::{self, Connection};
+use hhttpp::connection::{self, Connection, WORK_PER_TURN};
 
 wit_bindgen::generate!({
     world: "server",
@@ -22,7 +22,8 @@ wit_bindgen::generate!({
 use std::time::{Duration, UNIX_EPOCH};
 
 use exports::hhttpp::server::http1::{
-    Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step, Time, Wait,
+    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step,
+    Time, Wait,
 };
 use hhttpp::{Now, Timeouts};
 
@@ -125,57 +126,80 @@ impl GuestConnection for ConnectionResource {
         ConnectionResource(RefCell::new(connection))
     }
 
-    fn feed(&self, data: Vec<u8>, now: Time, max_bytes: u32) -> Vec<Step> {
+    fn feed(&self, data: Vec<u8>, now: Time, max_bytes: u32, allowance: Allowance) -> Batch {
         let now = Now::from(now);
         self.0.borrow_mut().feed(&data, now);
-        self.steps(now, max_bytes)
+        self.batch(now, max_bytes, allowance)
     }
 
-    fn next(&self, now: Time, max_bytes: u32) -> Vec<Step> {
-        self.steps(now.into(), max_bytes)
+    fn next(&self, now: Time, max_bytes: u32, allowance: Allowance) -> Batch {
+        self.batch(now.into(), max_bytes, allowance)
     }
 
-    fn expire(&self, now: Time, max_bytes: u32) -> Vec<Step> {
+    fn expire(&self, now: Time, max_bytes: u32, allowance: Allowance) -> Batch {
         let now = Now::from(now);
         self.0.borrow_mut().expire(now);
-        self.steps(now, max_bytes)
+        self.batch(now, max_bytes, allowance)
+    }
+}
+
+impl From<Allowance> for hhttpp::responder::Allowance {
+    fn from(allowance: Allowance) -> hhttpp::responder::Allowance {
+        hhttpp::responder::Allowance {
+            streamed_compression: allowance.streamed_compression,
+        }
     }
 }
 
 impl ConnectionResource {
-    /// The next steps: as many as fit in `max_bytes` of `send`, ending at `receive` or `close`.
-    fn steps(&self, now: Now, max_bytes: u32) -> Vec<Step> {
+    /// The next steps, within `allowance`, and whether a body is being compressed after them.
+    fn batch(&self, now: Now, max_bytes: u32, allowance: Allowance) -> Batch {
         let mut connection = self.0.borrow_mut();
-        let mut steps = Vec::new();
-        let mut budget = max_bytes as usize;
-        loop {
-            match connection.next(budget.max(1), now) {
-                connection::Step::Send(bytes) => {
-                    budget = budget.saturating_sub(bytes.len());
-                    steps.push(Step::Send(bytes));
-                    if budget == 0 {
-                        return steps;
-                    }
-                }
-                // A batch carries one file at most: pipelined requests must not make the host
-                // hold a descriptor for each while the first is still being sent.
-                connection::Step::SendFile(send) => {
-                    steps.push(Step::SendFile(FileRange {
-                        file: send.file.into_inner(),
-                        offset: send.offset,
-                        length: send.len,
-                    }));
+        connection.allow(allowance.into());
+        let steps = steps(&mut connection, now, max_bytes);
+        Batch {
+            steps,
+            compressing: connection.is_compressing(),
+        }
+    }
+}
+
+/// The next steps: as many as fit in `max_bytes` of `send`, ending at `receive` or `close`, or
+/// once they have read [`WORK_PER_TURN`] bytes of files.
+fn steps(connection: &mut Connection, now: Now, max_bytes: u32) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut budget = max_bytes as usize;
+    let work_start = connection.work();
+    loop {
+        if connection.work() - work_start >= WORK_PER_TURN {
+            return steps;
+        }
+        match connection.next(budget.max(1), now) {
+            connection::Step::Send(bytes) => {
+                budget = budget.saturating_sub(bytes.len());
+                steps.push(Step::Send(bytes));
+                if budget == 0 {
                     return steps;
                 }
-                connection::Step::Log(exchange) => steps.push(Step::Log(exchange.into())),
-                connection::Step::Receive(wait) => {
-                    steps.push(Step::Receive(wait.into()));
-                    return steps;
-                }
-                connection::Step::Close => {
-                    steps.push(Step::Close);
-                    return steps;
-                }
+            }
+            // A batch carries one file at most: pipelined requests must not make the host
+            // hold a descriptor for each while the first is still being sent.
+            connection::Step::SendFile(send) => {
+                steps.push(Step::SendFile(FileRange {
+                    file: send.file.into_inner(),
+                    offset: send.offset,
+                    length: send.len,
+                }));
+                return steps;
+            }
+            connection::Step::Log(exchange) => steps.push(Step::Log(exchange.into())),
+            connection::Step::Receive(wait) => {
+                steps.push(Step::Receive(wait.into()));
+                return steps;
+            }
+            connection::Step::Close => {
+                steps.push(Step::Close);
+                return steps;
             }
         }
     }

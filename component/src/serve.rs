@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hhttpp::driver::{Driver, Status, Transport};
+use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Exchange, Now};
 use hhttpp_cli::{Cli, CliError, Door};
 use wasi::clocks::monotonic_clock;
@@ -38,6 +39,9 @@ const TICK: Duration = Duration::from_secs(1);
 const DRAIN_CHUNKS_PER_TURN: usize = 4;
 /// How often clients in the middle of a response are pumped, at least (see [`wait`]).
 const WRITE_TICK: Duration = Duration::from_millis(1);
+/// Bodies compressed as they are sent at once: the loop has one thread. Other clients meanwhile
+/// get a large text as it is (see `hhttpp::responder::Allowance`).
+const STREAMED_COMPRESSIONS: usize = 1;
 
 struct Run;
 
@@ -305,8 +309,28 @@ struct Client {
     socket: TcpSocket,
     peer: IpAddr,
     status: Status,
-    /// Closed by the server: draining the client's bytes until this deadline.
-    lingering_until: Option<Duration>,
+    /// Closed by the server, and not yet done with: see [`Closing`].
+    closing: Option<Closing>,
+}
+
+/// A client the server has closed, on its way out.
+///
+/// Two things must end before its streams may be dropped. Its leftover bytes are drained for
+/// [`LINGER`], so that it reads our last response rather than a reset. And its last write must be
+/// over: dropping a WASI output stream runs wasmtime-wasi's `TcpWriter::cancel`, which waits
+/// for a write still in flight, inside the runtime, so the whole loop would stop until this one
+/// client read or left (a client that asked for a large file and stopped reading froze every
+/// other client from its write timeout on). So after `shutdown` — which ends the stream at once
+/// when no write is pending, or once the pending one is — the client waits on its output's
+/// pollable ("parked") until the stream is closed. WASI 0.2 offers no abortive close, so a
+/// parked client is kept until its client reads or leaves: it keeps its slot under
+/// `--max-connections`, and costs a socket and at most one write (64 KiB) meanwhile.
+#[derive(Debug, Clone, Copy)]
+struct Closing {
+    /// Until when the client's bytes are read and dropped.
+    linger_until: Duration,
+    /// The client's side ended (or failed): nothing more to drain.
+    drained: bool,
 }
 
 impl Client {
@@ -336,7 +360,7 @@ impl Client {
                 until: start.monotonic,
                 idle: true,
             },
-            lingering_until: None,
+            closing: None,
         }
     }
 
@@ -349,78 +373,114 @@ impl Client {
     ) -> Client {
         let mut client = Client::new(config, socket, input, output);
         let start = now();
-        let sent = refuse(&client.streams.output).is_ok()
-            && client.socket.shutdown(ShutdownType::Send).is_ok();
+        let sent = refuse(&client.streams.output).is_ok();
         client.status = Status::Closed;
-        // Not sent: nothing to linger for, and done at the first pump.
-        client.lingering_until = Some(if sent {
-            start.monotonic + LINGER
-        } else {
-            start.monotonic
-        });
+        client.close(start);
+        if !sent {
+            // Nothing to linger for.
+            client.closing = Some(Closing {
+                linger_until: start.monotonic,
+                drained: true,
+            });
+        }
         client
     }
 
-    /// Whether this client is being served (not closed and lingering), for the cap.
+    /// Whether this client holds a slot under the cap: being served, or parked with a write in
+    /// flight (it cannot be let go of before that write is over).
     fn is_serving(&self) -> bool {
-        self.lingering_until.is_none()
+        match self.closing {
+            None => true,
+            // Parked: done lingering (or its client's side ended), its last write not over.
+            Some(closing) => closing.drained && !self.write_is_over(),
+        }
+    }
+
+    /// Whether the output stream is closed: no write is in flight, so it can be dropped without
+    /// waiting.
+    fn write_is_over(&self) -> bool {
+        self.streams.output.check_write().is_err()
     }
 
     /// What this client waits on, and until when.
     fn pollable(&self) -> Option<(Pollable, Duration)> {
-        match self.lingering_until {
-            Some(until) => Some((self.streams.input.subscribe(), until)),
+        match self.closing {
             None => pollable(&self.streams, self.status),
+            Some(closing) if !closing.drained => {
+                Some((self.streams.input.subscribe(), closing.linger_until))
+            }
+            // Parked: until its write is over, however long that takes.
+            Some(_) => Some((self.streams.output.subscribe(), Duration::MAX)),
         }
+    }
+
+    /// Whether this client is sending a body compressed as it goes.
+    fn is_compressing(&self) -> bool {
+        self.closing.is_none() && self.driver.is_compressing()
     }
 
     /// Whether this client is in the middle of answering: a response on its way, or more requests
     /// waiting after its share of a turn. Such a client is pumped on every turn.
     fn is_busy(&self) -> bool {
-        self.lingering_until.is_none()
-            && matches!(self.status, Status::Writing { .. } | Status::Yielded)
+        self.closing.is_none() && matches!(self.status, Status::Writing { .. } | Status::Yielded)
     }
 
     /// Until when this client waits.
     fn deadline(&self) -> Duration {
-        match (self.lingering_until, self.status) {
-            (Some(until), _) => until,
+        match (self.closing, self.status) {
+            (Some(closing), _) if !closing.drained => closing.linger_until,
+            (Some(_), _) => Duration::MAX,
             (None, Status::Reading { until, .. } | Status::Writing { until }) => until,
             (None, Status::Yielded | Status::Closed) => Duration::ZERO,
         }
     }
 
-    /// Moves its bytes at `now`; whether the client is done with.
+    /// Moves its bytes at `now`; whether the client is done with (its streams can be dropped
+    /// without waiting).
     fn pump(&mut self, now: Now, cli: &Cli) -> bool {
-        if let Some(until) = self.lingering_until {
-            return self.drain(now, until);
+        if self.closing.is_none() {
+            self.status = self.driver.pump(&mut self.streams, now);
+            log(cli, self.peer, self.driver.take_exchanges());
+            if self.status != Status::Closed {
+                return false;
+            }
+            self.close(now);
         }
-        self.status = self.driver.pump(&mut self.streams, now);
-        log(cli, self.peer, self.driver.take_exchanges());
-        if self.status != Status::Closed {
-            return false;
-        }
-        // Our side is done: say so, then read what the client still sends for a moment.
-        if self.socket.shutdown(ShutdownType::Send).is_err() {
-            return true;
-        }
-        let until = now.monotonic + LINGER;
-        self.lingering_until = Some(until);
-        self.drain(now, until)
+        self.wind_down(now)
     }
 
-    /// Reads and drops the client's bytes after the server closed its side, a few chunks per turn
-    /// (a client that never stops sending must not keep the loop); done at the client's end of
-    /// stream, an error, or `until`.
-    fn drain(&mut self, now: Now, until: Duration) -> bool {
-        for _ in 0..DRAIN_CHUNKS_PER_TURN {
-            match self.streams.input.read(CHUNK as u64) {
-                Ok(bytes) if bytes.is_empty() => break,
-                Ok(_) => {}
-                Err(_) => return true,
+    /// Our side is done: say so (the stream ends once any write in flight is over), then read
+    /// what the client still sends for a moment.
+    fn close(&mut self, now: Now) {
+        let _ = self.socket.shutdown(ShutdownType::Send);
+        self.closing = Some(Closing {
+            linger_until: now.monotonic + LINGER,
+            drained: false,
+        });
+    }
+
+    /// Drains a closed client's bytes, a few chunks per turn (a client that never stops sending
+    /// must not keep the loop), until its end of stream, an error or the linger's end; then it is
+    /// done once its last write is over.
+    fn wind_down(&mut self, now: Now) -> bool {
+        let Some(mut closing) = self.closing else {
+            return false;
+        };
+        if !closing.drained {
+            for _ in 0..DRAIN_CHUNKS_PER_TURN {
+                match self.streams.input.read(CHUNK as u64) {
+                    Ok(bytes) if bytes.is_empty() => break,
+                    Ok(_) => {}
+                    Err(_) => {
+                        closing.drained = true;
+                        break;
+                    }
+                }
             }
+            closing.drained |= now.monotonic >= closing.linger_until;
+            self.closing = Some(closing);
         }
-        now.monotonic >= until
+        closing.drained && self.write_is_over()
     }
 }
 
@@ -436,18 +496,39 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     }
     let max_clients = cli.max_connections as usize;
     let mut clients: Vec<Client> = Vec::new();
+    let budget = Budget::new();
+    let mut first = 0;
     loop {
         let ready = wait(listeners, &clients);
         let now = now();
         let mut done = Vec::new();
-        for (position, client) in clients.iter_mut().enumerate() {
+        let mut compressing = clients.iter().filter(|c| c.is_compressing()).count();
+        // Each turn starts with another client, so that none is always served last.
+        first = if clients.is_empty() {
+            0
+        } else {
+            (first + 1) % clients.len()
+        };
+        for position in (first..clients.len()).chain(0..first) {
+            let client = &mut clients[position];
             let due = ready.clients.contains(&position)
                 || client.is_busy()
                 || now.monotonic >= client.deadline();
-            if due && client.pump(now, cli) {
+            if !due {
+                continue;
+            }
+            budget.renew();
+            let was_compressing = client.is_compressing();
+            client.driver.allow(Allowance {
+                streamed_compression: was_compressing || compressing < STREAMED_COMPRESSIONS,
+            });
+            if client.pump(now, cli) {
                 done.push(position);
             }
+            compressing =
+                compressing + usize::from(client.is_compressing()) - usize::from(was_compressing);
         }
+        done.sort_unstable();
         for position in done.into_iter().rev() {
             clients.swap_remove(position);
         }
@@ -456,6 +537,29 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
                 accept(listener, &config, &mut clients, max_clients);
             }
         }
+    }
+}
+
+/// The runtime's cooperative budget, shared by every client of the loop.
+///
+/// Under `wasmtime run` each `check-write`, `read` and pollable of a stream is a tokio operation
+/// that counts against tokio's budget: 128 per turn of the runtime, and the turn ends only when
+/// the guest blocks in `poll`. Past the budget every such call reports "not ready" — a stream
+/// with room takes no bytes, one with bytes waiting gives none. So one client writing 4 MiB
+/// (about 128 operations) used the whole budget, and every client pumped after it in the same
+/// turn saw nothing ready: a probe asked for a small file while one other client downloaded
+/// waited until that download ended (2.5 s), though the runtime's threads were idle.
+struct Budget(Pollable);
+
+impl Budget {
+    fn new() -> Budget {
+        Budget(monotonic_clock::subscribe_instant(0))
+    }
+
+    /// Renews the budget if the last client used it up: a `poll` of what is always ready returns
+    /// at once, unless the budget is spent, when the runtime first yields (and renews it).
+    fn renew(&self) {
+        poll(&[&self.0]);
     }
 }
 

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hhttpp::filesystem::Folder;
+use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;
 
+use crate::compression_slots::{CompressionSlot, CompressionSlots};
 use crate::guest::{GuestConnection, Guests};
 use crate::off_thread;
 
@@ -22,8 +24,13 @@ pub const HAND_OFF_FROM: u64 = 16 * 1024;
 /// A call in progress on a guest.
 type GuestCall<'g, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'g>>;
 
-/// What each connection's session is made from.
-pub enum Engine {
+/// What each connection's session is made from, and what sessions share.
+pub struct Engine {
+    core: Core,
+    compression: Arc<CompressionSlots>,
+}
+
+enum Core {
     Wasm(Box<Guests>),
     /// The core in-process, serving the folder the host holds open (see [`crate::root`]).
     Native(Arc<Config>, Folder),
@@ -42,11 +49,32 @@ pub enum Session {
 }
 
 impl Engine {
+    /// Each connection in its own instance of `guests`.
+    pub fn wasm(guests: Guests) -> Engine {
+        Engine {
+            core: Core::Wasm(Box::new(guests)),
+            compression: CompressionSlots::per_core(),
+        }
+    }
+
+    /// The core in-process, serving `root` with `config`.
+    pub fn native(config: Arc<Config>, root: Folder) -> Engine {
+        Engine {
+            core: Core::Native(config, root),
+            compression: CompressionSlots::per_core(),
+        }
+    }
+
+    /// A connection's claim on the bodies compressed as they are sent, which all share.
+    pub fn compression_slot(&self) -> CompressionSlot {
+        CompressionSlot::new(self.compression.clone())
+    }
+
     /// A session for a connection opened at `now`.
     pub async fn connect(&self, now: Now) -> Result<Session> {
-        Ok(match self {
-            Engine::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
-            Engine::Native(config, root) => Session::Native(Box::new(
+        Ok(match &self.core {
+            Core::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
+            Core::Native(config, root) => Session::Native(Box::new(
                 Connection::new(config.clone(), now)
                     .serving(root.clone())
                     .hand_off_files(HAND_OFF_FROM),
@@ -55,10 +83,10 @@ impl Engine {
     }
 
     /// The wasm engine whose epoch must be advanced, if any.
-    pub fn wasm(&self) -> Option<&wasmtime::Engine> {
-        match self {
-            Engine::Wasm(guests) => Some(guests.engine()),
-            Engine::Native(..) => None,
+    pub fn wasm_engine(&self) -> Option<&wasmtime::Engine> {
+        match &self.core {
+            Core::Wasm(guests) => Some(guests.engine()),
+            Core::Native(..) => None,
         }
     }
 }
@@ -67,15 +95,22 @@ impl Session {
     /// Bytes that arrived at `now` (empty: the client closed its side). A guest answers in the
     /// same call, which starts here and moves off the runtime's threads if it runs long
     /// ([`off_thread`]), within `limit`.
-    pub async fn feed(&mut self, data: Vec<u8>, now: Now, limit: Duration) -> Result<()> {
+    pub async fn feed(
+        &mut self,
+        data: Vec<u8>,
+        now: Now,
+        limit: Duration,
+        allowance: Allowance,
+    ) -> Result<()> {
         match self {
             Session::Native(connection) => {
+                connection.allow(allowance);
                 connection.feed(&data, now);
                 Ok(())
             }
             Session::Wasm(_) => {
                 self.call(limit, move |guest| {
-                    Box::pin(async move { guest.feed(&data, now).await })
+                    Box::pin(async move { guest.feed(&data, now, allowance).await })
                 })
                 .await
             }
@@ -84,14 +119,15 @@ impl Session {
     }
 
     /// The deadline of the last `Receive` came at `now`: the session ends what overran it.
-    pub async fn expire(&mut self, now: Now, limit: Duration) -> Result<()> {
+    pub async fn expire(&mut self, now: Now, limit: Duration, allowance: Allowance) -> Result<()> {
         match self {
             Session::Native(connection) => {
+                connection.allow(allowance);
                 connection.expire(now);
                 Ok(())
             }
             Session::Wasm(_) => {
-                self.call(limit, move |guest| Box::pin(guest.expire(now)))
+                self.call(limit, move |guest| Box::pin(guest.expire(now, allowance)))
                     .await
             }
             Session::Released | Session::Lost => Ok(()),
@@ -101,15 +137,26 @@ impl Session {
     /// What to do next at `now`: a step the guest already returned, or a call into the guest (as
     /// for [`Session::feed`]). Natively the core runs here: its file-system work per request is
     /// bounded by its budget, and opens never block.
-    pub async fn next(&mut self, max_bytes: u32, now: Now, limit: Duration) -> Result<Step> {
+    pub async fn next(
+        &mut self,
+        max_bytes: u32,
+        now: Now,
+        limit: Duration,
+        allowance: Allowance,
+    ) -> Result<Step> {
         match self {
-            Session::Native(connection) => Ok(connection.next(max_bytes as usize, now)),
+            Session::Native(connection) => {
+                connection.allow(allowance);
+                Ok(connection.next(max_bytes as usize, now))
+            }
             Session::Wasm(guest) => {
                 if let Some(step) = guest.pending_step() {
                     return Ok(step);
                 }
-                self.call(limit, move |guest| Box::pin(guest.next(max_bytes, now)))
-                    .await
+                self.call(limit, move |guest| {
+                    Box::pin(guest.next(max_bytes, now, allowance))
+                })
+                .await
             }
             Session::Released => Err(wasmtime::format_err!("a released session has no step")),
             Session::Lost => Ok(Step::Close),
@@ -141,6 +188,15 @@ impl Session {
         match self {
             Session::Native(connection) => connection.shed(),
             _ => *self = Session::Released,
+        }
+    }
+
+    /// Whether a body compressed as it is sent is in progress.
+    pub fn is_compressing(&self) -> bool {
+        match self {
+            Session::Native(connection) => connection.is_compressing(),
+            Session::Wasm(guest) => guest.is_compressing(),
+            Session::Released | Session::Lost => false,
         }
     }
 

@@ -26,7 +26,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{Credential, Exchange, FileRange, Options, Step, Time, Wait};
+use exports::hhttpp::server::http1::{
+    Allowance, Batch, Credential, Exchange, FileRange, Options, Step, Time, Wait,
+};
 use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::DescriptorStat;
@@ -176,6 +178,7 @@ impl Guests {
             connection,
             ticks: self.ticks(),
             pending: VecDeque::new(),
+            compressing: false,
         })
     }
 
@@ -300,14 +303,29 @@ pub struct GuestConnection {
     ticks: u64,
     /// Steps the guest returned in its last batch and the host has not taken yet.
     pending: VecDeque<hhttpp::Step>,
+    /// Whether, after its last batch, the guest is compressing a body as it sends it.
+    compressing: bool,
+}
+
+impl From<hhttpp::responder::Allowance> for Allowance {
+    fn from(allowance: hhttpp::responder::Allowance) -> Allowance {
+        Allowance {
+            streamed_compression: allowance.streamed_compression,
+        }
+    }
 }
 
 impl GuestConnection {
     /// Hands the guest bytes that arrived at `now` (empty: the client closed its side); the steps
     /// that follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
-    pub async fn feed(&mut self, data: &[u8], now: Now) -> Result<()> {
+    pub async fn feed(
+        &mut self,
+        data: &[u8],
+        now: Now,
+        allowance: hhttpp::responder::Allowance,
+    ) -> Result<()> {
         self.start_call();
-        let steps = self
+        let batch = self
             .server
             .hhttpp_server_http1()
             .connection()
@@ -317,22 +335,33 @@ impl GuestConnection {
                 data,
                 now.into(),
                 FEED_MAX_BYTES,
+                allowance.into(),
             )
             .await?;
-        self.take_steps(steps)
+        self.take_batch(batch)
     }
 
     /// Tells the guest the deadline of its last `receive` has come; the steps that follow wait in
     /// `pending`.
-    pub async fn expire(&mut self, now: Now) -> Result<()> {
+    pub async fn expire(
+        &mut self,
+        now: Now,
+        allowance: hhttpp::responder::Allowance,
+    ) -> Result<()> {
         self.start_call();
-        let steps = self
+        let batch = self
             .server
             .hhttpp_server_http1()
             .connection()
-            .call_expire(&mut self.store, self.connection, now.into(), FEED_MAX_BYTES)
+            .call_expire(
+                &mut self.store,
+                self.connection,
+                now.into(),
+                FEED_MAX_BYTES,
+                allowance.into(),
+            )
             .await?;
-        self.take_steps(steps)
+        self.take_batch(batch)
     }
 
     /// A step the guest returned in its last batch and the host has not taken yet.
@@ -341,18 +370,29 @@ impl GuestConnection {
     }
 
     /// The next step, as the core's own; the guest is called only when its last batch is used up.
-    pub async fn next(&mut self, max_bytes: u32, now: Now) -> Result<hhttpp::Step> {
+    pub async fn next(
+        &mut self,
+        max_bytes: u32,
+        now: Now,
+        allowance: hhttpp::responder::Allowance,
+    ) -> Result<hhttpp::Step> {
         if let Some(step) = self.pending.pop_front() {
             return Ok(step);
         }
         self.start_call();
-        let steps = self
+        let batch = self
             .server
             .hhttpp_server_http1()
             .connection()
-            .call_next(&mut self.store, self.connection, now.into(), max_bytes)
+            .call_next(
+                &mut self.store,
+                self.connection,
+                now.into(),
+                max_bytes,
+                allowance.into(),
+            )
             .await?;
-        self.take_steps(steps)?;
+        self.take_batch(batch)?;
         // A guest that returns no step would stall the connection: treat it as closing.
         Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
     }
@@ -366,9 +406,15 @@ impl GuestConnection {
         self.store.set_epoch_deadline(IN_PLACE_TICKS);
     }
 
+    /// Whether, after its last batch, the guest is compressing a body as it sends it.
+    pub fn is_compressing(&self) -> bool {
+        self.compressing
+    }
+
     /// Queues the steps of one batch, as the core's own.
-    fn take_steps(&mut self, steps: Vec<Step>) -> Result<()> {
-        for step in steps {
+    fn take_batch(&mut self, batch: Batch) -> Result<()> {
+        self.compressing = batch.compressing;
+        for step in batch.steps {
             let step = match step {
                 Step::Send(bytes) => hhttpp::Step::Send(bytes),
                 Step::SendFile(range) => hhttpp::Step::SendFile(self.take_file(range)?),

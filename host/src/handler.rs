@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at};
 
 use crate::clock::Clock;
+use crate::compression_slots::CompressionSlot;
 use crate::engine::{Engine, Session};
 use crate::server::ServeOptions;
 use crate::transport::Transport;
@@ -55,6 +56,8 @@ pub struct Handler<'a, S> {
     clock: &'a Clock,
     stop: watch::Receiver<bool>,
     session: Session,
+    /// Whether the session holds one of the bodies compressed as they are sent that all share.
+    compression: CompressionSlot,
     /// What the session answered when asked for the step after a `Send` (see [`Handler::send`]).
     peeked: Option<wasmtime::Result<Step>>,
     /// Whether bytes of the current response have gone out (a failure then cannot become a 500).
@@ -87,6 +90,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             clock,
             stop,
             session,
+            compression: engine.compression_slot(),
             peeked: None,
             responding: false,
         };
@@ -115,7 +119,13 @@ impl<'a, S: Transport> Handler<'a, S> {
 
     async fn next_step(&mut self) -> wasmtime::Result<Step> {
         let limit = self.options.call_limit;
-        self.session.next(MAX_CHUNK, self.clock.now(), limit).await
+        let allowance = self.compression.allowance();
+        let step = self
+            .session
+            .next(MAX_CHUNK, self.clock.now(), limit, allowance)
+            .await;
+        self.compression.update(self.session.is_compressing());
+        step
     }
 
     /// Writes `bytes`. The session's next step is looked at first: a file range following a head
@@ -141,9 +151,16 @@ impl<'a, S: Transport> Handler<'a, S> {
             next => self.peeked = Some(next),
         }
         match timeout(write_timeout, self.stream.write_all(bytes)).await {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::End, // the client stopped reading
+            Ok(Ok(())) => {}
+            _ => return Flow::End, // the client stopped reading
         }
+        // More of a body made step by step (compressed as it is sent, say): each step costs a
+        // share of work, so let the connections queued on this worker have their turn between
+        // two (a write to a socket with room never waits, so nothing else would yield).
+        if matches!(self.peeked, Some(Ok(Step::Send(_)))) {
+            tokio::task::yield_now().await;
+        }
+        Flow::Continue
     }
 
     async fn send_file(&mut self, send: FileSend) -> Flow {
@@ -218,9 +235,16 @@ impl<'a, S: Transport> Handler<'a, S> {
                 self.resume(data).await
             }
             _ if self.session.is_released() => return Flow::End,
-            Arrival::Deadline => self.session.expire(now, limit).await,
-            Arrival::Bytes(data) => self.session.feed(data, now, limit).await,
+            Arrival::Deadline => {
+                let allowance = self.compression.allowance();
+                self.session.expire(now, limit, allowance).await
+            }
+            Arrival::Bytes(data) => {
+                let allowance = self.compression.allowance();
+                self.session.feed(data, now, limit, allowance).await
+            }
         };
+        self.compression.update(self.session.is_compressing());
         match handed {
             Ok(()) => Flow::Continue,
             Err(error) => self.failed(&error).await,
@@ -238,7 +262,10 @@ impl<'a, S: Transport> Handler<'a, S> {
                 return Err(error);
             }
         };
-        self.session.feed(data, now, self.options.call_limit).await
+        let allowance = self.compression.allowance();
+        self.session
+            .feed(data, now, self.options.call_limit, allowance)
+            .await
     }
 
     /// The client's next bytes, unless the deadline comes first, the stream fails, or (between

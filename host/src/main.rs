@@ -10,6 +10,7 @@ mod addresses;
 mod banner;
 mod cache;
 mod clock;
+mod compression_slots;
 mod engine;
 mod guest;
 mod guest_files;
@@ -105,8 +106,8 @@ fn run(cli: Cli) -> Result<()> {
         return sandbox_check::run(Arc::new(guests), &root);
     }
     let engine = match cli.engine {
-        EngineKind::Wasm => Engine::Wasm(Box::new(Guests::new(&config, &root, limits)?)),
-        EngineKind::Native => Engine::Native(Arc::new(config.clone()), root.folder()?),
+        EngineKind::Wasm => Engine::wasm(Guests::new(&config, &root, limits)?),
+        EngineKind::Native => Engine::native(Arc::new(config.clone()), root.folder()?),
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;

@@ -56,7 +56,7 @@ pub async fn run(
     // CPU deadlines count epoch ticks. They are driven by their own thread, not a tokio task: a
     // task could be starved by the very guests whose time it measures.
     let running = Arc::new(AtomicBool::new(true));
-    if let Some(wasm) = engine.wasm().cloned() {
+    if let Some(wasm) = engine.wasm_engine().cloned() {
         let running = running.clone();
         std::thread::Builder::new()
             .name("hhttpp-epoch".into())

@@ -20,6 +20,29 @@ const COPY_CHUNK: usize = 64 * 1024;
 const RECEIVE_CHUNK: usize = 64 * 1024;
 /// The same over TLS, where the buffer is held while waiting (one TLS record at most).
 const TLS_RECEIVE_CHUNK: usize = 16 * 1024;
+/// Most bytes one `sendfile(2)` call is asked for (nginx's `sendfile_max_chunk` is the same).
+#[cfg(target_os = "linux")]
+const SENDFILE_MAX: usize = 2 * 1024 * 1024;
+/// Bytes of a file range written before the task yields to the others on its worker: a client
+/// reading as fast as loopback allows never fills its socket, so nothing else would make the
+/// task wait (tokio's own budget let one download hold a worker for hundreds of milliseconds).
+const SEND_PER_TURN: u64 = 4 * 1024 * 1024;
+
+/// Counts bytes sent and yields to the runtime after every [`SEND_PER_TURN`] of them.
+#[derive(Debug, Default)]
+struct Turns {
+    since_yield: u64,
+}
+
+impl Turns {
+    async fn sent(&mut self, bytes: u64) {
+        self.since_yield += bytes;
+        if self.since_yield >= SEND_PER_TURN {
+            self.since_yield = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
 
 /// A connection to a client that can write a file range.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
@@ -78,10 +101,14 @@ impl Transport for TcpStream {
         use tokio::io::Interest;
         let end = offset.saturating_add(len);
         let mut position = offset;
+        let mut turns = Turns::default();
         while position < end {
             // The kernel takes what fits in the socket buffer; a full buffer is `WouldBlock`,
-            // which `async_io` turns into waiting for the socket to become writable.
-            let count = usize::try_from(end - position).unwrap_or(usize::MAX);
+            // which `async_io` turns into waiting for the socket to become writable. At most
+            // SENDFILE_MAX a call: to a client that reads as fast as it is sent, one call would
+            // otherwise go on in the kernel, holding this worker, until the whole range is sent.
+            let count =
+                usize::try_from(end - position).map_or(SENDFILE_MAX, |n| n.min(SENDFILE_MAX));
             let socket: &TcpStream = self;
             let send = socket.async_io(Interest::WRITABLE, || {
                 rustix::fs::sendfile(socket, file, Some(&mut position), count)
@@ -89,7 +116,7 @@ impl Transport for TcpStream {
             });
             match timeout(write_timeout, send).await {
                 Ok(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(Ok(_)) => {}
+                Ok(Ok(sent)) => turns.sent(sent as u64).await,
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(error)) => return Err(error),
                 Err(_) => return Err(io::ErrorKind::TimedOut.into()),
@@ -170,6 +197,7 @@ async fn copy_range<S: AsyncWrite + Unpin>(
     let mut buffer = vec![0u8; COPY_CHUNK.min(usize::try_from(len).unwrap_or(COPY_CHUNK))];
     let mut position = offset;
     let end = offset.saturating_add(len);
+    let mut turns = Turns::default();
     while position < end {
         let want = usize::try_from(end - position).map_or(buffer.len(), |n| n.min(buffer.len()));
         let n = file.read_at(&mut buffer[..want], position)?;
@@ -181,6 +209,7 @@ async fn copy_range<S: AsyncWrite + Unpin>(
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         }
         position += n as u64;
+        turns.sent(n as u64).await;
     }
     Ok(())
 }

@@ -69,6 +69,40 @@ pub fn hhttpp_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hhttpp")))
 }
 
+/// `hhttpp.wasm` (the `wasi:cli/run` component) under test: this build's, or the one
+/// `HHTTPP_TEST_COMPONENT` names.
+pub fn component() -> PathBuf {
+    std::env::var_os("HHTTPP_TEST_COMPONENT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("HHTTPP_COMPONENT")))
+}
+
+/// `hhttpp-http.wasm` (the wasi:http component) under test: this build's, or the one
+/// `HHTTPP_TEST_HTTP_COMPONENT` names.
+pub fn http_component() -> PathBuf {
+    std::env::var_os("HHTTPP_TEST_HTTP_COMPONENT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("HHTTPP_HTTP_COMPONENT")))
+}
+
+/// The server of `door` on the folder at `path`, with `extra` flags: the native binary's engines
+/// (`wasm`, `native`), or `wasmtime-run` (`hhttpp.wasm` under `wasmtime run`).
+pub fn serve_door(path: &Path, door: &str, extra: &[&str]) -> Server {
+    if door == "wasmtime-run" {
+        let mut command = Command::new("wasmtime");
+        command
+            .args(["run", "-S", "inherit-network", "--dir"])
+            .arg(path)
+            .arg(component())
+            .args(["0", "--bind", "127.0.0.1"])
+            .args(extra);
+        return Server::spawn(command);
+    }
+    let mut args = vec!["--engine", door];
+    args.extend_from_slice(extra);
+    Server::hhttpp_with(path, &args)
+}
+
 /// A running server process, killed (by PID, through its handle) when dropped; or a port some
 /// other process serves on ([`Server::attach`]).
 pub struct Server {
