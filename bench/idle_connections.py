@@ -45,7 +45,8 @@ def main():
         f.write("<p>idle</p>")
     server = subprocess.Popen(
         [os.path.join(ROOT, "target/release/hhttpp"), "0", "-b", "127.0.0.1", "-d", site, "-q",
-         "--engine", args.engine, "--max-connections", str(args.connections + 100), "--idle-timeout", "600"],
+         "--engine", args.engine, "--max-connections", str(args.connections + 100),
+         "--max-per-address", str(args.connections + 100), "--idle-timeout", "600"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     sockets = []
     try:

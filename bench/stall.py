@@ -21,6 +21,8 @@ and from issue 20:
 - downloads: 50 clients download the 64 MiB text as it is, again and again
 - never readers: 50 clients ask for a 64 MiB file and read nothing (run with a short write
   timeout: the server is started with `--write-timeout 1`)
+- slot hog: 1,500 connections from 127.0.0.1 that each send a byte of a request head every 5 s
+  (a closed one is opened again at once); the probe comes from 127.0.0.2
 
 Every process it starts is stopped by PID. Do not run it while anything else is building.
 """
@@ -71,10 +73,12 @@ def make_site(base):
     return site
 
 
-def get(port, path, timeout=10):
-    """One request on a fresh connection; the whole response, or None if none came in time."""
+def get(port, path, timeout=10, source=None):
+    """One request on a fresh connection (from the loopback address `source`, if given); the whole
+    response, or None if none came in time."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        address = (source, 0) if source else None
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=address) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while True:
@@ -113,6 +117,52 @@ def downloaders(port, path, headers, clients, until):
     return [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
 
 
+def slot_hog(port, connections, until):
+    """`connections` connections from 127.0.0.1 that each send a byte of a head every 5 s, each
+    opened again as soon as the server closes it, until `until`."""
+    head = b"GET /ok.txt HTTP/1.1\r\nHost: s\r\nX-Slow: " + b"a" * 200
+
+    def hold():
+        held = [None] * connections
+        sent = [0] * connections
+        next_byte = 0.0
+        while time.time() < until:
+            trickle = time.time() >= next_byte
+            if trickle:
+                next_byte = time.time() + 5
+            for i in range(connections):
+                sock = held[i]
+                if sock is None:
+                    try:
+                        sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+                        sock.setblocking(False)
+                        held[i], sent[i] = sock, 0
+                    except OSError:
+                        continue
+                try:
+                    if sock.recv(512) == b"":
+                        raise OSError("closed")
+                    raise OSError("answered")
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    sock.close()
+                    held[i] = None
+                    continue
+                if trickle:
+                    try:
+                        sock.send(head[sent[i] % len(head):][:1])
+                        sent[i] += 1
+                    except OSError:
+                        sock.close()
+                        held[i] = None
+            time.sleep(0.05)
+        for sock in held:
+            if sock is not None:
+                sock.close()
+    return [threading.Thread(target=hold, daemon=True)]
+
+
 def never_readers(port, path, clients, until):
     """`clients` connections that each ask for `path` and read nothing, held until `until`."""
     def hold():
@@ -141,7 +191,7 @@ def fifo_swapper(site, until):
     return [threading.Thread(target=loop, daemon=True)]
 
 
-def probe_during(port, attack, until):
+def probe_during(port, attack, until, source=None):
     """Runs `attack` (which makes the attackers' threads) in a child process, so that the probe's
     timing never waits for the attackers' hold on Python's interpreter lock, and probes."""
     attacker = os.fork()
@@ -156,7 +206,7 @@ def probe_during(port, attack, until):
     waits = []
     while time.time() < until:
         started = time.time()
-        response = get(port, "/ok.txt")
+        response = get(port, "/ok.txt", source=source)
         ok = response is not None and response.startswith(b"HTTP/1.1 200") and response.endswith(b"ok")
         waits.append(time.time() - started if ok else 10.0)
         time.sleep(0.1)
@@ -212,7 +262,10 @@ def main():
             ("sparse text", [], lambda port, until: downloaders(port, "/sparse.txt", br, 1, until)),
             ("downloads", [], lambda port, until: downloaders(port, "/big.txt", "", 50, until)),
             ("never readers", ["--write-timeout", "1"], lambda port, until: never_readers(port, "/big.txt", 50, until)),
+            ("slot hog", [], lambda port, until: slot_hog(port, 1500, until)),
         ]
+        # The slot hog's probe comes from another loopback address than its connections.
+        probe_source = {"slot hog": "127.0.0.2"}
         if args.attacks:
             chosen = args.attacks.split(",")
             attacks = [a for a in attacks if a[0] in chosen]
@@ -226,7 +279,7 @@ def main():
                     try:
                         cpu = cpu_seconds(proc.pid)
                         until = time.time() + args.seconds
-                        waits = probe_during(port, lambda: attack(port, until), until)
+                        waits = probe_during(port, lambda: attack(port, until), until, probe_source.get(name))
                         cpu = cpu_seconds(proc.pid) - cpu
                     finally:
                         stop(proc)

@@ -53,6 +53,10 @@ pub struct Timeouts {
     pub request: Duration,
     /// A kept-alive connection may wait this long for its next request (then it closes).
     pub idle: Duration,
+    /// A new connection must send its first byte within this (or `idle`, if shorter), then it
+    /// closes: a connection that sends nothing holds a slot every client shares. (A browser's
+    /// preconnected socket closed this way is opened again when it is needed.)
+    pub first_byte: Duration,
     /// A client that takes no bytes of a response for this long is dropped. The core cannot see
     /// writes: drivers keep this one ([`crate::driver`] does).
     pub write: Duration,
@@ -63,6 +67,7 @@ impl Default for Timeouts {
         Timeouts {
             request: Duration::from_secs(10),
             idle: Duration::from_secs(20),
+            first_byte: Duration::from_secs(5),
             write: Duration::from_secs(30),
         }
     }

@@ -91,6 +91,8 @@ pub struct Connection {
     input: Vec<u8>,
     /// The client closed its side: no more input will come.
     input_closed: bool,
+    /// Whether any byte has come yet (until then the first-byte deadline applies).
+    heard_from: bool,
     /// Bodies of at least this many bytes that are one file range are handed to the caller as
     /// [`Step::SendFile`] instead of being read here.
     hand_off_from: Option<u64>,
@@ -165,6 +167,7 @@ impl Connection {
             config,
             input: Vec::new(),
             input_closed: false,
+            heard_from: false,
             hand_off_from: None,
             root: Root::Named(None),
             request_started: None,
@@ -215,6 +218,7 @@ impl Connection {
         if data.is_empty() {
             self.input_closed = true;
         } else if !matches!(self.state, State::Closed) {
+            self.heard_from = true;
             self.request_started.get_or_insert(now.monotonic);
             self.input.extend_from_slice(data);
         }
@@ -236,13 +240,16 @@ impl Connection {
         matches!(self.state, State::Head) && self.input.is_empty()
     }
 
-    /// The wait a `Receive` step carries now: the idle deadline between requests, the request
-    /// deadline (from its first byte) within one.
+    /// The wait a `Receive` step carries now: the first-byte deadline of a new connection, the
+    /// idle deadline between requests, the request deadline (from its first byte) within one.
     fn wait(&self) -> Wait {
         let idle = self.is_idle();
         let timeouts = &self.config.timeouts;
         let until = match self.request_started {
             Some(started) if !idle => started + timeouts.request,
+            _ if idle && !self.heard_from => {
+                self.idle_since + timeouts.idle.min(timeouts.first_byte)
+            }
             _ if idle => self.idle_since + timeouts.idle,
             _ => self.idle_since + timeouts.request,
         };
@@ -918,7 +925,8 @@ mod tests {
     #[test]
     fn a_body_that_compresses_to_nothing_is_compressed_a_megabyte_a_step() {
         let dir = site();
-        let spaces = vec![b' '; 8 << 20];
+        // Short of the size past which a body this compressible is cut off (see the driver's tests).
+        let spaces = vec![b' '; 3 << 20];
         std::fs::write(dir.path().join("spaces.txt"), &spaces).unwrap();
         let mut conn = connection(&dir);
         conn.feed(
@@ -937,8 +945,8 @@ mod tests {
                 other => panic!("unexpected {other:?} after {steps} steps"),
             }
         }
-        // 8 MiB in, a few KiB out: at most about a megabyte of it compressed per step.
-        assert!(steps >= 8, "{steps} steps");
+        // 3 MiB in, a few KiB out: at most about a megabyte of it compressed per step.
+        assert!(steps >= 3, "{steps} steps");
         let (_, body) = split_response(&sent);
         assert_eq!(decode(Coding::Gzip, &body), spaces);
     }

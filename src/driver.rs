@@ -443,6 +443,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_connection_that_sends_nothing_closes_at_its_first_byte_deadline() {
+        let dir = TempDir::new();
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut silent = Memory::new(Vec::<Vec<u8>>::new(), false);
+        let first_byte = Status::Reading {
+            until: Duration::from_secs(5),
+            idle: true,
+        };
+        assert_eq!(driver.pump(&mut silent, at(0)), first_byte);
+        assert_eq!(driver.pump(&mut silent, at(5)), Status::Closed);
+        assert!(silent.output.is_empty());
+        // Its first byte gives it the request's deadline, counted from that byte.
+        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut slow = Memory::new(["G"], false);
+        assert_eq!(
+            driver.pump(&mut slow, at(3)),
+            Status::Reading {
+                until: Duration::from_secs(13),
+                idle: false
+            }
+        );
+    }
+
+    #[test]
     fn a_pipelining_client_yields_after_its_share() {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("a.txt"), "a").unwrap();

@@ -103,22 +103,18 @@ fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
 
 #[test]
 fn connections_beyond_the_cap_get_503_and_slots_free_up() {
+    let site = site();
+    write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
     for engine in ENGINES {
-        let site = site();
         let server =
             Server::hhttpp_with(site.path(), &["--engine", engine, "--max-connections", "2"]);
-        let mut first = server.connect();
-        let second = server.connect();
-        first
-            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        assert_eq!(read_response(&mut first, false).status, 200); // both slots are surely taken now
+        // Both slots held by connections being answered (one only waiting would give its slot).
+        let busy = support::busy_connections(&server, 2, "/big.bin");
         let mut third = server.connect();
         let response = read_response(&mut third, false);
         assert_eq!(response.status, 503);
         assert_eq!(response.header("Connection"), Some("close"));
-        drop(first);
-        drop(second);
+        drop(busy);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let status = server.get("/ok.txt").status;

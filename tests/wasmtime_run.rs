@@ -228,14 +228,11 @@ fn the_same_limits_as_the_native_binary() {
         site.path(),
         &["--max-connections", "2", "--write-timeout", "1"],
     );
-    // Beyond the cap: 503, and the slot frees up when a client leaves.
-    let first = server.connect();
-    let second = server.connect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Beyond the cap, with both slots busy: 503, and the slot frees up when a client leaves.
+    let busy = support::busy_connections(&server, 2, "/big.bin");
     let refused = server.get("/ok.txt");
     assert_eq!(refused.status, 503);
-    drop(first);
-    drop(second);
+    drop(busy);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(server.get("/ok.txt").text(), "ok");
     // A client that stops reading is dropped after the write timeout; others are served meanwhile.
@@ -345,9 +342,9 @@ fn every_connection_beyond_the_cap_reads_its_503() {
     // unread would reset the connection and lose the 503 (about half were lost so).
     let site = Site::new();
     site.file("ok.txt", "ok");
+    support::write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
     let server = serve(site.path(), &["--max-connections", "2", "-q"]);
-    let _held = [server.connect(), server.connect()];
-    std::thread::sleep(Duration::from_millis(200));
+    let _held = support::busy_connections(&server, 2, "/big.bin");
     for _ in 0..3 {
         let mut burst: Vec<TcpStream> = (0..20).map(|_| server.connect()).collect();
         for stream in &mut burst {
@@ -440,7 +437,14 @@ fn a_thousand_clients_at_once_each_get_every_byte() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     site.file("one-mib.bin", &body);
-    let server = serve(site.path(), &["-q", "--max-connections", "2000"]);
+    let flags = [
+        "-q",
+        "--max-connections",
+        "2000",
+        "--max-per-address",
+        "2000",
+    ];
+    let server = serve(site.path(), &flags);
     // All connect first; then all ask; then all read.
     let mut clients: Vec<TcpStream> = (0..1000).map(|_| server.connect()).collect();
     for client in &mut clients {

@@ -5,6 +5,7 @@
 //! cannot honour one refuses it by name, saying why ([`Door`]), and never ignores it.
 
 pub mod access_log;
+pub mod admission;
 pub mod serving;
 
 use std::ffi::OsString;
@@ -126,9 +127,17 @@ pub struct Cli {
     #[arg(long)]
     pub qr: bool,
 
-    /// Most connections served at once; more are answered 503.
+    /// Most connections served at once. When all are held, the oldest one that is only waiting
+    /// (idle, part-way through a request head, or in its TLS handshake) is closed for a newcomer;
+    /// if none is, the newcomer is answered 503 (closed, over TLS).
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Most connections one client address may hold at once (an IPv6 /64 counts as one address);
+    /// beyond it, the same rule as for --max-connections, within that address. Raise it behind a
+    /// proxy on the same machine, whose connections all come from one address.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_address: u32,
 
     /// Seconds a client has to send a whole request head (and any body) once it starts one.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
@@ -327,6 +336,7 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ("tls", "--tls", NO_TLS),
     ("qr", "--qr", NO_ADDRESSES),
     ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
+    ("max_per_address", "--max-per-address", PLATFORM_CONNECTIONS),
     ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
     ("idle_timeout", "--idle-timeout", PLATFORM_CONNECTIONS),
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
@@ -389,6 +399,16 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+impl Cli {
+    /// The caps on connection slots.
+    pub fn caps(&self) -> admission::Caps {
+        admission::Caps {
+            connections: self.max_connections as usize,
+            per_address: self.max_per_address as usize,
+        }
+    }
+}
 
 impl Cli {
     /// Parses `args` (the program name first) for `door`.
@@ -467,6 +487,7 @@ impl Cli {
             request: Duration::from_secs_f64(self.header_timeout),
             idle: Duration::from_secs_f64(self.idle_timeout),
             write: Duration::from_secs_f64(self.write_timeout),
+            ..hhttpp::Timeouts::default()
         }
     }
 }

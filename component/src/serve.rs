@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use hhttpp::driver::{Driver, Status, Transport};
 use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Exchange, Now};
+use hhttpp_cli::admission::{self, AddressKey, Admit, Caps, Held};
 use hhttpp_cli::{Cli, CliError, Door};
 use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{Pollable, poll};
@@ -308,6 +309,9 @@ struct Client {
     streams: Streams,
     socket: TcpSocket,
     peer: IpAddr,
+    /// The scope its address is counted in, and when it was accepted.
+    key: AddressKey,
+    opened: Duration,
     status: Status,
     /// Closed by the server, and not yet done with: see [`Closing`].
     closing: Option<Closing>,
@@ -355,6 +359,8 @@ impl Client {
             },
             socket,
             peer,
+            key: AddressKey::of(peer),
+            opened: start.monotonic,
             // Due at once: a new client may have sent its request already.
             status: Status::Reading {
                 until: start.monotonic,
@@ -364,26 +370,35 @@ impl Client {
         }
     }
 
-    /// A connection beyond the cap: answered `503`, then closed and lingering.
-    fn refused(
-        config: &Arc<Config>,
-        socket: TcpSocket,
-        input: InputStream,
-        output: OutputStream,
-    ) -> Client {
-        let mut client = Client::new(config, socket, input, output);
+    /// A connection beyond a cap: answered `503` saying why, then closed and lingering.
+    fn refuse(&mut self, message: &str) {
         let start = now();
-        let sent = refuse(&client.streams.output).is_ok();
-        client.status = Status::Closed;
-        client.close(start);
+        let sent = refuse(&self.streams.output, message).is_ok();
+        self.status = Status::Closed;
+        self.close(start);
         if !sent {
             // Nothing to linger for.
-            client.closing = Some(Closing {
+            self.closing = Some(Closing {
                 linger_until: start.monotonic,
                 drained: true,
             });
         }
-        client
+    }
+
+    /// Closes a connection that is only waiting, for a newcomer to take its slot.
+    fn evict(&mut self) {
+        self.status = Status::Closed;
+        self.close(now());
+    }
+
+    /// What the admission rule needs to know of this client (see `hhttpp_cli::admission`).
+    fn held(&self, id: usize) -> Held<usize> {
+        Held {
+            id,
+            key: self.key,
+            opened: self.opened,
+            waiting: self.closing.is_none() && matches!(self.status, Status::Reading { .. }),
+        }
     }
 
     /// Whether this client holds a slot under the cap: being served, or parked with a write in
@@ -494,7 +509,6 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     if let Some(warning) = cli.cleartext_warning() {
         eprintln!("hhttpp: {warning}");
     }
-    let max_clients = cli.max_connections as usize;
     let mut clients: Vec<Client> = Vec::new();
     let budget = Budget::new();
     let mut first = 0;
@@ -534,7 +548,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         }
         for (index, listener) in listeners.iter().enumerate() {
             if ready.listeners.contains(&index) {
-                accept(listener, &config, &mut clients, max_clients);
+                accept(listener, &config, &mut clients, cli.caps());
             }
         }
     }
@@ -610,31 +624,44 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
     found
 }
 
-/// Accepts every waiting connection; beyond `max_clients` being served, each is answered `503`
-/// and closed. A refused connection then lingers like any closed one (so its client reads the
+/// Accepts every waiting connection, within the caps on slots (`hhttpp_cli::admission`): beyond
+/// them the oldest client only waiting is closed for the newcomer, or, with none, the newcomer is
+/// answered `503`. A refused connection then lingers like any closed one (so its client reads the
 /// `503` rather than a reset for the request it had sent) while clients, served or lingering, are
 /// fewer than twice the cap; beyond that it is closed at once.
-fn accept(
-    listener: &TcpSocket,
-    config: &Arc<Config>,
-    clients: &mut Vec<Client>,
-    max_clients: usize,
-) {
+fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>, caps: Caps) {
     loop {
         match listener.accept() {
             Ok((socket, input, output)) => {
-                let serving = clients.iter().filter(|c| c.is_serving()).count();
-                if serving < max_clients {
-                    clients.push(Client::new(config, socket, input, output));
-                } else if clients.len() < max_clients.saturating_mul(2) {
-                    clients.push(Client::refused(config, socket, input, output));
-                } else {
-                    // Too many lingering too: close now. Reading what the client sent so far
-                    // makes a reset (losing the 503) less likely, not impossible.
-                    let _ = refuse(&output);
-                    let _ = input.read(CHUNK as u64);
-                    drop((input, output));
-                    let _ = socket.shutdown(ShutdownType::Both);
+                let mut client = Client::new(config, socket, input, output);
+                let held: Vec<Held<usize>> = clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.is_serving())
+                    .map(|(id, c)| c.held(id))
+                    .collect();
+                let message = match admission::admit(client.key, &held, caps) {
+                    Admit::Admit => None,
+                    Admit::Evict(id) => {
+                        clients[id].evict();
+                        None
+                    }
+                    Admit::AddressFull => Some("This address holds as many connections as it may."),
+                    Admit::Full => Some("The server is serving as many connections as it may."),
+                };
+                match message {
+                    None => clients.push(client),
+                    Some(message) if clients.len() < caps.connections.saturating_mul(2) => {
+                        client.refuse(message);
+                        clients.push(client);
+                    }
+                    Some(message) => {
+                        // Too many lingering too: close now. Reading what the client sent so far
+                        // makes a reset (losing the 503) less likely, not impossible.
+                        let _ = refuse(&client.streams.output, message);
+                        let _ = client.streams.input.read(CHUNK as u64);
+                        drop(client);
+                    }
                 }
             }
             Err(ErrorCode::WouldBlock) => return,
@@ -649,12 +676,8 @@ fn accept(
 /// Writes a `503` to a connection beyond the cap, and waits until it is handed to the socket
 /// (a shutdown before that would lose it). The wait is short: a page of a few hundred bytes on a
 /// connection that has sent nothing yet fits its empty send buffer at once.
-fn refuse(output: &OutputStream) -> Result<(), StreamError> {
-    let page = hhttpp::wire::standalone_error(
-        503,
-        "The server is serving as many connections as it may.",
-        SystemTime::now(),
-    );
+fn refuse(output: &OutputStream, message: &str) -> Result<(), StreamError> {
+    let page = hhttpp::wire::standalone_error(503, message, SystemTime::now());
     // At most 4,096 bytes a call (WASI); the page is far shorter.
     output.blocking_write_and_flush(&page[..page.len().min(4096)])
 }

@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::compression_slots::CompressionSlot;
 use crate::engine::{Engine, Session};
 use crate::server::ServeOptions;
+use crate::slots::{Phase, Slot};
 use crate::transport::Transport;
 
 /// How long an idle connection keeps its wasm instance (or natively, its folder handle) before
@@ -32,9 +33,13 @@ const MAX_CHUNK: u32 = 256 * 1024;
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Whether the connection goes on after a step.
+#[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
     End,
+    /// The client took no bytes for the write timeout: reset the connection rather than close it
+    /// gracefully (see [`Transport::abort`]).
+    Abort,
 }
 
 /// What a wait for the client's bytes brought.
@@ -51,6 +56,8 @@ enum Arrival {
 pub struct Handler<'a, S> {
     stream: S,
     peer: SocketAddr,
+    /// The connection's slot, which says what it is doing (see [`crate::slots`]).
+    slot: Slot,
     engine: &'a Engine,
     options: &'a ServeOptions,
     clock: &'a Clock,
@@ -69,6 +76,7 @@ impl<'a, S: Transport> Handler<'a, S> {
     pub async fn serve(
         stream: S,
         peer: SocketAddr,
+        slot: Slot,
         engine: &'a Engine,
         options: &'a ServeOptions,
         clock: &'a Clock,
@@ -85,6 +93,7 @@ impl<'a, S: Transport> Handler<'a, S> {
         let mut handler = Handler {
             stream,
             peer,
+            slot,
             engine,
             options,
             clock,
@@ -94,8 +103,15 @@ impl<'a, S: Transport> Handler<'a, S> {
             peeked: None,
             responding: false,
         };
-        while let Flow::Continue = handler.step().await {}
-        linger_close(handler.stream).await;
+        let mut flow = Flow::Continue;
+        while flow == Flow::Continue {
+            flow = handler.step().await;
+        }
+        if flow == Flow::Abort {
+            handler.stream.abort();
+        } else {
+            linger_close(handler.stream).await;
+        }
     }
 
     /// Takes the session's next step and carries it out.
@@ -137,13 +153,8 @@ impl<'a, S: Transport> Handler<'a, S> {
         match self.next_step().await {
             // (Never for an empty range, which would leave the head held.)
             Ok(Step::SendFile(file)) if file.len > 0 => {
-                if self
-                    .stream
-                    .send_before_more(bytes, write_timeout)
-                    .await
-                    .is_err()
-                {
-                    return Flow::End; // the client stopped reading
+                if let Err(error) = self.stream.send_before_more(bytes, write_timeout).await {
+                    return stopped(&error);
                 }
                 return self.send_file(file).await;
             }
@@ -152,7 +163,8 @@ impl<'a, S: Transport> Handler<'a, S> {
         }
         match timeout(write_timeout, self.stream.write_all(bytes)).await {
             Ok(Ok(())) => {}
-            _ => return Flow::End, // the client stopped reading
+            Ok(Err(_)) => return Flow::End, // the client left
+            Err(_) => return Flow::Abort,   // the client stopped reading
         }
         // More of a body made step by step (compressed as it is sent, say): each step costs a
         // share of work, so let the connections queued on this worker have their turn between
@@ -183,8 +195,8 @@ impl<'a, S: Transport> Handler<'a, S> {
                         self.peer
                     );
                 }
-                // The client stopped reading, or the promised length cannot be kept.
-                Flow::End
+                // The client stopped reading or left, or the promised length cannot be kept.
+                stopped(&error)
             }
         }
     }
@@ -211,6 +223,8 @@ impl<'a, S: Transport> Handler<'a, S> {
         if wait.idle && *self.stop.borrow() {
             return Flow::End;
         }
+        // Only waiting, from now until bytes come: a newcomer may take the slot meanwhile.
+        self.slot.set_phase(Phase::Waiting);
         let mut arrival = None;
         if wait.idle {
             // An idle session gives back what it holds (a guest its instance, the native core its
@@ -225,6 +239,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             Some(arrival) => arrival,
             None => self.wait_for_bytes(wait).await,
         };
+        self.slot.set_phase(Phase::Busy);
         let now = self.clock.now();
         let limit = self.options.call_limit;
         let handed = match arrival {
@@ -268,15 +283,17 @@ impl<'a, S: Transport> Handler<'a, S> {
             .await
     }
 
-    /// The client's next bytes, unless the deadline comes first, the stream fails, or (between
-    /// requests) the server stops.
+    /// The client's next bytes, unless the deadline comes first, the stream fails, the slot goes
+    /// to a newcomer, or (between requests) the server stops.
     async fn wait_for_bytes(&mut self, wait: Wait) -> Arrival {
         let deadline = self.clock.instant(wait.until);
         let stream = &mut self.stream;
         let stop = &mut self.stop;
+        let slot = &self.slot;
         let read = async {
             tokio::select! {
                 read = stream.receive() => Some(read),
+                () = slot.evicted() => None,
                 _ = stop.wait_for(|stopping| *stopping), if wait.idle => None,
             }
         };
@@ -296,6 +313,16 @@ impl<'a, S: Transport> Handler<'a, S> {
             let page = hhttpp::wire::standalone_error(500, message, self.clock.now().wall);
             let _ = timeout(self.options.write_timeout, self.stream.write_all(&page)).await;
         }
+        Flow::End
+    }
+}
+
+/// How a connection ends after a write failed with `error`: reset if the client stopped reading
+/// (the write timed out), closed otherwise.
+fn stopped(error: &std::io::Error) -> Flow {
+    if error.kind() == std::io::ErrorKind::TimedOut {
+        Flow::Abort
+    } else {
         Flow::End
     }
 }

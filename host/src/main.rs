@@ -21,6 +21,7 @@ mod root;
 mod sandbox_check;
 mod self_signed;
 mod server;
+mod slots;
 mod throttled_log;
 mod transport;
 
@@ -92,8 +93,12 @@ fn run(cli: Cli) -> Result<()> {
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
         cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
-        // Idle connections give their instance back, so the pool is sized for busy ones.
-        instances: cli.max_connections.saturating_add(1).min(MAX_INSTANCES),
+        // Idle connections give their instance back, so the pool is sized for busy ones, with
+        // room for those closed to give their slot to a newcomer but not yet gone.
+        instances: cli
+            .max_connections
+            .saturating_add(cli.max_connections / 4 + 16)
+            .min(MAX_INSTANCES),
     };
     let (tls, certificate) = tls(&cli)?;
     // Long guest calls finish on the blocking pool (see `off_thread`), at most one per connection.
@@ -128,8 +133,9 @@ fn run(cli: Cli) -> Result<()> {
         let options = ServeOptions {
             quiet: cli.quiet,
             log_format: cli.log_format,
-            max_connections: cli.max_connections as usize,
-            handshake_timeout: config.timeouts.request,
+            caps: cli.caps(),
+            // A handshake takes milliseconds: no more time than a new connection's first byte.
+            handshake_timeout: config.timeouts.request.min(config.timeouts.first_byte),
             write_timeout: config.timeouts.write,
             grace_period: Duration::from_secs(10),
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.

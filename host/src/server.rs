@@ -1,5 +1,6 @@
-//! The listener: accepting connections (and their TLS handshakes) within the connection cap,
-//! giving each a task and a [`Handler`], and shutting down gracefully on Ctrl-C or SIGTERM.
+//! The listener: accepting connections (and their TLS handshakes) within the caps on connection
+//! slots ([`crate::slots`]), giving each a task and a [`Handler`], and shutting down gracefully
+//! on Ctrl-C or SIGTERM.
 //!
 //! The host never interprets HTTP: each connection's session (a guest instance, or the core
 //! linked natively) does, deadlines included; the host answers `500` or `503` itself only where
@@ -10,8 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hhttpp_cli::LogFormat;
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use hhttpp_cli::admission::Caps;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
@@ -20,6 +22,7 @@ use crate::engine::Engine;
 use crate::guest::EPOCH_TICK;
 use crate::handler::{Handler, refuse};
 use crate::root::ServedRoot;
+use crate::slots::{Phase, Refused, Slot, Slots};
 use crate::throttled_log::ThrottledLog;
 
 /// Failed TLS handshakes, which any client can cause: a line a second at most.
@@ -30,9 +33,9 @@ static HANDSHAKE_FAILURES: ThrottledLog = ThrottledLog::new(Duration::from_secs(
 pub struct ServeOptions {
     pub quiet: bool,
     pub log_format: LogFormat,
-    /// Most connections served at once; more are answered `503` and closed.
-    pub max_connections: usize,
-    /// How long a TLS handshake may take (the request timeout: the client's first bytes).
+    /// Most connections at once, and from one address (see [`crate::slots`]).
+    pub caps: Caps,
+    /// How long a TLS handshake may take.
     pub handshake_timeout: Duration,
     /// A client that accepts no bytes of a response for this long is dropped.
     pub write_timeout: Duration,
@@ -69,7 +72,7 @@ pub async fn run(
     }
     root.watch(running.clone())?;
     let clock = Clock::start();
-    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let slots = Slots::new(options.caps, handshakes_at_once(options.caps));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -78,27 +81,30 @@ pub async fn run(
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
                     let _ = stream.set_nodelay(true);
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tokio::spawn(refuse(stream, 503, "The server is serving as many connections as it may."));
-                        continue;
+                    let phase = if tls.is_some() { Phase::Handshake } else { Phase::Waiting };
+                    let slot = match slots.admit(peer.ip(), phase) {
+                        Ok(slot) => slot,
+                        Err(refused) => {
+                            turn_away(stream, refused, tls.is_some(), &slots);
+                            continue;
+                        }
                     };
                     let engine = engine.clone();
                     let stop = stop_rx.clone();
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         match tls {
-                            None => Handler::serve(stream, peer, &engine, &options, &clock, stop).await,
+                            None => Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await,
                             // Boxed: TLS state is large, and plain connections should not pay
                             // for it in every task.
                             Some(tls) => Box::pin(async {
-                                match timeout(options.handshake_timeout, tls.accept(stream)).await {
-                                    Ok(Ok(stream)) => Handler::serve(stream, peer, &engine, &options, &clock, stop).await,
-                                    Ok(Err(error)) => HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake failed: {error}")),
-                                    Err(_) => HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake timed out")),
-                                }
+                                let Some(stream) = handshake(&tls, stream, peer, &slot, &options).await else {
+                                    return;
+                                };
+                                slot.set_phase(Phase::Waiting);
+                                Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await;
                             }).await,
                         }
-                        drop(slot);
                     });
                 }
                 Err(error) => {
@@ -114,8 +120,7 @@ pub async fn run(
     drop(listener);
     eprintln!("\nKeyboard interrupt received, exiting.");
     let _ = stop_tx.send(true);
-    let everyone = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
-    if timeout(options.grace_period, slots.acquire_many(everyone))
+    if timeout(options.grace_period, slots.emptied())
         .await
         .is_err()
     {
@@ -123,6 +128,54 @@ pub async fn run(
     }
     running.store(false, Ordering::Relaxed);
     Ok(())
+}
+
+/// TLS handshakes in progress at once: a quarter of the slots (at least 16). Each costs CPU, and
+/// a connection that never sends its hello holds a slot until the handshake timeout.
+fn handshakes_at_once(caps: Caps) -> usize {
+    (caps.connections / 4).max(16)
+}
+
+/// A TLS handshake, within its timeout, unless the slot goes to a newcomer first.
+async fn handshake(
+    tls: &TlsAcceptor,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    slot: &Slot,
+    options: &ServeOptions,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let accepted = tokio::select! {
+        accepted = timeout(options.handshake_timeout, tls.accept(stream)) => accepted,
+        () = slot.evicted() => return None,
+    };
+    match accepted {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(error)) => {
+            HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake failed: {error}"));
+            None
+        }
+        Err(_) => {
+            HANDSHAKE_FAILURES.print(&format!("hhttpp: {peer}: TLS handshake timed out"));
+            None
+        }
+    }
+}
+
+/// A connection that gets no slot: on a plain port it is answered `503` (while fewer refusals
+/// are being answered than there are slots); on a TLS port, where a plain-text answer would only
+/// break the client's handshake, and beyond that, it is closed.
+fn turn_away(stream: TcpStream, refused: Refused, tls: bool, slots: &Arc<Slots>) {
+    let Some(refusal) = slots.refusal().filter(|_| !tls) else {
+        return;
+    };
+    let message = match refused {
+        Refused::AddressFull => "This address holds as many connections as it may.",
+        Refused::Full => "The server is serving as many connections as it may.",
+    };
+    tokio::spawn(async move {
+        refuse(stream, 503, message).await;
+        drop(refusal);
+    });
 }
 
 /// Ctrl-C and SIGTERM, listened for from before the banner is printed until the server stops: a

@@ -62,6 +62,12 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
         write_timeout: Duration,
     ) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Ends the connection with a reset (`SO_LINGER` 0, as nginx's `reset_timedout_connection`):
+    /// for a client that stopped reading, a graceful close would leave the unsent bytes to the
+    /// kernel, which keeps them (and the socket, orphaned) for minutes while it retries; a few
+    /// hundred such clients once held the machine's TCP memory at its limit.
+    fn abort(self);
+
     /// Writes `bytes` that more will follow at once (a head before its file range): over TCP the
     /// kernel holds them to go out in the same segments as what follows, rather than as a small
     /// packet of their own. The next write without this flag sends them.
@@ -80,6 +86,10 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
 }
 
 impl Transport for TcpStream {
+    fn abort(self) {
+        let _ = self.set_zero_linger();
+    }
+
     async fn receive(&mut self) -> io::Result<Vec<u8>> {
         loop {
             self.readable().await?;
@@ -160,6 +170,10 @@ impl Transport for TcpStream {
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    fn abort(self) {
+        let _ = self.get_ref().0.set_zero_linger();
+    }
+
     async fn receive(&mut self) -> io::Result<Vec<u8>> {
         let mut buffer = vec![0u8; TLS_RECEIVE_CHUNK];
         let n = self.read(&mut buffer).await?;

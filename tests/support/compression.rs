@@ -292,12 +292,12 @@ pub fn assert_compresses_in_bounded_memory(start: impl FnOnce(&std::path::Path) 
     stream
         .write_all(b"HEAD /bigger.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\n\r\n")
         .unwrap();
-    let head = read_head(&mut stream);
+    let head = read_head(&mut stream).to_ascii_lowercase();
     assert!(
-        head.contains(&format!("\r\nContent-Length: {}\r\n", len + 1)),
+        head.contains(&format!("\r\ncontent-length: {}\r\n", len + 1)),
         "{head}"
     );
-    assert!(!head.contains("Content-Encoding"), "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
 }
 
 /// Writes `len` bytes of [`text_of_len`]-style text, a megabyte at a time.

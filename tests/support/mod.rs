@@ -300,6 +300,37 @@ fn wait_for_line(lines: &Mutex<Vec<String>>, stream: &str, needle: &str) -> Vec<
     panic!("no {needle:?} on {stream}: {:?}", lines.lock().unwrap());
 }
 
+/// A connection to `port` on 127.0.0.1 from the loopback address `source` (any 127.x.y.z): a
+/// client the server counts as coming from another address.
+pub fn connect_from(source: std::net::Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketType};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    rustix::net::bind(&fd, &std::net::SocketAddrV4::new(source, 0))?;
+    let server = std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    rustix::net::connect(&fd, &server)?;
+    let stream = TcpStream::from(fd);
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// `count` connections that each ask for `path` (a file large enough to fill their sockets) and
+/// read nothing: connections the server is busy answering, which it never closes for a newcomer.
+pub fn busy_connections(server: &Server, count: usize, path: &str) -> Vec<TcpStream> {
+    let held: Vec<TcpStream> = (0..count)
+        .map(|_| {
+            let mut stream = server.connect();
+            stream
+                .write_all(format!("GET {path} HTTP/1.1\r\nHost: busy\r\n\r\n").as_bytes())
+                .unwrap();
+            stream
+        })
+        .collect();
+    // Until their requests are read and their responses under way.
+    std::thread::sleep(Duration::from_millis(300));
+    held
+}
+
 /// A loopback port free now, for a server that cannot report the one it picked (socat, jco).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

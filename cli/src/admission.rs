@@ -1,0 +1,144 @@
+//! Who gets one of the server's connection slots: the rule both doors that own their
+//! connections apply (the native binary's listener, and `hhttpp.wasm`'s loop under `wasmtime
+//! run`), kept here as pure functions so they apply it alike.
+//!
+//! Slots are what every client shares: a few thousand connections that send a byte of a head
+//! every few seconds, or never start TLS, once held them all, and every other client was
+//! answered `503`. So besides the cap on connections (`--max-connections`):
+//! - one address holds at most `--max-per-address` of them (IPv6 counted by /64, the block one
+//!   host is usually given; an IPv4 address mapped into IPv6 as IPv4); a newcomer beyond it is
+//!   refused (a browser opens six connections to a host, not 64: what comes past the cap is a
+//!   flood, and closing the address's own connections for it would only churn);
+//! - when every slot is held, the newcomer is not refused while some connection is only
+//!   *waiting* — idle between requests, part-way through a head, or not yet past its TLS
+//!   handshake: the oldest such one is closed and the newcomer takes its slot. A connection that
+//!   is being answered is never closed for another.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The scope an address is counted in: an IPv4 address, or an IPv6 /64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddressKey(u128);
+
+impl AddressKey {
+    pub fn of(address: IpAddr) -> AddressKey {
+        match address {
+            IpAddr::V4(v4) => AddressKey(u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => AddressKey(u128::from(u32::from(v4))),
+                // The /64, marked apart from every IPv4 address.
+                None => AddressKey((u128::from(v6) >> 64) | (1 << 127)),
+            },
+        }
+    }
+}
+
+/// What a door knows of one of its connections, for [`admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held<Id> {
+    pub id: Id,
+    pub key: AddressKey,
+    /// When it was accepted (on the door's monotonic clock).
+    pub opened: Duration,
+    /// Whether it is only waiting for its client (see the module's comment).
+    pub waiting: bool,
+}
+
+/// The caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub connections: usize,
+    pub per_address: usize,
+}
+
+/// What to do with a newcomer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit<Id> {
+    /// Take a free slot.
+    Admit,
+    /// Close this waiting connection and give the newcomer its slot.
+    Evict(Id),
+    /// Refuse the newcomer: its address holds all it may.
+    AddressFull,
+    /// Refuse the newcomer: every slot is held, all busy.
+    Full,
+}
+
+/// Decides for a newcomer from `key`, given every connection `held` now.
+pub fn admit<Id: Copy>(key: AddressKey, held: &[Held<Id>], caps: Caps) -> Admit<Id> {
+    if held.iter().filter(|h| h.key == key).count() >= caps.per_address {
+        return Admit::AddressFull;
+    }
+    if held.len() >= caps.connections {
+        let oldest_waiting = held.iter().filter(|h| h.waiting).min_by_key(|h| h.opened);
+        return oldest_waiting.map_or(Admit::Full, |h| Admit::Evict(h.id));
+    }
+    Admit::Admit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> AddressKey {
+        AddressKey::of(text.parse().unwrap())
+    }
+
+    fn held(id: u32, address: &str, opened: u64, waiting: bool) -> Held<u32> {
+        Held {
+            id,
+            key: key(address),
+            opened: Duration::from_secs(opened),
+            waiting,
+        }
+    }
+
+    const CAPS: Caps = Caps {
+        connections: 4,
+        per_address: 2,
+    };
+
+    #[test]
+    fn addresses_are_counted_by_host_ipv6_by_its_64() {
+        assert_eq!(key("192.0.2.1"), key("::ffff:192.0.2.1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        // No IPv6 /64 is counted with an IPv4 address.
+        assert_ne!(key("::c000:201"), key("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_newcomer_takes_a_free_slot() {
+        let now = [held(1, "192.0.2.1", 1, false)];
+        assert_eq!(admit(key("192.0.2.1"), &now, CAPS), Admit::Admit);
+    }
+
+    #[test]
+    fn an_address_at_its_cap_is_refused_and_no_other_is() {
+        let now = [
+            held(1, "192.0.2.1", 1, false),
+            held(2, "192.0.2.1", 2, true),
+            held(3, "192.0.2.9", 0, true),
+        ];
+        assert_eq!(admit(key("192.0.2.1"), &now, CAPS), Admit::AddressFull);
+        assert_eq!(admit(key("192.0.2.7"), &now, CAPS), Admit::Admit);
+    }
+
+    #[test]
+    fn a_full_server_closes_its_oldest_waiting_connection_for_a_newcomer() {
+        let now = [
+            held(1, "192.0.2.1", 5, true),
+            held(2, "192.0.2.2", 3, true),
+            held(3, "192.0.2.3", 1, false),
+            held(4, "192.0.2.4", 4, true),
+        ];
+        assert_eq!(admit(key("192.0.2.9"), &now, CAPS), Admit::Evict(2));
+        let busy = now.map(|h| Held {
+            waiting: false,
+            ..h
+        });
+        assert_eq!(admit(key("192.0.2.9"), &busy, CAPS), Admit::Full);
+    }
+}
