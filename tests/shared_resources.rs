@@ -412,3 +412,110 @@ fn a_client_that_stops_reading_is_reset_at_its_write_timeout() {
         assert!(probe(server.port) < Duration::from_secs(1), "{door}");
     }
 }
+
+/// A server of the native binary's `engine` on `site` over HTTPS (`--tls self-signed`, its
+/// certificate kept in `cache`), with `flags`.
+fn tls_server(cache: &Site, site: &Site, engine: &str, flags: &[&str]) -> support::Server {
+    let mut args = vec![
+        "0",
+        "-b",
+        "127.0.0.1",
+        "--tls",
+        "self-signed",
+        "-q",
+        "--engine",
+        engine,
+    ];
+    args.extend_from_slice(flags);
+    let server = support::Server::hhttpp_cached(cache.path(), site.path(), &args);
+    server.stdout_until("SHA-256 fingerprint:");
+    server
+}
+
+/// `curl -k` from the loopback address `source`: the status, or `000` when no response came.
+fn curl_from(source: &str, url: &str) -> String {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .args(["--interface", source, url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Connections that never start their TLS handshake fill every slot (before: they held them for
+/// the handshake timeout, and a newcomer was answered `503` in plain text, which broke its own
+/// handshake): a newcomer takes the slot of the oldest and is served.
+#[test]
+fn connections_that_never_start_tls_cannot_take_the_slots() {
+    let _alone = alone();
+    let (cache, site) = (Site::new(), Site::new());
+    site.file("ok.txt", "ok");
+    for engine in ["wasm", "native"] {
+        let server = tls_server(&cache, &site, engine, &["--max-connections", "16"]);
+        let silent: Vec<TcpStream> = (0..16)
+            .map(|_| connect_from(Ipv4Addr::new(127, 0, 0, 3), server.port).unwrap())
+            .collect();
+        thread::sleep(Duration::from_millis(300));
+        let url = format!("https://127.0.0.1:{}/ok.txt", server.port);
+        for _ in 0..3 {
+            assert_eq!(curl_from("127.0.0.2", &url), "200", "{engine}");
+        }
+        drop(silent);
+    }
+}
+
+/// Every slot is busy answering over TLS: a newcomer is closed, never answered in plain text (a
+/// TLS client reads a plain-text `503` as a broken handshake, and a proxy might pass it on).
+#[test]
+fn a_refused_tls_connection_is_closed_not_answered_in_plain_text() {
+    let _alone = alone();
+    let (cache, site) = (Site::new(), Site::new());
+    site.file("ok.txt", "ok");
+    support::write_big_file(&site.path().join("big.bin"), 64 * 1024 * 1024);
+    for engine in ["wasm", "native"] {
+        let server = tls_server(&cache, &site, engine, &["--max-connections", "2"]);
+        // Two TLS clients ask for the large file and never read their output: both slots busy.
+        let busy: Vec<std::process::Child> = (0..2)
+            .map(|_| {
+                let mut client = std::process::Command::new("openssl")
+                    .args(["s_client", "-quiet", "-connect"])
+                    .arg(format!("127.0.0.1:{}", server.port))
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                let stdin = client.stdin.as_mut().unwrap();
+                stdin
+                    .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+                    .unwrap();
+                stdin.flush().unwrap();
+                client
+            })
+            .collect();
+        thread::sleep(Duration::from_secs(1));
+        let mut newcomer = server.connect();
+        newcomer
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = newcomer.read_to_end(&mut answer);
+        assert!(
+            !answer.starts_with(b"HTTP/"),
+            "{engine}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        for mut client in busy {
+            let _ = client.kill();
+            let _ = client.wait();
+        }
+    }
+}
