@@ -131,6 +131,11 @@ pub struct Config {
     /// hhttpp's host, opens never block and what was opened is checked instead, so the default is
     /// off there (a small race remains with the check: a FIFO renamed in between it and the open).
     pub check_before_open: bool,
+    /// Whether the platform, not the core, frames response bodies and ends them (wasi:http). A
+    /// body compressed as it is sent is then never zstd: zstd output is a series of frames that
+    /// each decode whole, so a body cut short that a platform still ended as complete would
+    /// decode as a whole, shorter file; brotli and gzip end with a mark their decoders check.
+    pub platform_frames_bodies: bool,
 }
 
 impl Config {
@@ -142,6 +147,7 @@ impl Config {
             timeouts: Timeouts::default(),
             options: Options::default(),
             check_before_open: cfg!(target_os = "wasi"),
+            platform_frames_bodies: false,
         }
     }
 }

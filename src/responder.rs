@@ -396,7 +396,13 @@ fn representation(
     }
     let coding =
         if compressible && compresses_on_the_fly(request, config, &found, accept, allowance) {
-            encoding::choose_in_order(accept, &Coding::ALL, &compression::PREFERENCE)
+            let streamed = found.meta.len > compression::WHOLE_MAX;
+            let codings: &[Coding] = if streamed && config.platform_frames_bodies {
+                &[Coding::Brotli, Coding::Gzip]
+            } else {
+                &Coding::ALL
+            };
+            encoding::choose_in_order(accept, codings, &compression::PREFERENCE)
         } else {
             None
         };

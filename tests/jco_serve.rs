@@ -97,3 +97,8 @@ fn a_client_that_abandons_a_download_does_not_stop_the_next() {
 fn a_large_text_file_compresses_in_bounded_memory() {
     support::compression::assert_compresses_in_bounded_memory(|dir| jco_serve(dir, ""));
 }
+
+#[test]
+fn a_file_cut_short_never_arrives_complete() {
+    wasi_http::a_file_cut_short_never_arrives_complete(|dir| jco_serve(dir, ""));
+}

@@ -64,6 +64,11 @@ fn a_large_download_arrives_byte_for_byte() {
 }
 
 #[test]
+fn a_file_cut_short_never_arrives_complete() {
+    wasi_http::a_file_cut_short_never_arrives_complete(|dir| wasmtime_serve(dir, ""));
+}
+
+#[test]
 fn a_client_that_abandons_a_download_does_not_stop_the_next() {
     // wasmtime serve runs each request on its own: the next client need not wait at all.
     let within = std::time::Duration::from_secs(2);

@@ -57,6 +57,7 @@ wasi::http::proxy::export!(Handler);
 /// The configuration: the served folder and the options in `HHTTPP_ARGS`, if any.
 fn config() -> Result<Config, String> {
     let mut config = Config::new(served_root());
+    config.platform_frames_bodies = true;
     let words = std::env::var("HHTTPP_ARGS").unwrap_or_default();
     let cli = Cli::parse_words_for(Door::WasiHttp, &words).map_err(|e| e.to_string())?;
     config.options = cli.options();
@@ -121,11 +122,17 @@ fn send(response: Response, head: bool, write_timeout: Duration, out: ResponseOu
     if send_body {
         let Ok(stream) = body.write() else { return };
         if stream_body(BodyCursor::new(response.body), &stream, write_timeout).is_err() {
-            // The file changed or the client left: end without `finish`, so the platform aborts
-            // the response instead of presenting a short body as complete. Neither handle is
-            // dropped: jco has already disposed of a stream whose client went away, and a second
-            // disposal crashes its I/O worker (every later client with it). The instance, and so
-            // the handles, end with this call.
+            // The file changed (or compressed past 1:1000), or the client stopped or left: end
+            // without `finish`. Wasmtime aborts a response whose `outgoing-body` is dropped
+            // unfinished, but jco's I/O worker crashes on that drop (it disposes of the body's
+            // stream itself once the handler returns, and fails on one already gone) — every
+            // later client with it — and the component cannot tell the two apart. So neither
+            // handle is dropped; the instance, and so the handles, end with this call, and the
+            // platform ends the response as it ends any other. What keeps a client from taking
+            // the cut body as whole is the body itself: a body sent as it is carries its
+            // `Content-Length`, and one compressed as it is sent is brotli or gzip, whose
+            // decoders reject a stream that stops short (never zstd here, see
+            // `Config::platform_frames_bodies`).
             std::mem::forget(stream);
             std::mem::forget(body);
             return;

@@ -61,6 +61,22 @@ fn decoder(coding: &str) -> Command {
     command
 }
 
+/// Whether the reference decoder of `coding` takes `bytes` as a whole stream.
+pub fn decodes(coding: &str, bytes: &[u8]) -> bool {
+    let mut child = decoder(coding)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start the {coding} decoder: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.to_vec();
+    let writer = thread::spawn(move || stdin.write_all(&input));
+    let status = child.wait().unwrap();
+    let _ = writer.join();
+    status.success()
+}
+
 /// `bytes` decoded by the reference decoder of `coding`; panics if it refuses them.
 pub fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
     let mut child = decoder(coding)
