@@ -127,23 +127,26 @@ pub enum Outcome {
 }
 
 /// Evaluates the preconditions of a GET or HEAD request (RFC 9110 §13.2.2).
+///
+/// `If-Match` and `If-None-Match` are lists: every line of one counts (RFC 9110 §5.3). A date
+/// field sent more than once is ignored, as one that is not a valid date is (§13.1.3, §13.1.4).
 pub fn evaluate(headers: &Headers, validators: &Validators) -> Outcome {
-    if let Some(if_match) = headers.get("if-match") {
-        if !list_matches(if_match, &validators.etag, true) {
+    if let Some(if_match) = headers.combined("if-match") {
+        if !list_matches(&if_match, &validators.etag, true) {
             return Outcome::Failed;
         }
-    } else if let Some(date) = headers.get("if-unmodified-since").and_then(parse_date)
+    } else if let Some(date) = headers.single("if-unmodified-since").and_then(parse_date)
         && validators
             .last_modified
             .is_some_and(|modified| modified > date)
     {
         return Outcome::Failed;
     }
-    if let Some(if_none_match) = headers.get("if-none-match") {
-        if list_matches(if_none_match, &validators.etag, false) {
+    if let Some(if_none_match) = headers.combined("if-none-match") {
+        if list_matches(&if_none_match, &validators.etag, false) {
             return Outcome::NotModified;
         }
-    } else if let Some(date) = headers.get("if-modified-since").and_then(parse_date)
+    } else if let Some(date) = headers.single("if-modified-since").and_then(parse_date)
         && validators
             .last_modified
             .is_some_and(|modified| modified <= date)
@@ -154,10 +157,13 @@ pub fn evaluate(headers: &Headers, validators: &Validators) -> Outcome {
 }
 
 /// Whether a `Range` may be honoured given `If-Range` (RFC 9110 §13.1.5): absent, or naming the
-/// current version by strong tag or by exact date.
+/// current version by strong tag or by exact date. Sent more than once, it names nothing.
 pub fn if_range_holds(headers: &Headers, validators: &Validators) -> bool {
-    let Some(value) = headers.get("if-range") else {
+    if headers.get("if-range").is_none() {
         return true;
+    }
+    let Some(value) = headers.single("if-range") else {
+        return false;
     };
     let value = value.trim();
     if value.starts_with('"') || value.starts_with("W/") {
@@ -166,8 +172,12 @@ pub fn if_range_holds(headers: &Headers, validators: &Validators) -> bool {
     validators.last_modified.is_some() && parse_date(value) == validators.last_modified
 }
 
-/// Whether the request's `If-Range` is a date (not an entity-tag).
+/// Whether the request's `If-Range` cannot tell codings apart: a date (not an entity-tag), or a
+/// field sent more than once (which never holds).
 pub fn if_range_is_date(headers: &Headers) -> bool {
+    if headers.all("if-range").count() > 1 {
+        return true;
+    }
     headers
         .get("if-range")
         .is_some_and(|value| !value.trim().starts_with('"') && !value.trim().starts_with("W/"))

@@ -18,6 +18,7 @@
 //! - the **served folder** — [`filesystem`].
 
 pub mod auth;
+pub mod authority;
 pub mod budget;
 pub mod compression;
 pub mod conditional;

@@ -85,6 +85,31 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of the field `name` (lowercase) when it appears exactly once: for a field that
+    /// holds one value, sent twice it holds none that can be trusted (RFC 9110 §5.3).
+    pub fn single<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        let mut values = self.all(name);
+        let first = values.next()?;
+        values.next().is_none().then_some(first)
+    }
+
+    /// Every `name` field (lowercase) as one comma-separated list, as RFC 9110 §5.3 combines the
+    /// lines of a list field; borrowed when there is one line, as there nearly always is.
+    pub fn combined<'a>(&'a self, name: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        let mut values = self.all(name);
+        let first = values.next()?;
+        let rest: Vec<&str> = values.collect();
+        if rest.is_empty() {
+            return Some(std::borrow::Cow::Borrowed(first));
+        }
+        let mut joined = first.to_owned();
+        for value in rest {
+            joined.push_str(", ");
+            joined.push_str(value);
+        }
+        Some(std::borrow::Cow::Owned(joined))
+    }
+
     /// Whether any comma-separated element of any `name` field equals `token`, ignoring case
     /// (for list fields such as `Connection`).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
@@ -143,6 +168,8 @@ pub enum RequestError {
     MissingHost,
     /// More than one `Host` field.
     DuplicateHost,
+    /// A `Host` value that is not `host[:port]` (RFC 9112 §3.2: `400`).
+    BadHost,
     /// `Content-Length` is not a number, or two of them differ.
     BadContentLength,
     /// Both `Content-Length` and `Transfer-Encoding`: a smuggling vector, refused.
@@ -185,6 +212,7 @@ impl RequestError {
             RequestError::VersionNotSupported => "Only HTTP/1.0 and HTTP/1.1 are supported.",
             RequestError::MissingHost => "HTTP/1.1 requests must carry a Host header field.",
             RequestError::DuplicateHost => "The request carries more than one Host header field.",
+            RequestError::BadHost => "The Host header field is not a valid host and port.",
             RequestError::BadContentLength => "The Content-Length header field is invalid.",
             RequestError::LengthWithTransferEncoding => {
                 "Content-Length and Transfer-Encoding must not be sent together."
@@ -323,11 +351,16 @@ fn version_error(buf: &[u8]) -> RequestError {
     }
 }
 
-/// RFC 9112 §3.2: HTTP/1.1 needs exactly one `Host`; HTTP/1.0 may carry at most one.
+/// RFC 9112 §3.2: HTTP/1.1 needs exactly one `Host`; HTTP/1.0 may carry at most one; and a
+/// `Host` must be a host and port.
 fn check_host(request: &Request) -> Result<(), RequestError> {
     match request.headers.all("host").count() {
         0 if request.version == Version::Http11 => Err(RequestError::MissingHost),
-        0 | 1 => Ok(()),
+        0 => Ok(()),
+        1 => match request.headers.get("host") {
+            Some(host) if !crate::authority::is_valid(host) => Err(RequestError::BadHost),
+            _ => Ok(()),
+        },
         _ => Err(RequestError::DuplicateHost),
     }
 }
@@ -405,6 +438,37 @@ mod tests {
         assert_eq!(req.headers.get("accept"), Some("*/*"));
         assert_eq!(framing, BodyFraming::None);
         assert_eq!(len, bytes.len() - 3);
+    }
+
+    #[test]
+    fn a_host_that_is_not_a_host_and_port_is_refused() {
+        assert_eq!(
+            error(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            RequestError::BadHost
+        );
+        assert_eq!(
+            error(b"GET / HTTP/1.0\r\nHost: user@h\r\n\r\n"),
+            RequestError::BadHost
+        );
+        assert_eq!(RequestError::BadHost.status(), 400);
+        assert!(
+            parse(b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n")
+                .unwrap()
+                .is_some()
+        );
+        assert!(parse(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_field_sent_twice_has_no_single_value_and_a_list_has_every_line() {
+        let (req, _, _) = parse(b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nA: 2\r\nB: 3\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.headers.single("a"), None);
+        assert_eq!(req.headers.single("b"), Some("3"));
+        assert_eq!(req.headers.single("c"), None);
+        assert_eq!(req.headers.combined("a").as_deref(), Some("1, 2"));
+        assert_eq!(req.headers.combined("b").as_deref(), Some("3"));
     }
 
     #[test]

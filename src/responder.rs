@@ -87,7 +87,12 @@ pub fn respond_in(
 fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowance) -> Response {
     match &request.method {
         Method::Get | Method::Head => {}
-        Method::Options => return Response::new(204, Body::empty()).with("Allow", ALLOW),
+        Method::Options => {
+            return match target::parse(&request.target) {
+                Ok(_) => Response::new(204, Body::empty()).with("Allow", ALLOW),
+                Err(error) => Response::error(400, error.message()),
+            };
+        }
         Method::Known(name) => {
             return Response::error(405, &format!("The method {name} is not allowed here."))
                 .with("Allow", ALLOW);
@@ -436,8 +441,7 @@ fn compresses_on_the_fly(
         || request.version == Version::Http11
             && len <= compression::STREAM_MAX
             && allowance.streamed_compression;
-    let ranged =
-        request.headers.get("range").is_some() && !conditional::if_range_is_date(&request.headers);
+    let ranged = range_asked(request).is_some() && !conditional::if_range_is_date(&request.headers);
     config.options.compress && worth_compressing(len, accept) && streamable && !ranged
 }
 
@@ -565,6 +569,15 @@ fn compressed(
     with_fields(Response::new(200, body), base)
 }
 
+/// The `Range` a request asks for, if it is one to look at: ranges are defined for `GET` alone
+/// (RFC 9110 §14.2: a `HEAD` is answered as if it had none), and a `Range` sent twice names none.
+fn range_asked(request: &Request) -> Option<&str> {
+    if request.method != Method::Get {
+        return None;
+    }
+    request.headers.single("range")
+}
+
 /// The file as it is (or a precompressed sibling), whole or in the ranges the request asks for.
 fn ranged(
     request: &Request,
@@ -575,7 +588,7 @@ fn ranged(
     content_type: &str,
     base: &[(&'static str, String)],
 ) -> Response {
-    let ranges = match request.headers.get("range") {
+    let ranges = match range_asked(request) {
         Some(value) if conditional::if_range_holds(&request.headers, validators) => {
             range::parse(value, len, config.limits.max_ranges)
         }

@@ -39,6 +39,12 @@ pub enum TargetError {
     Nul,
     /// A segment decodes to something holding `/` or `\`.
     Separator,
+    /// A `%` not followed by two hexadecimal digits.
+    BadEscape,
+    /// An absolute-form target whose authority names a user (RFC 9110 §4.2.4).
+    UserInfo,
+    /// An absolute-form target whose authority is not a host and port (or names no host).
+    BadAuthority,
 }
 
 impl TargetError {
@@ -49,6 +55,9 @@ impl TargetError {
             TargetError::NotUtf8 => "The request path is not valid UTF-8 once decoded.",
             TargetError::Nul => "The request path contains a NUL byte.",
             TargetError::Separator => "The request path contains an encoded slash or a backslash.",
+            TargetError::BadEscape => "The request path has a % not followed by two hex digits.",
+            TargetError::UserInfo => "The request-target names a user, which is not allowed.",
+            TargetError::BadAuthority => "The request-target's host is not a valid host and port.",
         }
     }
 }
@@ -87,14 +96,19 @@ pub fn parse(raw: &str) -> Result<TargetForm, TargetError> {
     if raw == "*" {
         return Ok(TargetForm::Asterisk);
     }
+    // A fragment is never sent (RFC 9112 §3.2); in an absolute-form target it could hide in
+    // what looks like the authority.
+    if raw.contains('#') {
+        return Err(TargetError::BadForm);
+    }
+    if !escapes_are_whole(raw) {
+        return Err(TargetError::BadEscape);
+    }
     let origin: Cow<str> = if raw.starts_with('/') {
         Cow::Borrowed(raw)
     } else {
-        Cow::Owned(strip_absolute_form(raw).ok_or(TargetError::BadForm)?)
+        Cow::Owned(strip_absolute_form(raw)?)
     };
-    if origin.contains('#') {
-        return Err(TargetError::BadForm);
-    }
     let (path, query) = match origin.split_once('?') {
         Some((path, query)) => (path, Some(query.to_owned())),
         None => (&*origin, None),
@@ -127,18 +141,35 @@ pub fn parse(raw: &str) -> Result<TargetForm, TargetError> {
     }))
 }
 
-/// `http://host:port/path?q` → `/path?q` (RFC 9112 §3.2.2); `None` if not absolute-form.
-fn strip_absolute_form(raw: &str) -> Option<String> {
-    let (scheme, rest) = raw.split_once("://")?;
+/// Whether every `%` in `raw` starts an escape of two hexadecimal digits (RFC 3986 §2.1): a
+/// bare `%` would otherwise be taken as itself here and as an escape by a proxy in front.
+fn escapes_are_whole(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
+/// `http://host:port/path?q` → `/path?q` (RFC 9112 §3.2.2), checking the authority: a host,
+/// no user (RFC 9110 §4.2.4).
+fn strip_absolute_form(raw: &str) -> Result<String, TargetError> {
+    let (scheme, rest) = raw.split_once("://").ok_or(TargetError::BadForm)?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return None;
+        return Err(TargetError::BadForm);
     }
     let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-    if path_start == 0 {
-        return None; // no authority
+    let authority = &rest[..path_start];
+    if authority.contains('@') {
+        return Err(TargetError::UserInfo);
+    }
+    if !crate::authority::is_valid_target_authority(authority) {
+        return Err(TargetError::BadAuthority);
     }
     let path = &rest[path_start..];
-    Some(if path.starts_with('/') {
+    Ok(if path.starts_with('/') {
         path.to_owned()
     } else {
         format!("/{path}")
@@ -199,6 +230,36 @@ mod tests {
         assert_eq!(path("http://example.com?q").query.as_deref(), Some("q"));
         assert_eq!(parse("*"), Ok(TargetForm::Asterisk));
         assert_eq!(parse("ftp://example.com/a"), Err(TargetError::BadForm));
+    }
+
+    #[test]
+    fn refuses_absolute_form_that_names_a_user_or_no_host() {
+        assert_eq!(
+            parse("http://user:pw@example.com/hello.txt"),
+            Err(TargetError::UserInfo)
+        );
+        assert_eq!(parse("http://@example.com/"), Err(TargetError::UserInfo));
+        assert_eq!(
+            parse("http://:80/hello.txt"),
+            Err(TargetError::BadAuthority)
+        );
+        assert_eq!(parse("http:///hello.txt"), Err(TargetError::BadAuthority));
+        assert_eq!(
+            parse("http://example.com:8o/"),
+            Err(TargetError::BadAuthority)
+        );
+        assert_eq!(parse("http://[::1/"), Err(TargetError::BadAuthority));
+        assert_eq!(parse("http://ex\"ample/"), Err(TargetError::BadAuthority));
+        assert_eq!(parse("http://example.com#frag"), Err(TargetError::BadForm));
+        assert_eq!(segments("http://[::1]:8080/a"), ["a"]);
+    }
+
+    #[test]
+    fn refuses_a_percent_that_escapes_nothing() {
+        assert_eq!(parse("/%zz"), Err(TargetError::BadEscape));
+        assert_eq!(parse("/a%4"), Err(TargetError::BadEscape));
+        assert_eq!(parse("/a?q=%"), Err(TargetError::BadEscape));
+        assert_eq!(segments("/100%25"), ["100%"]);
     }
 
     #[test]

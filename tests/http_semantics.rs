@@ -24,7 +24,7 @@ fn head_carries_exactly_the_header_fields_of_get() {
         ("/hello.txt", ""),
         ("/dir/", ""),
         ("/missing", ""),
-        ("/digits.txt", "Range: bytes=0-1,4-5\r\n"),
+        ("/digits.txt", "If-None-Match: \"x\"\r\n"),
         ("/app.js", "Accept-Encoding: br\r\n"),
     ] {
         let get =
@@ -64,6 +64,42 @@ fn refused(server: &Server, request: &[u8], status: u16) {
     assert!(closed_by_server(&mut stream));
     // …and the server still serves the next client.
     assert_eq!(server.get("/hello.txt").status, 200);
+}
+
+/// RFC 9112 §3.2: a `Host` that is not `host[:port]` is `400`, the connection closes, and the
+/// server serves the next client; every form a host can take is served.
+#[test]
+fn host_values_that_are_not_a_host_and_port_are_refused() {
+    let site = cases::site();
+    let server = Server::hhttpp(site.path());
+    for host in [
+        "exa mple.com",
+        "user@example.com",
+        "example.com:80:80",
+        "example.com:8o",
+        "::1",
+        "[::1",
+        "[::1]x",
+        "example.com/x",
+        "%zz",
+        "\u{e9}.example",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let request = format!("GET /hello.txt HTTP/{version}\r\nHost: {host}\r\n\r\n");
+            refused(&server, request.as_bytes(), 400);
+        }
+    }
+    for host in [
+        "example.com",
+        "127.0.0.1:8080",
+        "[::1]:8080",
+        "[v7.x]",
+        "a_b.example",
+        "",
+    ] {
+        let request = format!("GET /hello.txt HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(server.request(request.as_bytes()).status, 200, "{host:?}");
+    }
 }
 
 #[test]

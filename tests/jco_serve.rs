@@ -52,10 +52,10 @@ fn responder_cases_hold_under_jco_serve() {
         "unknown method",
         "Node's HTTP parser answers a method it does not know with 400 before the component sees it",
     )];
-    owned.extend(cases::HTTP10_UNSEEN);
+    owned.extend(cases::owned_by_a_wasi_http_platform());
     let server = jco_serve(site.path(), "");
     cases::check_all_but(&server, &owned);
-    support::compression::check(&server);
+    support::compression::check_on_wasi_http(&server);
 }
 
 #[test]
@@ -95,7 +95,9 @@ fn a_client_that_abandons_a_download_does_not_stop_the_next() {
 
 #[test]
 fn a_large_text_file_compresses_in_bounded_memory() {
-    support::compression::assert_compresses_in_bounded_memory(|dir| jco_serve(dir, ""));
+    support::compression::assert_compresses_in_bounded_memory_on_wasi_http(|dir| {
+        jco_serve(dir, "")
+    });
 }
 
 #[test]

@@ -24,13 +24,15 @@ fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
 fn responder_cases_hold_under_wasmtime_serve() {
     let site = cases::site();
     let server = wasmtime_serve(site.path(), "");
-    cases::check_all_but(&server, &cases::HTTP10_UNSEEN);
-    support::compression::check(&server);
+    cases::check_all_but(&server, &cases::owned_by_a_wasi_http_platform());
+    support::compression::check_on_wasi_http(&server);
 }
 
 #[test]
 fn a_large_text_file_compresses_in_bounded_memory() {
-    support::compression::assert_compresses_in_bounded_memory(|dir| wasmtime_serve(dir, ""));
+    support::compression::assert_compresses_in_bounded_memory_on_wasi_http(|dir| {
+        wasmtime_serve(dir, "")
+    });
 }
 
 #[test]

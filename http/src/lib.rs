@@ -46,7 +46,16 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 );
             }
         };
-        let response = hhttpp::responder::respond(&request, &config);
+        // The platform parsed the head; what it took for the authority must still be one (RFC
+        // 9112 §3.2), whatever it let through.
+        let bad_host = incoming
+            .authority()
+            .is_some_and(|authority| !hhttpp::authority::is_valid(&authority));
+        let response = if bad_host {
+            Response::error(400, "The Host header field is not a valid host and port.")
+        } else {
+            hhttpp::responder::respond(&request, &config)
+        };
         let write_timeout = config.timeouts.write;
         send(response, request.method == Method::Head, write_timeout, out);
     }

@@ -65,6 +65,33 @@ pub const HTTP10_UNSEEN: [(&str, &str); 1] = [(
     "wasi:http hides the request's version; the platform frames the compressed stream for HTTP/1.0",
 )];
 
+/// The cases a wasi:http platform parses itself: it hands the component the target's path and
+/// authority only, after its own reading of an absolute-form target (a host left empty, a
+/// fragment dropped: RFC 9112 lets a server be lenient there, as long as it does not autocorrect
+/// a path).
+pub const TARGET_PARSED_BY_THE_PLATFORM: [(&str, &str); 3] = [
+    (
+        "absolute-form naming a user",
+        "the platform reads the authority (wasmtime serve answers 400, jco its own way)",
+    ),
+    (
+        "absolute-form with no host",
+        "the platform reads the authority",
+    ),
+    (
+        "absolute-form hiding a fragment",
+        "the platform drops the fragment",
+    ),
+];
+
+/// Every case a wasi:http platform owns, with why.
+pub fn owned_by_a_wasi_http_platform() -> Vec<(&'static str, &'static str)> {
+    HTTP10_UNSEEN
+        .into_iter()
+        .chain(TARGET_PARSED_BY_THE_PLATFORM)
+        .collect()
+}
+
 /// Every responder behaviour, as a case.
 pub fn responder_cases() -> Vec<Case> {
     vec![
@@ -179,6 +206,23 @@ pub fn responder_cases() -> Vec<Case> {
         case!("encoded slash", "GET /dir%2Fb.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
         case!("backslash", "GET /dir%5Cb.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
         case!("traversal", "GET /../../../../etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
+        case!("a percent escaping nothing", "GET /hello.txt%zz HTTP/1.1\r\nHost: t\r\n\r\n" => 400, contains: ["two hex digits"]),
+        case!("absolute-form naming a user", "GET http://user:pw@t/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400, contains: ["names a user"]),
+        case!("absolute-form with no host", "GET http://:80/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("absolute-form hiding a fragment", "GET http://t#x HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        case!("options with a bad target", "OPTIONS /a%zz HTTP/1.1\r\nHost: t\r\n\r\n" => 400),
+        // Fields sent more than once (RFC 9110 §5.3, §13.1).
+        case!("if-modified-since twice", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {last-modified}\r\nIf-Modified-Since: {last-modified}\r\n\r\n" => 200,
+            body: "Hello, world!\n"),
+        case!("if-unmodified-since twice", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\nIf-Unmodified-Since: Fri, 31 Dec 9999 23:59:59 GMT\r\n\r\n" => 200),
+        case!("if-none-match on two lines", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"nope\"\r\nIf-None-Match: {etag}\r\n\r\n" => 304),
+        case!("if-match on two lines", "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Match: \"nope\"\r\nIf-Match: {etag}\r\n\r\n" => 200),
+        case!("if-range twice", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1\r\nIf-Range: \"a\"\r\nIf-Range: \"b\"\r\n\r\n" => 200,
+            body: "0123456789"),
+        case!("range twice", "GET /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1\r\nRange: bytes=4-5\r\n\r\n" => 200,
+            body: "0123456789"),
+        case!("head ignores range", "HEAD /digits.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-1\r\n\r\n" => 200,
+            headers: [("Content-Length", "10")], absent: ["Content-Range"]),
         case!("encoded traversal", "GET /%2e%2e/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
     ]
 }
