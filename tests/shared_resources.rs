@@ -519,3 +519,32 @@ fn a_refused_tls_connection_is_closed_not_answered_in_plain_text() {
         }
     }
 }
+
+/// A connection whose slot went to a newcomer is closed, even when its client sends its next
+/// request at once (before, a connection evicted while it waited its first 50 ms for the next
+/// request went on being served, counted nowhere).
+#[test]
+fn a_connection_whose_slot_went_to_a_newcomer_is_closed_even_if_it_speaks_at_once() {
+    let _alone = alone();
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    for door in DOORS {
+        let flags = ["-q", "--max-connections", "2"];
+        let server = serve_door(site.path(), door, &flags);
+        let request = b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut oldest = connect_from(Ipv4Addr::new(127, 0, 0, 10), server.port).unwrap();
+        let mut other = connect_from(Ipv4Addr::new(127, 0, 0, 11), server.port).unwrap();
+        other.write_all(request).unwrap();
+        assert_eq!(read_response(&mut other, false).text(), "ok", "{door}");
+        oldest.write_all(request).unwrap();
+        assert_eq!(read_response(&mut oldest, false).text(), "ok", "{door}");
+        // Within the oldest one's first moments of waiting, a newcomer takes its slot, and it
+        // speaks at once.
+        let mut newcomer = connect_from(Ipv4Addr::new(127, 0, 0, 12), server.port).unwrap();
+        thread::sleep(Duration::from_millis(15));
+        let _ = oldest.write_all(request);
+        assert!(closed_by_server(&mut oldest), "{door}: the evicted one was served");
+        newcomer.write_all(request).unwrap();
+        assert_eq!(read_response(&mut newcomer, false).text(), "ok", "{door}");
+    }
+}

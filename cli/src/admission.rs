@@ -11,9 +11,12 @@
 //!   flood, and closing the address's own connections for it would only churn);
 //! - when every slot is held, the newcomer is not refused while some connection is only
 //!   *waiting* — idle between requests, part-way through a head, or not yet past its TLS
-//!   handshake: the oldest such one is closed and the newcomer takes its slot. A connection that
-//!   is being answered is never closed for another.
+//!   handshake: one such is closed and the newcomer takes its slot — the oldest of the address
+//!   that holds the most slots, so that a flood from a few addresses closes its own connections
+//!   first, not the long-lived keep-alives of everyone else. A connection that is being answered
+//!   is never closed for another.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -71,10 +74,22 @@ pub fn admit<Id: Copy>(key: AddressKey, held: &[Held<Id>], caps: Caps) -> Admit<
         return Admit::AddressFull;
     }
     if held.len() >= caps.connections {
-        let oldest_waiting = held.iter().filter(|h| h.waiting).min_by_key(|h| h.opened);
-        return oldest_waiting.map_or(Admit::Full, |h| Admit::Evict(h.id));
+        return to_evict(held).map_or(Admit::Full, Admit::Evict);
     }
     Admit::Admit
+}
+
+/// Which of `held` to close for a newcomer: of the waiting ones, one of the address holding the
+/// most connections, the oldest of those; `None` if none is waiting.
+pub fn to_evict<Id: Copy>(held: &[Held<Id>]) -> Option<Id> {
+    let mut per_key: HashMap<AddressKey, usize> = HashMap::new();
+    for h in held {
+        *per_key.entry(h.key).or_default() += 1;
+    }
+    held.iter()
+        .filter(|h| h.waiting)
+        .max_by_key(|h| (per_key[&h.key], std::cmp::Reverse(h.opened)))
+        .map(|h| h.id)
 }
 
 #[cfg(test)]
@@ -140,5 +155,17 @@ mod tests {
             ..h
         });
         assert_eq!(admit(key("192.0.2.9"), &busy, CAPS), Admit::Full);
+    }
+
+    #[test]
+    fn a_flood_closes_its_own_connections_before_anyone_else_s() {
+        // 192.0.2.5 holds three slots, each newer than the keep-alive of 192.0.2.1.
+        let now = [
+            held(1, "192.0.2.1", 1, true),
+            held(2, "192.0.2.5", 5, true),
+            held(3, "192.0.2.5", 3, true),
+            held(4, "192.0.2.5", 4, false),
+        ];
+        assert_eq!(admit(key("192.0.2.9"), &now, CAPS), Admit::Evict(3));
     }
 }

@@ -134,8 +134,8 @@ pub struct Cli {
     pub max_connections: u32,
 
     /// Most connections one client address may hold at once (an IPv6 /64 counts as one address);
-    /// beyond it, the same rule as for --max-connections, within that address. Raise it behind a
-    /// proxy on the same machine, whose connections all come from one address.
+    /// more from it are answered 503 (closed, over TLS). Raise it behind a proxy on the same
+    /// machine, whose connections all come from one address.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_per_address: u32,
 

@@ -385,10 +385,15 @@ impl Client {
         }
     }
 
-    /// Closes a connection that is only waiting, for a newcomer to take its slot.
+    /// Closes a connection that is only waiting, for a newcomer to take its slot: at once, with
+    /// no linger (nothing was sent to it that its client could miss).
     fn evict(&mut self) {
         self.status = Status::Closed;
         self.close(now());
+        self.closing = Some(Closing {
+            linger_until: Duration::ZERO,
+            drained: true,
+        });
     }
 
     /// What the admission rule needs to know of this client (see `hhttpp_cli::admission`).
@@ -510,7 +515,6 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         eprintln!("hhttpp: {warning}");
     }
     let mut clients: Vec<Client> = Vec::new();
-    let budget = Budget::new();
     let mut first = 0;
     loop {
         let ready = wait(listeners, &clients);
@@ -531,7 +535,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
             if !due {
                 continue;
             }
-            budget.renew();
+            renew_budget();
             let was_compressing = client.is_compressing();
             client.driver.allow(Allowance {
                 streamed_compression: was_compressing || compressing < STREAMED_COMPRESSIONS,
@@ -554,7 +558,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     }
 }
 
-/// The runtime's cooperative budget, shared by every client of the loop.
+/// Renews the runtime's cooperative budget, which every client of the loop shares.
 ///
 /// Under `wasmtime run` each `check-write`, `read` and pollable of a stream is a tokio operation
 /// that counts against tokio's budget: 128 per turn of the runtime, and the turn ends only when
@@ -563,18 +567,12 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
 /// (about 128 operations) used the whole budget, and every client pumped after it in the same
 /// turn saw nothing ready: a probe asked for a small file while one other client downloaded
 /// waited until that download ended (2.5 s), though the runtime's threads were idle.
-struct Budget(Pollable);
-
-impl Budget {
-    fn new() -> Budget {
-        Budget(monotonic_clock::subscribe_instant(0))
-    }
-
-    /// Renews the budget if the last client used it up: a `poll` of what is always ready returns
-    /// at once, unless the budget is spent, when the runtime first yields (and renews it).
-    fn renew(&self) {
-        poll(&[&self.0]);
-    }
+///
+/// So each client is pumped with a fresh budget: wasmtime-wasi makes a zero-length timer yield
+/// to the runtime once, when first polled (a fresh timer each time, then), which ends the
+/// runtime's turn and with it the budget spent so far.
+fn renew_budget() {
+    poll(&[&monotonic_clock::subscribe_duration(0)]);
 }
 
 /// Which listeners and clients (by position) a wait found ready.

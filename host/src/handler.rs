@@ -31,6 +31,8 @@ const MAX_CHUNK: u32 = 256 * 1024;
 /// After closing our side, how long unread client bytes are drained so the kernel does not
 /// reset the connection before the client has read our last response.
 const LINGER: Duration = Duration::from_secs(2);
+/// The same after a refusal (`503` beyond the caps): shorter, as a flood makes many.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Whether the connection goes on after a step.
 #[derive(PartialEq, Eq)]
@@ -40,6 +42,8 @@ enum Flow {
     /// The client took no bytes for the write timeout: reset the connection rather than close it
     /// gracefully (see [`Transport::abort`]).
     Abort,
+    /// The slot went to a newcomer while the connection was only waiting: close at once.
+    Evicted,
 }
 
 /// What a wait for the client's bytes brought.
@@ -107,10 +111,26 @@ impl<'a, S: Transport> Handler<'a, S> {
         while flow == Flow::Continue {
             flow = handler.step().await;
         }
-        if flow == Flow::Abort {
-            handler.stream.abort();
-        } else {
-            linger_close(handler.stream).await;
+        // The session (a guest instance) is given back before any linger.
+        let Handler {
+            stream,
+            slot,
+            session,
+            compression,
+            ..
+        } = handler;
+        drop((session, compression));
+        match flow {
+            Flow::Abort => stream.abort(),
+            Flow::Evicted => drop(stream),
+            // Lingering, it is only waiting: a newcomer may take its slot and end it.
+            _ if slot.set_phase(Phase::Waiting) => {
+                tokio::select! {
+                    () = linger_close(stream) => {}
+                    () = slot.evicted() => {}
+                }
+            }
+            _ => {}
         }
     }
 
@@ -224,12 +244,21 @@ impl<'a, S: Transport> Handler<'a, S> {
             return Flow::End;
         }
         // Only waiting, from now until bytes come: a newcomer may take the slot meanwhile.
-        self.slot.set_phase(Phase::Waiting);
+        if !self.slot.set_phase(Phase::Waiting) {
+            return Flow::Evicted;
+        }
         let mut arrival = None;
         if wait.idle {
             // An idle session gives back what it holds (a guest its instance, the native core its
             // folder handle) unless the next request follows at once.
-            match timeout(KEEP_WARM, self.stream.receive()).await {
+            let slot = &self.slot;
+            let keep_warm = async {
+                tokio::select! {
+                    received = timeout(KEEP_WARM, self.stream.receive()) => received,
+                    () = slot.evicted() => Ok(Err(std::io::ErrorKind::ConnectionAborted.into())),
+                }
+            };
+            match keep_warm.await {
                 Ok(Ok(data)) => arrival = Some(Arrival::Bytes(data)),
                 Ok(Err(_)) => return Flow::End,
                 Err(_) => self.session.release(),
@@ -239,7 +268,10 @@ impl<'a, S: Transport> Handler<'a, S> {
             Some(arrival) => arrival,
             None => self.wait_for_bytes(wait).await,
         };
-        self.slot.set_phase(Phase::Busy);
+        // A slot given to a newcomer meanwhile is gone, whatever came.
+        if !self.slot.set_phase(Phase::Busy) {
+            return Flow::Evicted;
+        }
         let now = self.clock.now();
         let limit = self.options.call_limit;
         let handed = match arrival {
@@ -327,11 +359,16 @@ fn stopped(error: &std::io::Error) -> Flow {
     }
 }
 
-/// Answers a connection no session will see, then closes it.
+/// Answers a connection no session will see, then closes it: within a second (a page this small
+/// fits an empty socket at once), lingering a second, as many of these run at once in a flood.
 pub async fn refuse<S: Transport>(mut stream: S, status: u16, message: &str) {
     let page = hhttpp::wire::standalone_error(status, message, std::time::SystemTime::now());
-    let _ = timeout(Duration::from_secs(5), stream.write_all(&page)).await;
-    linger_close(stream).await;
+    if timeout(Duration::from_secs(1), stream.write_all(&page))
+        .await
+        .is_ok_and(|written| written.is_ok())
+    {
+        let _ = timeout(REFUSAL_LINGER, linger_close(stream)).await;
+    }
 }
 
 /// Closes our side, then drains what the client still sends for a moment, so that a client that

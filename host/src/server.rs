@@ -101,7 +101,9 @@ pub async fn run(
                                 let Some(stream) = handshake(&tls, stream, peer, &slot, &options).await else {
                                     return;
                                 };
-                                slot.set_phase(Phase::Waiting);
+                                if !slot.set_phase(Phase::Waiting) {
+                                    return; // its slot went to a newcomer
+                                }
                                 Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await;
                             }).await,
                         }

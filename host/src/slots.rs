@@ -4,14 +4,15 @@
 //! reached — and TLS handshakes are held to a cap of their own.
 //!
 //! Each slot records what its connection is doing (set by its task: in its TLS handshake,
-//! waiting for its client, or being answered), so that a newcomer can take the slot of the
-//! oldest one that is only waiting; that connection is told through its [`Slot::evicted`] and
-//! closes at once. Refusals beyond the caps are counted too: a flood of connections must not
-//! become a flood of tasks writing `503`s.
+//! waiting for its client, or being answered), so that a newcomer can take the slot of a
+//! connection that is only waiting; that connection is told through [`Slot::evicted`], and
+//! [`Slot::set_phase`] says it no longer holds a slot, so it closes at its next step whatever it
+//! was doing, with no linger (nothing was sent to it). Refusals beyond the caps are counted too: a
+//! flood of connections must not become a flood of tasks writing `503`s.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ pub enum Phase {
 /// Why a newcomer got no slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// Its address holds all the slots it may, none of them only waiting.
+    /// Its address holds all the slots it may.
     AddressFull,
     /// Every slot is held, none by a connection only waiting.
     Full,
@@ -42,7 +43,7 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct Slots {
     held: Mutex<HashMap<u64, Entry>>,
-    next_id: AtomicUsize,
+    next_id: AtomicU64,
     caps: Caps,
     /// Most connections in their TLS handshake at once.
     handshakes: usize,
@@ -59,7 +60,21 @@ struct Entry {
     key: AddressKey,
     opened: Duration,
     phase: Phase,
-    evicted: Arc<Notify>,
+    evicted: Arc<Eviction>,
+}
+
+/// How a connection learns that its slot went to a newcomer.
+#[derive(Debug, Default)]
+struct Eviction {
+    done: AtomicBool,
+    told: Notify,
+}
+
+impl Eviction {
+    fn evict(&self) {
+        self.done.store(true, Ordering::Release);
+        self.told.notify_one();
+    }
 }
 
 impl Slots {
@@ -67,7 +82,7 @@ impl Slots {
     pub fn new(caps: Caps, handshakes: usize) -> Arc<Slots> {
         Arc::new(Slots {
             held: Mutex::new(HashMap::new()),
-            next_id: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
             caps,
             handshakes: handshakes.max(1),
             refusing: AtomicUsize::new(0),
@@ -102,14 +117,14 @@ impl Slots {
             Admit::Admit => {}
             Admit::Evict(id) => {
                 if let Some(entry) = held.remove(&id) {
-                    entry.evicted.notify_one();
+                    entry.evicted.evict();
                 }
             }
             Admit::AddressFull => return Err(Refused::AddressFull),
             Admit::Full => return Err(Refused::Full),
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
-        let evicted = Arc::new(Notify::new());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let evicted = Arc::new(Eviction::default());
         let opened = self.origin.elapsed();
         held.insert(
             id,
@@ -131,24 +146,27 @@ impl Slots {
         })
     }
 
-    /// With more handshakes in progress than their cap, the oldest other one is ended (a
-    /// handshake takes milliseconds; one that has not ended is most likely never to).
+    /// With more handshakes in progress than their cap, another one is ended: the oldest of the
+    /// address with the most handshakes (a handshake takes milliseconds, so one that has not
+    /// ended is most likely never to; and a flood ends its own first).
     fn hold_handshakes_to_their_cap(&self, newcomer: u64) {
         let mut held = self.lock();
-        let handshaking = held
-            .values()
-            .filter(|e| e.phase == Phase::Handshake)
-            .count();
-        if handshaking <= self.handshakes {
-            return;
-        }
-        let oldest = held
+        let handshakes: Vec<Held<u64>> = held
             .iter()
             .filter(|(id, e)| e.phase == Phase::Handshake && **id != newcomer)
-            .min_by_key(|(_, e)| e.opened)
-            .map(|(id, _)| *id);
-        if let Some(entry) = oldest.and_then(|id| held.remove(&id)) {
-            entry.evicted.notify_one();
+            .map(|(&id, e)| Held {
+                id,
+                key: e.key,
+                opened: e.opened,
+                waiting: true,
+            })
+            .collect();
+        if handshakes.len() < self.handshakes {
+            return;
+        }
+        let ended = admission::to_evict(&handshakes);
+        if let Some(entry) = ended.and_then(|id| held.remove(&id)) {
+            entry.evicted.evict();
         }
     }
 
@@ -184,20 +202,33 @@ impl Slots {
 pub struct Slot {
     slots: Arc<Slots>,
     id: u64,
-    evicted: Arc<Notify>,
+    evicted: Arc<Eviction>,
 }
 
 impl Slot {
-    /// Records what the connection is doing.
-    pub fn set_phase(&self, phase: Phase) {
-        if let Some(entry) = self.slots.lock().get_mut(&self.id) {
-            entry.phase = phase;
+    /// Records what the connection is doing; `false` once the slot has gone to a newcomer: the
+    /// connection must then close.
+    #[must_use]
+    pub fn set_phase(&self, phase: Phase) -> bool {
+        match self.slots.lock().get_mut(&self.id) {
+            Some(entry) => {
+                entry.phase = phase;
+                true
+            }
+            None => false,
         }
+    }
+
+    /// Whether the slot has gone to a newcomer.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted.done.load(Ordering::Acquire)
     }
 
     /// Completes once the slot has been given to a newcomer: the connection must close.
     pub async fn evicted(&self) {
-        self.evicted.notified().await;
+        if !self.is_evicted() {
+            self.evicted.told.notified().await;
+        }
     }
 }
 
@@ -242,14 +273,16 @@ mod tests {
         let slots = Slots::new(caps(2, 2), 8);
         let old = slots.admit(LOCAL, Phase::Waiting).unwrap();
         let busy = slots.admit(OTHER, Phase::Waiting).unwrap();
-        busy.set_phase(Phase::Busy);
+        assert!(busy.set_phase(Phase::Busy));
         let newcomer = slots.admit(OTHER, Phase::Waiting).unwrap();
         // The waiting one was told, and its slot is the newcomer's.
         tokio::time::timeout(Duration::from_secs(1), old.evicted())
             .await
             .unwrap();
+        assert!(old.is_evicted());
+        assert!(!old.set_phase(Phase::Busy), "an evicted slot is not held");
         assert_eq!(slots.len(), 2);
-        newcomer.set_phase(Phase::Busy);
+        assert!(newcomer.set_phase(Phase::Busy));
         assert_eq!(
             slots.admit(LOCAL, Phase::Waiting).unwrap_err(),
             Refused::Full
