@@ -23,7 +23,7 @@ const RESPONSES_PER_PUMP: usize = 8;
 /// fast as loopback allows never fills its socket, so nothing else would end the pump. (Larger
 /// than a compression share: plain bytes cost little, and a smaller share made a crowd of
 /// downloads under `wasmtime run` slower to let a newcomer in.)
-const WRITTEN_PER_PUMP: usize = 4 * 1024 * 1024;
+const WRITTEN_PER_PUMP: usize = 1024 * 1024;
 
 /// A non-blocking byte stream to one client.
 pub trait Transport {
@@ -73,6 +73,8 @@ pub struct Driver {
     unflushed: bool,
     exchanges: Vec<Exchange>,
     max_bytes: usize,
+    /// Bytes written to the client over the connection's life.
+    bytes_written: u64,
 }
 
 impl Driver {
@@ -89,12 +91,18 @@ impl Driver {
             unflushed: false,
             exchanges: Vec::new(),
             max_bytes,
+            bytes_written: 0,
         }
     }
 
     /// What the host can spare for the responses the connection starts from now on.
     pub fn allow(&mut self, allowance: Allowance) {
         self.connection.allow(allowance);
+    }
+
+    /// Bytes written to the client so far: a measure of the transport work the pumps did.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
     }
 
     /// Whether a body compressed as it is sent is in progress (see [`Connection::is_compressing`]).
@@ -117,6 +125,7 @@ impl Driver {
                     Ok(n) if n > 0 => {
                         self.written += n;
                         written += n;
+                        self.bytes_written += n as u64;
                         self.progress = now.monotonic;
                         self.unflushed = true;
                         continue;

@@ -543,7 +543,10 @@ fn a_connection_whose_slot_went_to_a_newcomer_is_closed_even_if_it_speaks_at_onc
         let mut newcomer = connect_from(Ipv4Addr::new(127, 0, 0, 12), server.port).unwrap();
         thread::sleep(Duration::from_millis(15));
         let _ = oldest.write_all(request);
-        assert!(closed_by_server(&mut oldest), "{door}: the evicted one was served");
+        assert!(
+            closed_by_server(&mut oldest),
+            "{door}: the evicted one was served"
+        );
         newcomer.write_all(request).unwrap();
         assert_eq!(read_response(&mut newcomer, false).text(), "ok", "{door}");
     }

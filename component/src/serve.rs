@@ -441,6 +441,10 @@ impl Client {
 
     /// Whether this client is in the middle of answering: a response on its way, or more requests
     /// waiting after its share of a turn. Such a client is pumped on every turn.
+    fn is_yielded(&self) -> bool {
+        self.closing.is_none() && self.status == Status::Yielded
+    }
+
     fn is_busy(&self) -> bool {
         self.closing.is_none() && matches!(self.status, Status::Writing { .. } | Status::Yielded)
     }
@@ -521,6 +525,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         let now = now();
         let mut done = Vec::new();
         let mut compressing = clients.iter().filter(|c| c.is_compressing()).count();
+        let mut budget = Budget::default();
         // Each turn starts with another client, so that none is always served last.
         first = if clients.is_empty() {
             0
@@ -535,8 +540,9 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
             if !due {
                 continue;
             }
-            renew_budget();
+            budget.before_pump();
             let was_compressing = client.is_compressing();
+            let written_before = client.driver.bytes_written();
             client.driver.allow(Allowance {
                 streamed_compression: was_compressing || compressing < STREAMED_COMPRESSIONS,
             });
@@ -545,6 +551,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
             }
             compressing =
                 compressing + usize::from(client.is_compressing()) - usize::from(was_compressing);
+            budget.after_pump(client.driver.bytes_written() - written_before);
         }
         done.sort_unstable();
         for position in done.into_iter().rev() {
@@ -558,7 +565,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     }
 }
 
-/// Renews the runtime's cooperative budget, which every client of the loop shares.
+/// The runtime's cooperative budget, which every client of the loop shares.
 ///
 /// Under `wasmtime run` each `check-write`, `read` and pollable of a stream is a tokio operation
 /// that counts against tokio's budget: 128 per turn of the runtime, and the turn ends only when
@@ -568,11 +575,35 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
 /// turn saw nothing ready: a probe asked for a small file while one other client downloaded
 /// waited until that download ended (2.5 s), though the runtime's threads were idle.
 ///
-/// So each client is pumped with a fresh budget: wasmtime-wasi makes a zero-length timer yield
-/// to the runtime once, when first polled (a fresh timer each time, then), which ends the
-/// runtime's turn and with it the budget spent so far.
-fn renew_budget() {
-    poll(&[&monotonic_clock::subscribe_duration(0)]);
+/// So the budget is renewed before a client once the clients pumped since the last renewal may
+/// have spent much of it: wasmtime-wasi makes a zero-length timer yield to the runtime once,
+/// when first polled (a fresh timer each time, then), which ends the runtime's turn and with it
+/// the budget spent so far. Not before every client: each renewal is a trip through the
+/// runtime's scheduler, and renewing before each of 50 busy downloads tripled a newcomer's wait.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Pumps and bytes written since the last renewal.
+    pumps: usize,
+    written: u64,
+}
+
+impl Budget {
+    /// Pumps between renewals at most (a pump that moves little costs a few operations).
+    const PUMPS: usize = 16;
+    /// Bytes written between renewals at most (a 64 KiB write costs two operations).
+    const WRITTEN: u64 = 1024 * 1024;
+
+    fn before_pump(&mut self) {
+        if self.pumps >= Self::PUMPS || self.written >= Self::WRITTEN {
+            poll(&[&monotonic_clock::subscribe_duration(0)]);
+            *self = Budget::default();
+        }
+    }
+
+    fn after_pump(&mut self, written: u64) {
+        self.pumps += 1;
+        self.written += written;
+    }
 }
 
 /// Which listeners and clients (by position) a wait found ready.
@@ -595,7 +626,10 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
     let mut positions = Vec::with_capacity(clients.len());
     let mut deadline = start + TICK;
     for (position, client) in clients.iter().enumerate() {
-        if client.is_busy() {
+        if client.is_yielded() {
+            // More to do at once: the turn after this wait's yield to the runtime.
+            deadline = start;
+        } else if client.is_busy() {
             // Due on the next turn anyway (its own deadline is checked when it is pumped).
             deadline = deadline.min(start + WRITE_TICK);
         } else if let Some((pollable, until)) = client.pollable() {
