@@ -42,7 +42,10 @@ fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
         .arg(preopen_module())
         .env("HHTTPP_DIR", dir)
         .env("HHTTPP_ARGS", hhttpp_args);
-    Server::spawn(command)
+    // jco writes the transpiled component in a folder it removes only when it exits cleanly.
+    let scratch = Site::new();
+    command.arg("--jco-dir").arg(scratch.path());
+    Server::spawn_group(command, scratch)
 }
 
 #[test]

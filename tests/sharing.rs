@@ -312,3 +312,46 @@ fn bound_to_all_interfaces_the_banner_lists_other_devices_urls_and_warns_of_clea
     let refused = server.get("/hello.txt");
     assert_eq!(refused.status, 401);
 }
+
+/// The certificate cache sits in a folder whose parent another user could write to: a rename race
+/// there once put the private key in a folder that user chose. Such a cache is not used at all
+/// (the certificate is made for the run and stored nowhere); a private one is, through the folder
+/// held open, and the pair is found again on the next start.
+#[test]
+fn a_cache_whose_parent_others_can_write_to_is_never_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    let args = ["0", "-b", "127.0.0.1", "--tls", "self-signed"];
+    let shared = Site::new();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let server = Server::hhttpp_cached(shared.path(), site.path(), &args);
+    let banner = server.stdout_until("SHA-256 fingerprint:");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("the cache folder is not usable")),
+        "{banner:?}"
+    );
+    assert!(
+        !shared.path().join("hhttpp").exists(),
+        "nothing is written there"
+    );
+    let url = format!("https://127.0.0.1:{}/hello.txt", server.port);
+    assert_eq!(curl(&["-k", &url]), "200");
+    // A sticky one (as /tmp) is used: only an entry's owner may rename it.
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let server = Server::hhttpp_cached(shared.path(), site.path(), &args);
+    let banner = server.stdout_until("SHA-256 fingerprint:");
+    assert!(
+        banner.iter().any(|l| l.contains("made now, stored in")),
+        "{banner:?}"
+    );
+    drop(server);
+    let again = Server::hhttpp_cached(shared.path(), site.path(), &args);
+    let banner = again.stdout_until("SHA-256 fingerprint:");
+    assert!(
+        banner.iter().any(|l| l.contains("reused from")),
+        "{banner:?}"
+    );
+}

@@ -50,14 +50,26 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
 }
 
 /// JSON text with DEL, the C1 controls (U+0080–U+009F, which some terminals obey: U+009B starts
-/// an escape sequence) and the line and paragraph separators written as `\uXXXX` escapes.
+/// an escape sequence), the line and paragraph separators, and the bidirectional controls and
+/// zero-width characters (which make a line read other than it is: U+202E reverses what
+/// follows) written as `\uXXXX` escapes.
 /// serde_json escapes only the C0 controls; a client chooses the request line and `User-Agent`.
 /// Outside strings JSON text is ASCII, so every such character is inside a string, where the
 /// escape means the same character.
 fn escape_invisible(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}') {
+        if matches!(
+            c,
+            '\u{7f}'..='\u{9f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{61c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        ) {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
@@ -195,5 +207,27 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn bidirectional_controls_and_zero_width_characters_are_escaped_in_every_format() {
+        let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut sneaky = exchange("GET /report\u{202e}fdp.exe HTTP/1.1", 200, 1);
+        sneaky.user_agent = "a\u{200b}b\u{2066}c\u{feff}".into();
+        let hidden = |c: char| {
+            matches!(
+                c,
+                '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+            )
+        };
+        for format in [LogFormat::Python, LogFormat::Combined, LogFormat::Json] {
+            let text = line(format, peer, &sneaky, when);
+            assert!(!text.chars().any(hidden), "{format:?}: {text:?}");
+            assert!(text.contains("202e"), "{format:?}: {text:?}");
+        }
+        let json = line(LogFormat::Json, peer, &sneaky, when);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["request"], "GET /report\u{202e}fdp.exe HTTP/1.1");
     }
 }

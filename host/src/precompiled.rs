@@ -3,41 +3,43 @@
 //!
 //! The cache file is named by a hash of the exact embedded component bytes, of wasmtime's
 //! compatibility key for this engine configuration, and of hhttpp's version, so a stale artifact
-//! is never used. Loading one is native code, so only a regular file owned by the current user, in
-//! a cache folder only that user can write, is ever loaded; it is written to a temporary name and
-//! renamed into place. Anything unexpected (no cache folder, a corrupt or foreign file) falls
-//! back to compiling in memory.
+//! is never used. Loading one is native code, so only a regular file owned by the current user,
+//! writable by no one else, read through the cache folder held open ([`crate::cache`]) and then
+//! loaded from memory, is ever used; it is written to a temporary name and renamed into place.
+//! Anything unexpected (no cache folder, a corrupt or foreign file) falls back to compiling in
+//! memory.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use wasmtime::component::Component;
 use wasmtime::{Engine, Result};
 
-use crate::cache;
+use crate::cache::CacheFolder;
 
 /// The component, from the cache when a trustworthy artifact is there, else compiled (and cached).
 pub fn load(engine: &Engine, wasm: &[u8]) -> Result<Component> {
-    let Some(folder) = cache::folder() else {
+    let Some(folder) = CacheFolder::open() else {
         return Component::new(engine, wasm);
     };
     let mut hasher = DefaultHasher::new();
     wasm.hash(&mut hasher);
     engine.precompile_compatibility_hash().hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    let path = folder.join(format!("hhttpp-{:016x}.cwasm", hasher.finish()));
-    if cache::is_ours(&path, false) {
-        // SAFETY: `deserialize_file` trusts the file to be wasmtime's own output. This one was
-        // written by this program (atomically) into a folder only the current user can write,
-        // is owned by that user and writable by no one else, and its name commits to the exact
-        // component and engine, so it is the artifact `serialize` produced for them.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+    let name = format!("hhttpp-{:016x}.cwasm", hasher.finish());
+    if let Some(bytes) = folder.read(&name, false) {
+        // SAFETY: `deserialize` trusts the bytes to be wasmtime's own output. These were read,
+        // through the folder held open and no link, from a file that this program wrote
+        // (atomically) into a folder only the current user can write, owned by that user and
+        // writable by no one else, whose name commits to the exact component and engine: the
+        // artifact `serialize` produced for them.
+        if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
             return Ok(component);
         }
     }
     let component = Component::new(engine, wasm)?;
     if let Ok(bytes) = component.serialize() {
         // Best effort: without a cached artifact the next start compiles again.
-        let _ = cache::write_atomically(&path, &bytes, 0o644);
+        let _ = folder.write_atomically(&name, &bytes, 0o644);
     }
     Ok(component)
 }

@@ -9,15 +9,16 @@
 //! browsers and curl look at.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 use wasmtime::Result;
 use wasmtime::error::Context;
 
-use crate::cache;
+use crate::cache::CacheFolder;
 
 /// How long a certificate made here is valid.
 const VALID_DAYS: i64 = 397;
@@ -26,8 +27,9 @@ const RENEW_DAYS: i64 = 30;
 
 const CERT_FILE: &str = "self-signed-cert.pem";
 const KEY_FILE: &str = "self-signed-key.pem";
-/// The names the stored certificate covers and when it expires, written last: without it (or
-/// with names other than those asked for) the stored pair is not used.
+/// The fingerprint of the stored certificate and the pin of its key (and, for a person reading
+/// it, its names and expiry), written last: without it, or with a certificate or key other than
+/// those it names, the stored pair is not used.
 const NAMES_FILE: &str = "self-signed.json";
 /// Taken while the three are read or written.
 const LOCK_FILE: &str = "self-signed.lock";
@@ -74,20 +76,20 @@ pub fn names_for(network: &[IpAddr], host_name: Option<&str>) -> Vec<String> {
 /// The stored certificate if it covers `names` (and perhaps more: one made for all interfaces
 /// serves loopback too) and is not about to expire; otherwise a new one, stored for next time.
 pub fn load_or_make(names: &[String]) -> Result<SelfSigned> {
-    let folder = cache::folder();
+    let folder = CacheFolder::open();
     // Held until the new pair is stored: a second hhttpp starting now then reuses it.
-    let lock = folder.as_deref().and_then(|f| cache::lock(f, LOCK_FILE));
+    let lock = folder.as_ref().and_then(|f| f.lock(LOCK_FILE));
     if lock.is_some()
-        && let Some(stored) = folder.as_deref().and_then(|f| stored(f, names))
+        && let Some(stored) = folder.as_ref().and_then(|f| stored(f, names))
     {
         return Ok(stored);
     }
     // Without the lock nothing is stored: another hhttpp may be storing its own pair.
-    make(names, folder.filter(|_| lock.is_some()).as_deref())
+    make(names, folder.as_ref().filter(|_| lock.is_some()))
 }
 
 /// A new certificate for `names`, stored in `folder` for next time (the caller holds its lock).
-fn make(names: &[String], folder: Option<&Path>) -> Result<SelfSigned> {
+fn make(names: &[String], folder: Option<&CacheFolder>) -> Result<SelfSigned> {
     let key = rcgen::KeyPair::generate().context("making a key pair")?;
     let mut params = rcgen::CertificateParams::new(names.to_vec())
         .context("a certificate for this machine's names")?;
@@ -162,41 +164,66 @@ struct Record {
     pin: String,
 }
 
-fn stored(folder: &Path, names: &[String]) -> Option<SelfSigned> {
-    let (cert_path, key_path, names_path) = paths(folder);
-    let ours = [&cert_path, &names_path]
-        .iter()
-        .all(|p| cache::is_ours(p, false));
-    if !ours || !cache::is_private(&key_path) {
-        return None;
-    }
-    let record = Record::from_json(&std::fs::read_to_string(&names_path).ok()?)?;
-    let renew_from = time::OffsetDateTime::now_utc() + time::Duration::days(RENEW_DAYS);
-    let covered = names.iter().all(|name| record.names.contains(name));
-    if !covered || record.expires < renew_from.unix_timestamp() {
-        return None;
-    }
-    let chain = CertificateDer::pem_file_iter(&cert_path)
-        .ok()?
+/// The stored certificate and key, if they are the ones the record names (each read through the
+/// folder held open: the key only if no one else can read it) and the certificate itself covers
+/// `names` and stays valid [`RENEW_DAYS`] more.
+fn stored(folder: &CacheFolder, names: &[String]) -> Option<SelfSigned> {
+    let text = |name, private| String::from_utf8(folder.read(name, private)?).ok();
+    let record = Record::from_json(&text(NAMES_FILE, false)?)?;
+    let chain = CertificateDer::pem_slice_iter(text(CERT_FILE, false)?.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .ok()?;
-    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(&key_path).ok()?).ok()?;
-    let stored = ready(chain, &key, Origin::Reused { from: cert_path }).ok()?;
+    let key = rcgen::KeyPair::from_pem(&text(KEY_FILE, true)?).ok()?;
+    let renew_from = SystemTime::now() + Duration::from_secs(RENEW_DAYS as u64 * 86_400);
+    if !covers(chain.first()?, names, renew_from) {
+        return None;
+    }
+    let from = folder.path_of(CERT_FILE);
+    let stored = ready(chain, &key, Origin::Reused { from }).ok()?;
     (stored.fingerprint == record.fingerprint && stored.pin == record.pin).then_some(stored)
 }
 
+/// Whether `certificate` — read as a certificate, not as the record beside it says — is a server
+/// certificate signed by its own key, valid at `at`, for every one of `names`.
+fn covers(certificate: &CertificateDer<'_>, names: &[String], at: SystemTime) -> bool {
+    let Ok(end_entity) = webpki::EndEntityCert::try_from(certificate) else {
+        return false;
+    };
+    let Ok(itself) = webpki::anchor_from_trusted_cert(certificate) else {
+        return false;
+    };
+    let Ok(since_epoch) = at.duration_since(SystemTime::UNIX_EPOCH) else {
+        return false;
+    };
+    let valid = end_entity
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &[itself],
+            &[],
+            UnixTime::since_unix_epoch(since_epoch),
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .is_ok();
+    valid
+        && names.iter().all(|name| {
+            ServerName::try_from(name.as_str())
+                .is_ok_and(|name| end_entity.verify_is_valid_for_subject_name(&name).is_ok())
+        })
+}
+
 fn store(
-    folder: &Path,
+    folder: &CacheFolder,
     record: &Record,
     cert_pem: &str,
     key_pem: &str,
 ) -> std::io::Result<PathBuf> {
-    let (cert_path, key_path, names_path) = paths(folder);
-    cache::write_atomically(&key_path, key_pem.as_bytes(), 0o600)?;
-    cache::write_atomically(&cert_path, cert_pem.as_bytes(), 0o644)?;
+    folder.write_atomically(KEY_FILE, key_pem.as_bytes(), 0o600)?;
+    folder.write_atomically(CERT_FILE, cert_pem.as_bytes(), 0o644)?;
     // Last: until it is in place, the record does not vouch for the new pair.
-    cache::write_atomically(&names_path, record.to_json().as_bytes(), 0o644)?;
-    Ok(cert_path)
+    folder.write_atomically(NAMES_FILE, record.to_json().as_bytes(), 0o644)?;
+    Ok(folder.path_of(CERT_FILE))
 }
 
 impl Record {
@@ -226,14 +253,6 @@ impl Record {
             pin: text("pin")?,
         })
     }
-}
-
-fn paths(folder: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (
-        folder.join(CERT_FILE),
-        folder.join(KEY_FILE),
-        folder.join(NAMES_FILE),
-    )
 }
 
 /// Whether a host name can go in a certificate as a DNS name (letters, digits, `-`, `.`).
@@ -294,5 +313,23 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(fingerprint(b"abc").len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn a_certificate_is_judged_by_its_own_names_and_dates() {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let made = make(&names, None).unwrap();
+        let certificate = &made.chain[0];
+        let now = SystemTime::now();
+        assert!(covers(certificate, &names, now));
+        assert!(covers(certificate, &names[..1], now));
+        let more = vec!["localhost".to_owned(), "evil.example".to_owned()];
+        assert!(
+            !covers(certificate, &more, now),
+            "a name it was not made for"
+        );
+        let later = now + Duration::from_secs((VALID_DAYS as u64 + 1) * 86_400);
+        assert!(!covers(certificate, &names, later), "past its notAfter");
+        assert!(!covers(&CertificateDer::from(vec![1, 2, 3]), &names, now));
     }
 }

@@ -20,13 +20,13 @@ const COPY_CHUNK: usize = 64 * 1024;
 const RECEIVE_CHUNK: usize = 64 * 1024;
 /// The same over TLS, where the buffer is held while waiting (one TLS record at most).
 const TLS_RECEIVE_CHUNK: usize = 16 * 1024;
-/// Most bytes one `sendfile(2)` call is asked for (nginx's `sendfile_max_chunk` is the same).
+/// Most bytes one `sendfile(2)` call is asked for (nginx's `sendfile_max_chunk` is 2 MiB).
 #[cfg(target_os = "linux")]
-const SENDFILE_MAX: usize = 2 * 1024 * 1024;
+const SENDFILE_MAX: usize = 1024 * 1024;
 /// Bytes of a file range written before the task yields to the others on its worker: a client
 /// reading as fast as loopback allows never fills its socket, so nothing else would make the
 /// task wait (tokio's own budget let one download hold a worker for hundreds of milliseconds).
-const SEND_PER_TURN: u64 = 4 * 1024 * 1024;
+const SEND_PER_TURN: u64 = 1024 * 1024;
 
 /// Counts bytes sent and yields to the runtime after every [`SEND_PER_TURN`] of them.
 #[derive(Debug, Default)]

@@ -112,6 +112,10 @@ pub struct Server {
     pub stderr: Arc<Mutex<Vec<String>>>,
     /// Lines it printed on stdout so far (the banner).
     pub stdout: Arc<Mutex<Vec<String>>>,
+    /// Whether the server runs in a process group of its own, stopped whole when dropped.
+    group: bool,
+    /// A folder the server writes its own files in, removed once it is stopped.
+    scratch: Option<Site>,
 }
 
 impl Server {
@@ -141,6 +145,18 @@ impl Server {
             .arg(dir)
             .args(args);
         Server::spawn(command)
+    }
+
+    /// Starts `command` in a process group of its own, stopping the whole group when dropped, then
+    /// removing `scratch` (where it writes its own files): for a server that runs its work in
+    /// child processes (jco serve), which killing it alone would leave running.
+    pub fn spawn_group(mut command: Command, scratch: Site) -> Server {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        let mut server = Server::spawn(command);
+        server.group = true;
+        server.scratch = Some(scratch);
+        server
     }
 
     /// Starts `command`, which must announce its port on stdout or stderr, as python's banner
@@ -195,6 +211,8 @@ impl Server {
             port,
             stderr: stderr_lines,
             stdout: stdout_lines,
+            group: false,
+            scratch: None,
         }
     }
 
@@ -205,6 +223,8 @@ impl Server {
             port,
             stderr: Arc::new(Mutex::new(Vec::new())),
             stdout: Arc::new(Mutex::new(Vec::new())),
+            group: false,
+            scratch: None,
         }
     }
 
@@ -427,6 +447,11 @@ pub fn write_big_file(path: &Path, len: u64) {
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
+            if self.group {
+                // The server's own children too (jco serve runs the component in one).
+                let pid = rustix::process::Pid::from_child(child);
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
