@@ -436,3 +436,30 @@ fn a_file_dated_after_the_year_9999_is_served_and_so_is_the_next_client() {
         assert!(probe(server.port) < Duration::from_secs(1), "{engine}");
     }
 }
+
+/// The served folder is deleted while the server runs: without credentials every request is still
+/// `401` (before, the sandboxed engine could not open it for a new connection and answered `503`,
+/// telling anyone that something was wrong), and with them `404` — and the server serves on.
+#[test]
+fn a_deleted_folder_still_asks_for_credentials_first() {
+    for door in DOORS {
+        let base = Site::new();
+        let share = base.path().join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::write(share.join("mine.txt"), "mine").unwrap();
+        let server = support::serve_door(&share, door, &["--auth", "ann:pw"]);
+        let authorized =
+            "GET /mine.txt HTTP/1.1\r\nHost: a\r\nAuthorization: Basic YW5uOnB3\r\n\r\n";
+        assert_eq!(
+            server.request(authorized.as_bytes()).text(),
+            "mine",
+            "{door}"
+        );
+        std::fs::remove_dir_all(&share).unwrap();
+        for _ in 0..3 {
+            assert_eq!(server.get("/mine.txt").status, 401, "{door}");
+            assert_eq!(server.request(authorized.as_bytes()).status, 404, "{door}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

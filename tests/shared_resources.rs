@@ -71,6 +71,9 @@ fn bystander(port: u16, seconds: u64) -> Vec<Duration> {
         waits.push(probe(port));
         thread::sleep(Duration::from_millis(100));
     }
+    // In the order they came, for a reader of a failure to see when the slow ones were.
+    let in_order: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+    eprintln!("probe waits in ms, in order: {in_order:?}");
     waits.sort();
     waits
 }
@@ -144,9 +147,7 @@ fn clients_downloading_compressed_text_never_starve_a_bystander() {
     let site = Site::new();
     site.file("ok.txt", "ok");
     write_text_file(&site.path().join("big.txt"), STREAM_MAX);
-    // Not under `wasmtime run`, whose loop still has tails of its own with 50 large downloads,
-    // compressed or not (the issue on that door): the sparse file's attack below runs there.
-    for door in ["wasm", "native"] {
+    for door in DOORS {
         let server = serve_door(site.path(), door, &["-q"]);
         let attack = downloaders(server.port, "/big.txt", "Accept-Encoding: br\r\n", 50);
         let waits = bystander(server.port, 4);
@@ -154,8 +155,12 @@ fn clients_downloading_compressed_text_never_starve_a_bystander() {
         let median = waits[waits.len() / 2];
         let worst = waits[waits.len() - 1];
         eprintln!("{door}: {}", summary(&waits));
+        // Before: seconds (a median of 2.2 s sandboxed, 2.3 s natively, 4.7 s under `wasmtime
+        // run`). Now natively about a millisecond; sandboxed the median is a few milliseconds in
+        // most runs and 100-250 ms in about one in five, the whole run long (the sandbox's cost
+        // under load, not starvation: see the README), hence the margin.
         assert!(
-            median < Duration::from_millis(200) && worst < Duration::from_secs(1),
+            median < Duration::from_millis(400) && worst < Duration::from_millis(1500),
             "{door}: {}",
             summary(&waits)
         );
