@@ -3,10 +3,14 @@
 //!
 //! It lives in the core so that every door (the native host, `wasmtime run`, wasi:http platforms)
 //! enforces it alike, and the responder applies it before any file-system work. Passwords are held
-//! only as SHA-256 digests — `--auth USER:sha256:HEX` keeps the password itself off command lines
-//! and out of `ps` — and a request's user name and password are hashed and compared with every
-//! credential in constant time, so response timing tells neither which users exist nor how much of
-//! a password was right.
+//! only as digests: an unsalted SHA-256 (`--auth USER:sha256:HEX` keeps the password off command
+//! lines, but anyone who sees the digest can test ten billion guesses a second against it), or a
+//! bcrypt hash (`--auth USER:$2y$…`, or a line of an htpasswd file made with `htpasswd -B`:
+//! salted and slow, so a stolen hash costs a guesser far more). A request's user name is compared
+//! with every credential's in constant time, and its password checked once, against the user
+//! named or a stand-in of the same kind, so response timing tells neither which users exist nor
+//! how much of a password was right. A connection remembers the `Authorization` it last let in
+//! ([`Memo`]), so a bcrypt hash is checked once per connection, not once per request.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -32,13 +36,26 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 /// Longest `USER:PASSWORD` (or `USER:sha256:HEX`) accepted on the command line, in bytes.
 const MAX_SPEC_LEN: usize = 4096;
 
-/// One user name and the SHA-256 digest of its password.
+/// One user name and how its password is held.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     user: String,
     user_digest: [u8; 32],
-    password_digest: [u8; 32],
+    secret: Secret,
 }
+
+/// How a password is held.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The SHA-256 digest of its UTF-8 in NFC.
+    Sha256([u8; 32]),
+    /// A bcrypt hash of its UTF-8 in NFC (`$2y$10$…`).
+    Bcrypt(String),
+}
+
+/// The highest bcrypt cost accepted: each step doubles the work, and at 14 a check already takes
+/// over a second in the sandbox.
+const MAX_BCRYPT_COST: u32 = 14;
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,6 +78,12 @@ pub enum SpecError {
     EmptyPassword,
     /// `sha256:` followed by something other than 64 hexadecimal digits.
     BadDigest,
+    /// `$2y$`, `$2b$` or `$2a$` followed by something other than a bcrypt hash.
+    BadBcrypt,
+    /// A bcrypt hash whose cost is over [`MAX_BCRYPT_COST`].
+    BcryptTooCostly,
+    /// A password hash of a kind not accepted (unsalted SHA-1, Apache's MD5, `crypt`).
+    WeakHash,
     /// A control character, which no browser's password prompt can send.
     ControlCharacter,
     /// Longer than [`MAX_SPEC_LEN`] bytes.
@@ -77,6 +100,16 @@ impl fmt::Display for SpecError {
                 "after sha256: comes the password's SHA-256 digest, 64 hexadecimal digits \
                  (e.g. from: printf %s PASSWORD | sha256sum)"
             }
+            SpecError::BadBcrypt => {
+                "a bcrypt hash is $2y$, two digits of cost, $ and 53 characters"
+            }
+            SpecError::BcryptTooCostly => {
+                "a bcrypt cost over 14 takes over a second a request to check: use 10 to 12"
+            }
+            SpecError::WeakHash => {
+                "this kind of password hash is not accepted (unsalted SHA-1, Apache MD5 and crypt \
+                 are quickly reversed): make it with htpasswd -B (bcrypt)"
+            }
             SpecError::ControlCharacter => "user names and passwords hold no control characters",
             SpecError::TooLong => "longer than 4,096 bytes",
         })
@@ -86,9 +119,10 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 impl Credential {
-    /// A credential from `USER:PASSWORD`, or `USER:sha256:HEX` where HEX is the SHA-256 digest of
-    /// the password. The user name ends at the first `:` (RFC 7617 §2: a user-id holds none); the
-    /// password may hold `:`.
+    /// A credential from `USER:PASSWORD`, `USER:sha256:HEX` where HEX is the SHA-256 digest of
+    /// the password, or `USER:$2y$…`, a bcrypt hash of it (as a line of an htpasswd file made with
+    /// `htpasswd -B`). The user name ends at the first `:` (RFC 7617 §2: a user-id holds none);
+    /// the password may hold `:`.
     pub fn parse(spec: &str) -> Result<Credential, SpecError> {
         let (user, secret) = spec.split_once(':').ok_or(SpecError::NoColon)?;
         if user.is_empty() {
@@ -103,21 +137,58 @@ impl Credential {
         if spec.chars().any(char::is_control) {
             return Err(SpecError::ControlCharacter);
         }
-        let digest = match secret.strip_prefix("sha256:") {
-            Some(hex) => parse_digest(hex).ok_or(SpecError::BadDigest)?,
-            None => sha256(nfc(secret).as_bytes()),
+        let secret = if let Some(hex) = secret.strip_prefix("sha256:") {
+            Secret::Sha256(parse_digest(hex).ok_or(SpecError::BadDigest)?)
+        } else if ["$2y$", "$2b$", "$2a$"]
+            .iter()
+            .any(|p| secret.starts_with(p))
+        {
+            Secret::Bcrypt(parse_bcrypt(secret)?)
+        } else {
+            Secret::Sha256(sha256(nfc(secret).as_bytes()))
         };
-        Ok(Credential::from_digest(nfc(user).into_owned(), digest))
+        Ok(Credential::new(nfc(user).into_owned(), secret))
     }
 
-    /// A credential from a user name (in NFC) and the SHA-256 digest of its password's UTF-8 in
-    /// NFC (as the WIT options carry it).
-    pub fn from_digest(user: String, password_sha256: [u8; 32]) -> Credential {
+    /// Every credential of an htpasswd file's `text` (`user:hash` lines; blank lines and `#`
+    /// comments skipped): bcrypt hashes (`htpasswd -B`), or `sha256:HEX`. A password written
+    /// as it is, or a weaker hash, is refused. On an error, the line's number (from 1).
+    pub fn parse_file(text: &str) -> Result<Vec<Credential>, (usize, SpecError)> {
+        let mut credentials = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let hashed = line
+                .split_once(':')
+                .is_some_and(|(_, h)| h.starts_with("$2") || h.starts_with("sha256:"));
+            let credential = if hashed {
+                Credential::parse(line)
+            } else if line.contains(':') {
+                Err(SpecError::WeakHash)
+            } else {
+                Err(SpecError::NoColon)
+            };
+            credentials.push(credential.map_err(|error| (index + 1, error))?);
+        }
+        Ok(credentials)
+    }
+
+    /// A credential from a user name (in NFC) and how its password is held (as the WIT options
+    /// carry them).
+    pub fn new(user: String, secret: Secret) -> Credential {
         Credential {
             user_digest: sha256(user.as_bytes()),
             user,
-            password_digest: password_sha256,
+            secret,
         }
+    }
+
+    /// A credential from a user name (in NFC) and the SHA-256 digest of its password's UTF-8 in
+    /// NFC.
+    pub fn from_digest(user: String, password_sha256: [u8; 32]) -> Credential {
+        Credential::new(user, Secret::Sha256(password_sha256))
     }
 
     /// The user name.
@@ -125,17 +196,17 @@ impl Credential {
         &self.user
     }
 
-    /// The SHA-256 digest of the password.
-    pub fn password_sha256(&self) -> [u8; 32] {
-        self.password_digest
+    /// How the password is held.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
     }
 }
 
 /// What a request's credentials are worth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
     /// They match this user's.
-    Allowed(&'a str),
+    Allowed(String),
     /// The request has no `Authorization`.
     Missing,
     /// Not Basic credentials that can be read: another scheme, bad base64, no `:`, or the field
@@ -145,18 +216,27 @@ enum Verdict<'a> {
     Wrong,
 }
 
+/// What a connection remembers of the credentials it last let in: the SHA-256 of the whole
+/// `Authorization` value, and the user. The same value on its next requests is let in without the
+/// password being checked again (a bcrypt hash costs tens of milliseconds a check); any other
+/// value is checked as if nothing were remembered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Memo(Option<([u8; 32], String)>);
+
 /// Whether a request may be answered: `Ok(Some(user))` when it carries a user's credentials,
 /// `Ok(None)` when none are asked for (no `--auth`, or a CORS preflight under `--cors`, which
-/// browsers send without credentials, Fetch §4.8), and otherwise the `401` to send.
-pub fn admit<'a>(
+/// browsers send without credentials, Fetch §4.8), and otherwise the `401` to send. `memo` is
+/// what the request's connection remembers (see [`Memo`]).
+pub fn admit(
     request: &Request,
-    credentials: &'a [Credential],
+    credentials: &[Credential],
     cors: bool,
-) -> Result<Option<&'a str>, Response> {
+    memo: &mut Memo,
+) -> Result<Option<String>, Response> {
     if credentials.is_empty() || (cors && is_preflight(request)) {
         return Ok(None);
     }
-    let (message, close) = match verdict(credentials, request) {
+    let (message, close) = match verdict(credentials, request, memo) {
         Verdict::Allowed(user) => return Ok(Some(user)),
         // The usual first request of a browser or curl, which then asks again with credentials.
         Verdict::Missing => (
@@ -175,27 +255,61 @@ pub fn admit<'a>(
     Err(if close { refused.closing() } else { refused })
 }
 
-/// Checks a request's `Authorization` against `credentials`, comparing every one, matched or not.
-fn verdict<'a>(credentials: &'a [Credential], request: &Request) -> Verdict<'a> {
+/// Checks a request's `Authorization` against `credentials`: the user name against every one's
+/// in constant time, then the password once, against the user named or — when none is — a
+/// stand-in of the costliest kind configured, so that timing does not tell whether a user exists.
+fn verdict(credentials: &[Credential], request: &Request, memo: &mut Memo) -> Verdict {
     let mut fields = request.headers.all("authorization");
     let field = match (fields.next(), fields.next()) {
         (None, _) => return Verdict::Missing,
         (Some(field), None) => field,
         (Some(_), Some(_)) => return Verdict::Unreadable,
     };
+    let field_digest = sha256(field.as_bytes());
+    if let Memo(Some((remembered, user))) = memo
+        && bool::from(remembered.ct_eq(&field_digest))
+    {
+        return Verdict::Allowed(user.clone());
+    }
     let Some((user, password)) = basic_credentials(field) else {
         return Verdict::Unreadable;
     };
-    let (user_digest, password_digest) = (sha256_sent(&user), sha256_sent(&password));
-    let mut allowed = None;
+    let user_digest = sha256_sent(&user);
+    let mut named = None;
     for credential in credentials {
-        let user_ok = user_digest.ct_eq(&credential.user_digest);
-        let password_ok = password_digest.ct_eq(&credential.password_digest);
-        if bool::from(user_ok & password_ok) && allowed.is_none() {
-            allowed = Some(credential.user.as_str());
+        if bool::from(user_digest.ct_eq(&credential.user_digest)) && named.is_none() {
+            named = Some(credential);
         }
     }
-    allowed.map_or(Verdict::Wrong, Verdict::Allowed)
+    let stand_in = credentials
+        .iter()
+        .find(|c| matches!(c.secret, Secret::Bcrypt(_)))
+        .or(credentials.first());
+    let Some(checked) = named.or(stand_in) else {
+        return Verdict::Wrong;
+    };
+    let password_ok = holds(&checked.secret, &password);
+    match named {
+        Some(credential) if password_ok => {
+            *memo = Memo(Some((field_digest, credential.user.clone())));
+            Verdict::Allowed(credential.user.clone())
+        }
+        _ => Verdict::Wrong,
+    }
+}
+
+/// Whether `password`, as a client sent it, is the one `secret` holds.
+fn holds(secret: &Secret, password: &[u8]) -> bool {
+    match secret {
+        Secret::Sha256(digest) => bool::from(sha256_sent(password).ct_eq(digest)),
+        Secret::Bcrypt(hash) => {
+            let sent = match std::str::from_utf8(password) {
+                Ok(text) => Cow::Owned(nfc(text).into_owned().into_bytes()),
+                Err(_) => Cow::Borrowed(password),
+            };
+            bcrypt::verify(&*sent, hash).unwrap_or(false)
+        }
+    }
 }
 
 fn is_preflight(request: &Request) -> bool {
@@ -243,6 +357,15 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// A bcrypt hash as `htpasswd -B` writes it, of a cost at most [`MAX_BCRYPT_COST`].
+fn parse_bcrypt(hash: &str) -> Result<String, SpecError> {
+    let parts: bcrypt::HashParts = hash.parse().map_err(|_| SpecError::BadBcrypt)?;
+    if parts.get_cost() > MAX_BCRYPT_COST {
+        return Err(SpecError::BcryptTooCostly);
+    }
+    Ok(hash.to_owned())
+}
+
 fn parse_digest(hex: &str) -> Option<[u8; 32]> {
     let bytes = hex.as_bytes();
     if bytes.len() != 64 {
@@ -286,17 +409,14 @@ mod tests {
     fn a_spec_splits_at_the_first_colon_and_hashes_the_password() {
         let credential = Credential::parse("ann:pa:ss wörd").unwrap();
         assert_eq!(credential.user(), "ann");
-        assert_eq!(
-            credential.password_sha256(),
-            sha256("pa:ss wörd".as_bytes())
-        );
+        assert!(credential.secret() == &Secret::Sha256(sha256("pa:ss wörd".as_bytes())));
         let hashed = Credential::parse(&format!("ann:sha256:{}", hex(&sha256(b"pw")))).unwrap();
-        assert_eq!(hashed.password_sha256(), sha256(b"pw"));
+        assert!(hashed.secret() == &Secret::Sha256(sha256(b"pw")));
         let upper = Credential::parse(&format!(
             "ann:sha256:{}",
             hex(&sha256(b"pw")).to_uppercase()
         ));
-        assert_eq!(upper.unwrap().password_sha256(), sha256(b"pw"));
+        assert!(upper.unwrap().secret() == &Secret::Sha256(sha256(b"pw")));
     }
 
     #[test]
@@ -331,15 +451,15 @@ mod tests {
         ];
         let verdict = |fields: &[(&str, &str)]| {
             let request = request(Method::Get, fields);
-            verdict(&credentials, &request)
+            verdict(&credentials, &request, &mut Memo::default())
         };
         assert_eq!(
             verdict(&[("Authorization", &basic("ann:pa:ss wörd"))]),
-            Verdict::Allowed("ann")
+            Verdict::Allowed("ann".into())
         );
         assert_eq!(
             verdict(&[("authorization", &basic("bob:hunter2"))]),
-            Verdict::Allowed("bob")
+            Verdict::Allowed("bob".into())
         );
         assert_eq!(
             verdict(&[("Authorization", &basic("bob:hunter3"))]),
@@ -376,7 +496,7 @@ mod tests {
                 "Authorization",
                 &basic("bob:hunter2").replace("Basic", "bAsIc")
             )]),
-            Verdict::Allowed("bob")
+            Verdict::Allowed("bob".into())
         );
     }
 
@@ -389,16 +509,16 @@ mod tests {
             &[("Authorization", &basic("rene\u{301}e:cafe\u{301}"))],
         );
         assert_eq!(
-            verdict(&credentials, &decomposed),
-            Verdict::Allowed("ren\u{e9}e")
+            verdict(&credentials, &decomposed, &mut Memo::default()),
+            Verdict::Allowed("ren\u{e9}e".into())
         );
         let unpadded = basic("ren\u{e9}e:caf\u{e9}")
             .trim_end_matches('=')
             .to_owned();
         let request = request(Method::Get, &[("Authorization", &unpadded)]);
         assert_eq!(
-            verdict(&credentials, &request),
-            Verdict::Allowed("ren\u{e9}e")
+            verdict(&credentials, &request, &mut Memo::default()),
+            Verdict::Allowed("ren\u{e9}e".into())
         );
         assert_eq!(
             Credential::parse(&format!("a:sha256:+{}", "f".repeat(63))),
@@ -409,12 +529,26 @@ mod tests {
     #[test]
     fn a_wrong_guess_ends_the_connection_but_a_first_challenge_does_not() {
         let credentials = [Credential::parse("ann:pw").unwrap()];
-        let first = admit(&request(Method::Get, &[]), &credentials, false).unwrap_err();
+        let first = admit(
+            &request(Method::Get, &[]),
+            &credentials,
+            false,
+            &mut Memo::default(),
+        )
+        .unwrap_err();
         assert!(!first.close);
         let wrong = request(Method::Get, &[("Authorization", &basic("ann:no"))]);
-        assert!(admit(&wrong, &credentials, false).unwrap_err().close);
+        assert!(
+            admit(&wrong, &credentials, false, &mut Memo::default())
+                .unwrap_err()
+                .close
+        );
         let unreadable = request(Method::Get, &[("Authorization", "Basic")]);
-        assert!(admit(&unreadable, &credentials, false).unwrap_err().close);
+        assert!(
+            admit(&unreadable, &credentials, false, &mut Memo::default())
+                .unwrap_err()
+                .close
+        );
     }
 
     #[test]
@@ -432,17 +566,93 @@ mod tests {
                 ("Access-Control-Request-Method", "GET"),
             ],
         );
-        assert_eq!(admit(&preflight, &credentials, true).ok(), Some(None));
-        let refused = admit(&preflight, &credentials, false).unwrap_err();
+        assert_eq!(
+            admit(&preflight, &credentials, true, &mut Memo::default()).ok(),
+            Some(None)
+        );
+        let refused = admit(&preflight, &credentials, false, &mut Memo::default()).unwrap_err();
         assert_eq!(refused.status, 401);
         assert_eq!(refused.header("WWW-Authenticate"), Some(CHALLENGE));
         let allowed = request(Method::Get, &[("Authorization", &basic("ann:pw"))]);
-        assert_eq!(admit(&allowed, &credentials, false).ok(), Some(Some("ann")));
+        assert_eq!(
+            admit(&allowed, &credentials, false, &mut Memo::default()).ok(),
+            Some(Some("ann".to_owned()))
+        );
         // Without --auth nothing is asked, and no one is named.
-        assert_eq!(admit(&allowed, &[], false).ok(), Some(None));
+        assert_eq!(
+            admit(&allowed, &[], false, &mut Memo::default()).ok(),
+            Some(None)
+        );
     }
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_bcrypt_hash_is_checked_once_per_connection() {
+        let hash = bcrypt::hash("pa:ss wörd", 4).unwrap();
+        let credentials = [Credential::parse(&format!("ann:{hash}")).unwrap()];
+        assert!(matches!(credentials[0].secret(), Secret::Bcrypt(_)));
+        let right = request(Method::Get, &[("Authorization", &basic("ann:pa:ss wörd"))]);
+        let wrong = request(Method::Get, &[("Authorization", &basic("ann:pa:ss word"))]);
+        let nobody = request(Method::Get, &[("Authorization", &basic("bob:pa:ss wörd"))]);
+        let mut memo = Memo::default();
+        assert_eq!(verdict(&credentials, &wrong, &mut memo), Verdict::Wrong);
+        assert_eq!(memo, Memo::default(), "nothing remembered of a wrong guess");
+        assert_eq!(verdict(&credentials, &nobody, &mut memo), Verdict::Wrong);
+        assert_eq!(
+            verdict(&credentials, &right, &mut memo),
+            Verdict::Allowed("ann".into())
+        );
+        // Remembered: the same value again is let in without bcrypt, another is checked.
+        let remembered = memo.clone();
+        assert!(remembered.0.is_some());
+        assert_eq!(
+            verdict(&[], &right, &mut memo),
+            Verdict::Allowed("ann".into()),
+            "let in by the memo alone"
+        );
+        assert_eq!(verdict(&credentials, &wrong, &mut memo), Verdict::Wrong);
+    }
+
+    #[test]
+    fn bad_and_weak_hashes_are_refused_with_their_reason() {
+        assert_eq!(
+            Credential::parse("ann:$2y$10$tooshort"),
+            Err(SpecError::BadBcrypt)
+        );
+        let costly = bcrypt::hash_with_salt("pw", 4, [7; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoY)
+            .replacen("$04$", "$15$", 1);
+        assert_eq!(
+            Credential::parse(&format!("ann:{costly}")),
+            Err(SpecError::BcryptTooCostly)
+        );
+        assert_eq!(
+            Credential::parse_file("ann:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+            Err((1, SpecError::WeakHash))
+        );
+        assert_eq!(
+            Credential::parse_file("# users\n\nann:$apr1$x$y\n"),
+            Err((3, SpecError::WeakHash))
+        );
+        assert_eq!(
+            Credential::parse_file("ann:plain-password"),
+            Err((1, SpecError::WeakHash))
+        );
+    }
+
+    #[test]
+    fn an_htpasswd_file_gives_every_user() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let text = format!(
+            "# made with htpasswd -B\nann:{hash}\r\n\nbob:sha256:{}\n",
+            hex(&sha256(b"hunter2"))
+        );
+        let credentials = Credential::parse_file(&text).unwrap();
+        let users: Vec<&str> = credentials.iter().map(Credential::user).collect();
+        assert_eq!(users, ["ann", "bob"]);
     }
 }

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth;
 use crate::config::Config;
 use crate::filesystem::Folder;
 use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
@@ -104,6 +105,8 @@ pub struct Connection {
     idle_since: Duration,
     /// What the host can spare for the next responses ([`Connection::allow`]).
     allowance: Allowance,
+    /// The credentials it last let in (`--auth`), so that they are checked once, not per request.
+    credentials: auth::Memo,
     /// Bytes of bodies compressed as they are sent so far ([`Connection::work`]).
     work: u64,
     /// The `Date` of this second, made once.
@@ -173,6 +176,7 @@ impl Connection {
             request_started: None,
             idle_since: now.monotonic,
             allowance: Allowance::default(),
+            credentials: auth::Memo::default(),
             work: 0,
             date: wire::DateCache::default(),
             state: State::Head,
@@ -372,7 +376,13 @@ impl Connection {
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
         let mut response = match self.root() {
-            Ok(root) => responder::respond_in(&request, &self.config, &root, self.allowance),
+            Ok(root) => responder::respond_in(
+                &request,
+                &self.config,
+                &root,
+                self.allowance,
+                &mut self.credentials,
+            ),
             Err(_) => responder::respond(&request, &self.config),
         };
         let close =

@@ -47,14 +47,17 @@ impl Default for Allowance {
 /// Index files served for a folder, in order of preference.
 const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
-/// Answers one request against the served folder, opening it for this request.
+/// Answers one request against the served folder, opening it for this request (with nothing
+/// remembered of an earlier one: where the platform owns connections).
 pub fn respond(request: &Request, config: &Config) -> Response {
+    let mut memo = auth::Memo::default();
     match Folder::root(&config.root) {
-        Ok(root) => respond_in(request, config, &root, Allowance::default()),
+        Ok(root) => respond_in(request, config, &root, Allowance::default(), &mut memo),
         Err(error) => {
             let options = &config.options;
             // Even that the folder is gone is for those let in.
-            let response = match auth::admit(request, &options.credentials, options.cors) {
+            let admitted = auth::admit(request, &options.credentials, options.cors, &mut memo);
+            let response = match admitted {
                 Ok(_) => not_servable(ResolveError::from_io(&error)),
                 Err(refused) => refused,
             };
@@ -64,18 +67,20 @@ pub fn respond(request: &Request, config: &Config) -> Response {
 }
 
 /// Answers one request against the served folder, already open as `root` (a connection opens it
-/// once for all its requests), within what the host can spare.
+/// once for all its requests), within what the host can spare, with what the connection
+/// remembers of the credentials it let in.
 pub fn respond_in(
     request: &Request,
     config: &Config,
     root: &Folder,
     allowance: Allowance,
+    memo: &mut auth::Memo,
 ) -> Response {
     let options = &config.options;
     // `--auth` comes before any file-system work.
-    let response = match auth::admit(request, &options.credentials, options.cors) {
+    let response = match auth::admit(request, &options.credentials, options.cors, memo) {
         Ok(user) => Response {
-            user: user.map(str::to_owned),
+            user,
             ..answer(request, config, root, allowance)
         },
         Err(refused) => refused,

@@ -48,6 +48,7 @@ fn a_bad_auth_value_is_refused_at_start_with_the_reason() {
         ("ann:", "the password is empty"),
         ("ann:sha256:abcd", "64 hexadecimal digits"),
         ("ann:sha256:s3cret", "64 hexadecimal digits"),
+        ("ann:$2y$10$short", "a bcrypt hash is"),
     ] {
         let output = Command::new(hhttpp_binary())
             .args(["--auth", value, "0"])
@@ -354,4 +355,72 @@ fn a_cache_whose_parent_others_can_write_to_is_never_used() {
         banner.iter().any(|l| l.contains("reused from")),
         "{banner:?}"
     );
+}
+
+/// An htpasswd file (`htpasswd -B`): its users are asked for in both engines, its bcrypt hashes
+/// checked in the sandbox; a file other users can read, a weak hash, or no user at all is
+/// refused at start, naming the file (and line) and why.
+#[test]
+fn an_htpasswd_file_gives_the_users_and_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    site.file("hello.txt", "Hello, world!\n");
+    let secrets = Site::new();
+    let file = secrets.path().join("users.htpasswd");
+    let write = |text: &str, mode: u32| {
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    write(&format!("# users\n{}\n", support::auth::CY), 0o600);
+    let path = file.to_str().unwrap();
+    for engine in ["wasm", "native"] {
+        let server = Server::hhttpp_with(site.path(), &["--engine", engine, "--auth-file", path]);
+        let get = |authorization: &str| {
+            server.request(
+                format!("GET /hello.txt HTTP/1.1\r\nHost: t\r\n{authorization}\r\n").as_bytes(),
+            )
+        };
+        assert_eq!(get("").status, 401, "{engine}");
+        assert_eq!(
+            get("Authorization: Basic Y3k6cHg=\r\n").status,
+            401,
+            "{engine}"
+        ); // cy:px
+        let right = get("Authorization: Basic Y3k6cHc=\r\n"); // cy:pw
+        assert_eq!(
+            (right.status, right.text().as_str()),
+            (200, "Hello, world!\n"),
+            "{engine}"
+        );
+    }
+    for (text, mode, says) in [
+        (
+            format!("{}\n", support::auth::CY),
+            0o644,
+            "every user of this machine can read it",
+        ),
+        (
+            format!("{}\n", support::auth::CY),
+            0o620,
+            "other users can write to it",
+        ),
+        (
+            "cy:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n".to_owned(),
+            0o600,
+            "line 1: this kind of password hash",
+        ),
+        ("# nobody\n".to_owned(), 0o600, "no user in it"),
+    ] {
+        write(&text, mode);
+        let output = Command::new(hhttpp_binary())
+            .args(["--auth-file", path, "0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{says}: {stderr}");
+        assert!(
+            stderr.contains(path) && stderr.contains(says),
+            "{says}: {stderr}"
+        );
+    }
 }

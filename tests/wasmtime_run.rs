@@ -134,6 +134,7 @@ fn flags_a_guest_cannot_honour_are_refused_by_name() {
         ),
         (&["-d", "elsewhere"][..], "--directory"),
         (&["--guest-memory", "8"][..], "--guest-memory"),
+        (&["--auth-file", "users.htpasswd"][..], "--auth-file"),
     ] {
         let output = wasmtime_run(&example_site(), &["-S", "inherit-network"], flags)
             .output()

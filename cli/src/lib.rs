@@ -123,6 +123,11 @@ pub struct Cli {
     #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = CredentialParser)]
     pub credentials: Vec<hhttpp::auth::Credential>,
 
+    /// Ask for the user names and passwords of an htpasswd file: bcrypt lines, as `htpasswd -B
+    /// FILE USER` writes them (or USER:sha256:HEX). Refused if other users can read it.
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
     /// Print a QR code of each address the folder can be reached at, for a phone's camera.
     #[arg(long)]
     pub qr: bool,
@@ -279,6 +284,8 @@ const NO_TLS: &str = "a WASI 0.2 guest has no TLS: use the native binary, or a p
 const NO_ADDRESSES: &str =
     "a WASI 0.2 guest cannot see the machine's network addresses: use the native binary";
 const PLATFORM_CONNECTIONS: &str = "the wasi:http platform owns the connections and their timeouts";
+const NO_FILES_OUTSIDE: &str = "the guest can read no file outside the served folder: give each \
+     line of the file as --auth (--auth 'ann:$2y$10$…')";
 
 const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     (
@@ -295,6 +302,7 @@ const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     ("tls_key", "--tls-key", NO_TLS),
     ("tls", "--tls", NO_TLS),
     ("qr", "--qr", NO_ADDRESSES),
+    ("auth_file", "--auth-file", NO_FILES_OUTSIDE),
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
     ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
     (
@@ -335,6 +343,7 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ("tls_key", "--tls-key", NO_TLS),
     ("tls", "--tls", NO_TLS),
     ("qr", "--qr", NO_ADDRESSES),
+    ("auth_file", "--auth-file", NO_FILES_OUTSIDE),
     ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
     ("max_per_address", "--max-per-address", PLATFORM_CONNECTIONS),
     ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
@@ -467,7 +476,8 @@ impl Cli {
     /// without TLS on an address other than loopback.
     pub fn cleartext_warning(&self) -> Option<String> {
         let tls = self.tls.is_some() || self.tls_cert.is_some();
-        if self.credentials.is_empty() || tls || self.bind.is_loopback() {
+        let auth = !self.credentials.is_empty() || self.auth_file.is_some();
+        if !auth || tls || self.bind.is_loopback() {
             return None;
         }
         let address = if self.bind.is_unspecified() {

@@ -22,8 +22,8 @@ wit_bindgen::generate!({
 use std::time::{Duration, UNIX_EPOCH};
 
 use exports::hhttpp::server::http1::{
-    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Step,
-    Time, Wait,
+    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Secret,
+    Step, Time, Wait,
 };
 use hhttpp::{Now, Timeouts};
 
@@ -97,9 +97,14 @@ impl From<Options> for Config {
                 .credentials
                 .into_iter()
                 .map(|c| {
-                    // A digest of the wrong length fails closed: no password hashes to zeros.
-                    let digest = <[u8; 32]>::try_from(c.password_sha256).unwrap_or([0; 32]);
-                    hhttpp::auth::Credential::from_digest(c.user, digest)
+                    let secret = match c.secret {
+                        // A digest of the wrong length fails closed: no password hashes to zeros.
+                        Secret::Sha256(digest) => hhttpp::auth::Secret::Sha256(
+                            <[u8; 32]>::try_from(digest).unwrap_or([0; 32]),
+                        ),
+                        Secret::Bcrypt(hash) => hhttpp::auth::Secret::Bcrypt(hash),
+                    };
+                    hhttpp::auth::Credential::new(c.user, secret)
                 })
                 .collect(),
         };

@@ -27,7 +27,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::hhttpp::server::http1::SandboxReport;
 use exports::hhttpp::server::http1::{
-    Allowance, Batch, Credential, Exchange, FileRange, Options, Step, Time, Wait,
+    Allowance, Batch, Credential, Exchange, FileRange, Options, Secret, Step, Time, Wait,
 };
 use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
@@ -250,7 +250,10 @@ impl From<&hhttpp::Config> for Options {
                 .iter()
                 .map(|c| Credential {
                     user: c.user().to_owned(),
-                    password_sha256: c.password_sha256().to_vec(),
+                    secret: match c.secret() {
+                        hhttpp::auth::Secret::Sha256(digest) => Secret::Sha256(digest.to_vec()),
+                        hhttpp::auth::Secret::Bcrypt(hash) => Secret::Bcrypt(hash.clone()),
+                    },
                 })
                 .collect(),
             request_ms: millis(config.timeouts.request),

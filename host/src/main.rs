@@ -93,6 +93,9 @@ fn run(cli: Cli) -> Result<()> {
     }
     let mut config = hhttpp::Config::new(std::fs::canonicalize(directory)?);
     config.options = cli.options();
+    if let Some(path) = &cli.auth_file {
+        config.options.credentials.extend(auth_file(path)?);
+    }
     config.timeouts = cli.timeouts();
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
@@ -153,6 +156,38 @@ fn run(cli: Cli) -> Result<()> {
         };
         server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })
+}
+
+/// The credentials of the htpasswd file at `path`, which no other user may read or write: its
+/// hashes are what a guesser would need.
+fn auth_file(path: &std::path::Path) -> Result<Vec<hhttpp::auth::Credential>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    /// Larger than any list of users and hashes a share needs.
+    const MAX_LEN: u64 = 1024 * 1024;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("--auth-file {shown}"))?;
+    let mode = file.metadata()?.mode();
+    if mode & 0o004 != 0 {
+        bail!("--auth-file {shown}: every user of this machine can read it (chmod o-r {shown})");
+    }
+    if mode & 0o022 != 0 {
+        bail!("--auth-file {shown}: other users can write to it (chmod go-w {shown})");
+    }
+    let mut text = String::new();
+    file.take(MAX_LEN + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("--auth-file {shown}: not text"))?;
+    if text.len() as u64 > MAX_LEN {
+        bail!("--auth-file {shown}: larger than 1 MiB");
+    }
+    let credentials = hhttpp::auth::Credential::parse_file(&text).map_err(|(line, error)| {
+        wasmtime::format_err!("--auth-file {shown}, line {line}: {error}")
+    })?;
+    if credentials.is_empty() {
+        bail!("--auth-file {shown}: no user in it");
+    }
+    Ok(credentials)
 }
 
 /// Binds `address:port`; the default `::` falls back to `0.0.0.0` where IPv6 is unavailable.

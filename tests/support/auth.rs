@@ -3,15 +3,21 @@
 
 use super::Server;
 
-/// Two users: one given with a password holding a `:` and a non-ASCII letter, one by the SHA-256
-/// of `hunter2` (`printf %s hunter2 | sha256sum`); and `--cors`, whose preflights pass unasked.
-pub const FLAGS: [&str; 5] = [
+/// Three users: one given with a password holding a `:` and a non-ASCII letter, one by the
+/// SHA-256 of `hunter2` (`printf %s hunter2 | sha256sum`), one by a bcrypt hash of `pw` (as
+/// `htpasswd -B -C 4` writes it); and `--cors`, whose preflights pass unasked.
+pub const FLAGS: [&str; 7] = [
     "--auth",
     "ann:pa:ss wörd",
     "--auth",
     "bob:sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7",
+    "--auth",
+    CY,
     "--cors",
 ];
+
+/// `cy` with the password `pw`, held as a bcrypt hash: an htpasswd line.
+pub const CY: &str = "cy:$2b$04$ALozMo3Bx6Lys.xTdkRqluylA/GDqYltcbpvm.ysawlhE3r/3Gyem";
 
 /// A share over HTTPS on an ephemeral loopback port with a self-signed certificate, for `ann`
 /// with the password `pw`.
@@ -31,9 +37,11 @@ pub fn args() -> String {
     quoted.join(" ")
 }
 
-/// `printf %s 'ann:pa:ss wörd' | base64` and `printf %s bob:hunter2 | base64`.
+/// `printf %s 'ann:pa:ss wörd' | base64`, `printf %s bob:hunter2 | base64`, `printf %s cy:pw |
+/// base64`.
 const ANN: &str = "YW5uOnBhOnNzIHfDtnJk";
 const BOB: &str = "Ym9iOmh1bnRlcjI=";
+const CY_PW: &str = "Y3k6cHc=";
 
 const CHALLENGE: &str = "Basic realm=\"hhttpp\", charset=\"UTF-8\"";
 
@@ -48,7 +56,7 @@ fn get(server: &Server, path: &str, authorization: Option<&str>) -> super::Respo
 }
 
 /// How many requests [`check`] makes (its access log has this many lines).
-pub const REQUESTS: usize = 12;
+pub const REQUESTS: usize = 14;
 
 /// Only the right user name and password read the folder; everything else is a `401` with a
 /// Basic challenge and a message, and the server goes on serving.
@@ -102,7 +110,13 @@ pub fn check(server: &Server) {
     let head = server.request(b"HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!((head.status, head.body.len()), (401, 0), "{}", head.head);
 
-    for user in [ANN, BOB] {
+    let cy_wrong = "Basic Y3k6cHg="; // cy:px
+    refused(
+        get(server, "/hello.txt", Some(cy_wrong)),
+        "not right",
+        "wrong password of a bcrypt user",
+    );
+    for user in [ANN, BOB, CY_PW] {
         let allowed = get(server, "/hello.txt", Some(&format!("Basic {user}")));
         assert_eq!(allowed.status, 200, "{user}: {}", allowed.head);
         assert_eq!(allowed.text(), "Hello, world!\n");
