@@ -573,3 +573,81 @@ fn a_connection_whose_slot_went_to_a_newcomer_is_closed_even_if_it_speaks_at_onc
         assert_eq!(read_response(&mut newcomer, false).text(), "ok", "{door}");
     }
 }
+
+/// The server's resident memory now, in bytes.
+fn rss(server: &support::Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Sends `GET path` on `stream`, kept alive, and returns the response.
+fn get_on(stream: &mut TcpStream, path: &str) -> support::Response {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: m\r\n\r\n").unwrap();
+    read_response(stream, false)
+}
+
+/// Memory is shared too: after a burst, every sandbox slot that was busy at once kept the pages
+/// its guest dirtied, for the server's life (480 MiB after a thousand connections). Once the
+/// server is idle the pool is renewed and all of it goes back; what is served after is served
+/// from the fresh pool, with the same limits, to connections old and new.
+#[test]
+fn a_burst_s_memory_goes_back_once_the_server_is_idle() {
+    let _alone = alone();
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    for i in 0..300 {
+        site.file(&format!("listing/{}-{i:03}.txt", "l".repeat(60)), "x");
+    }
+    let long = "n".repeat(150);
+    for i in 0..10_000 {
+        site.file(&format!("many/{long}-{i:05}.txt"), "");
+    }
+    let server = support::Server::hhttpp_with(
+        site.path(),
+        &["--guest-memory", "3", "--max-connections", "300"],
+    );
+    // From three addresses, each within the default cap per address.
+    let mut burst: Vec<TcpStream> = (0..150)
+        .map(|i| connect_from(Ipv4Addr::new(127, 0, 0, 2 + i % 3), server.port).unwrap())
+        .collect();
+    for stream in &mut burst {
+        stream
+            .write_all(b"GET /listing/ HTTP/1.1\r\nHost: m\r\n\r\n")
+            .unwrap();
+    }
+    for stream in &mut burst {
+        let response = read_response(stream, false);
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert!(response.text().contains("-299.txt"));
+    }
+    let after_burst = rss(&server);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let log = loop {
+        let lines = server.stderr.lock().unwrap().clone();
+        if let Some(line) = lines.iter().find(|l| l.contains("gave back")) {
+            break line.clone();
+        }
+        assert!(Instant::now() < deadline, "no renewal: {lines:?}");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let renewed = rss(&server);
+    eprintln!(
+        "{log}; RSS {} MiB after the burst, {} MiB after",
+        after_burst >> 20,
+        renewed >> 20
+    );
+    assert!(
+        renewed + (8 << 20) <= after_burst,
+        "RSS {after_burst} after the burst, {renewed} once renewed"
+    );
+    for stream in burst.iter_mut().take(20) {
+        let response = get_on(stream, "/ok.txt");
+        assert_eq!((response.status, response.text()), (200, "ok".into()));
+    }
+    assert_eq!(server.get("/ok.txt").text(), "ok");
+    // The fresh pool holds its instances to the same limits: this listing outgrows 3 MiB.
+    assert_eq!(server.get("/many/").status, 500);
+    assert_eq!(server.get("/ok.txt").text(), "ok");
+}

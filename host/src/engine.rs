@@ -82,10 +82,11 @@ impl Engine {
         })
     }
 
-    /// The wasm engine whose epoch must be advanced, if any.
-    pub fn wasm_engine(&self) -> Option<&wasmtime::Engine> {
+    /// The sandboxes' pools, whose epochs must be advanced and whose idle memory given back, if
+    /// the core runs sandboxed.
+    pub fn guests(&self) -> Option<&Guests> {
         match &self.core {
-            Core::Wasm(guests) => Some(guests.engine()),
+            Core::Wasm(guests) => Some(guests),
             Core::Native(..) => None,
         }
     }

@@ -8,11 +8,14 @@
 //! observe state left by another.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
-use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{
+    Engine, EngineWeak, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
+};
 
 use crate::off_thread::IN_PLACE_TICKS;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -104,21 +107,15 @@ impl WasiView for GuestState {
     }
 }
 
-/// The compiled component, linked once; cheap to instantiate per connection.
-pub struct Guests {
+/// One pool of instances: an engine (whose pooling allocator owns every slot, and so every page
+/// a guest dirtied) and the component compiled for it and linked against the held folder.
+struct Generation {
     engine: Engine,
     pre: ServerPre<GuestState>,
-    limits: GuestLimits,
-    options: Options,
 }
 
-impl Guests {
-    /// Compiles the embedded component and links it against WASI, to serve `config` from `root`.
-    pub fn new(
-        config: &hhttpp::Config,
-        root: &crate::root::ServedRoot,
-        limits: GuestLimits,
-    ) -> Result<Guests> {
+impl Generation {
+    fn new(root: &crate::root::ServedRoot, limits: &GuestLimits) -> Result<Generation> {
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true);
         // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
@@ -136,7 +133,8 @@ impl Guests {
             // Resetting a slot for the next connection: find the pages the last guest dirtied
             // (Linux's PAGEMAP_SCAN, where available) and restore just those with memset,
             // instead of `madvise` over the whole memory, whose TLB shootdowns and fresh page
-            // faults made a new connection cost more than its request.
+            // faults made a new connection cost more than its request. What slots keep this way
+            // goes back to the kernel when the pool is renewed ([`crate::pool_renewal`]).
             .pagemap_scan(wasmtime::Enabled::Auto)
             .linear_memory_keep_resident(RESET_BY_MEMSET)
             .table_keep_resident(RESET_BY_MEMSET)
@@ -150,18 +148,109 @@ impl Guests {
         crate::guest_files::add_to_linker(&mut linker)?;
         crate::root::add_to_linker(&mut linker, root.wasi_dir()?)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
-        let options = Options::from(config);
+        Ok(Generation { engine, pre })
+    }
+}
+
+/// What the pool holds now, for [`crate::pool_renewal`] to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSample {
+    /// Instances alive in the current pool.
+    pub running: u64,
+    /// Bytes that slots no instance uses keep resident.
+    pub idle_bytes: usize,
+    /// Whether an earlier pool still has an instance alive.
+    pub retired_alive: bool,
+}
+
+/// The compiled component, linked once per pool; cheap to instantiate per connection.
+pub struct Guests {
+    current: RwLock<Arc<Generation>>,
+    /// Engines of replaced pools, while instances made before the renewal still run in them:
+    /// their epochs must go on advancing, or those instances' deadlines never come.
+    retired: Mutex<Vec<EngineWeak>>,
+    root: crate::root::ServedRoot,
+    limits: GuestLimits,
+    options: Options,
+}
+
+impl Guests {
+    /// Compiles the embedded component and links it against WASI, to serve `config` from `root`.
+    pub fn new(
+        config: &hhttpp::Config,
+        root: &crate::root::ServedRoot,
+        limits: GuestLimits,
+    ) -> Result<Guests> {
+        let generation = Generation::new(root, &limits)?;
         Ok(Guests {
-            engine,
-            pre,
+            current: RwLock::new(Arc::new(generation)),
+            retired: Mutex::new(Vec::new()),
+            root: root.clone(),
             limits,
-            options,
+            options: Options::from(config),
         })
     }
 
-    /// The engine, whose epoch a timer must advance every [`EPOCH_TICK`].
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// Advances the epoch of every pool with instances in it; called every [`EPOCH_TICK`].
+    pub fn tick(&self) {
+        self.generation().engine.increment_epoch();
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        retired.retain(|weak| match weak.upgrade() {
+            Some(engine) => {
+                engine.increment_epoch();
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// How busy the current pool is and what its idle slots keep.
+    pub fn sample(&self) -> PoolSample {
+        let retired_alive = self
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|weak| weak.upgrade().is_some());
+        let generation = self.generation();
+        let Some(metrics) = generation.engine.pooling_allocator_metrics() else {
+            return PoolSample {
+                running: 0,
+                idle_bytes: 0,
+                retired_alive,
+            };
+        };
+        PoolSample {
+            running: metrics.component_instances(),
+            idle_bytes: metrics
+                .unused_memory_bytes_resident()
+                .saturating_add(metrics.unused_table_bytes_resident())
+                .saturating_add(metrics.unused_stack_bytes_resident().unwrap_or(0)),
+            retired_alive,
+        }
+    }
+
+    /// Puts a fresh pool in the current one's place. New connections get instances from the new
+    /// pool; the old one, with every page its slots keep, is unmapped as soon as its last
+    /// instance ends (at once, if none is running).
+    pub fn renew(&self) -> Result<()> {
+        let fresh = Arc::new(Generation::new(&self.root, &self.limits)?);
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
+            fresh,
+        );
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(old.engine.weak());
+        Ok(())
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A fresh instance with its own connection resource, for a client connection opened at `now`.
@@ -223,11 +312,12 @@ impl Guests {
             },
             last_opened: None,
         };
-        let mut store = Store::new(&self.engine, state);
+        let generation = self.generation();
+        let mut store = Store::new(&generation.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|mut store| Ok(store.data_mut().clock.on_deadline()));
         store.set_epoch_deadline(ticks);
-        let server = self.pre.instantiate_async(&mut store).await?;
+        let server = generation.pre.instantiate_async(&mut store).await?;
         Ok((store, server))
     }
 }

@@ -16,6 +16,7 @@ mod guest;
 mod guest_files;
 mod handler;
 mod off_thread;
+mod pool_renewal;
 mod precompiled;
 mod root;
 mod sandbox_check;

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::guest::EPOCH_TICK;
 use crate::handler::{Handler, refuse};
+use crate::pool_renewal;
 use crate::root::ServedRoot;
 use crate::slots::{Phase, Refused, Slot, Slots};
 use crate::throttled_log::ThrottledLog;
@@ -59,16 +60,20 @@ pub async fn run(
     // CPU deadlines count epoch ticks. They are driven by their own thread, not a tokio task: a
     // task could be starved by the very guests whose time it measures.
     let running = Arc::new(AtomicBool::new(true));
-    if let Some(wasm) = engine.wasm_engine().cloned() {
-        let running = running.clone();
+    if engine.guests().is_some() {
+        let ticking = engine.clone();
+        let ticks_while = running.clone();
         std::thread::Builder::new()
             .name("hhttpp-epoch".into())
             .spawn(move || {
-                while running.load(Ordering::Relaxed) {
+                while ticks_while.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    wasm.increment_epoch();
+                    if let Some(guests) = ticking.guests() {
+                        guests.tick();
+                    }
                 }
             })?;
+        pool_renewal::watch(engine.clone(), options.quiet, running.clone())?;
     }
     root.watch(running.clone())?;
     let clock = Clock::start();
