@@ -8,14 +8,13 @@
 //! observe state left by another.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
 use wasmtime::component::{Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
-use wasmtime::{
-    Engine, EngineWeak, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
-};
+use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 
 use crate::off_thread::IN_PLACE_TICKS;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -108,48 +107,83 @@ impl WasiView for GuestState {
 }
 
 /// One pool of instances: an engine (whose pooling allocator owns every slot, and so every page
-/// a guest dirtied) and the component compiled for it and linked against the held folder.
+/// a guest dirtied) and the component compiled for it and linked against the held folder. Every
+/// store made from it holds it (see [`GuestConnection`]), so a count of one means no store is left.
 struct Generation {
     engine: Engine,
     pre: ServerPre<GuestState>,
 }
 
+/// Whether a pool may compile the component when the cache has no compiled copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compile {
+    /// At start: compile (about 300 ms of CPU) and cache.
+    IfNotCached,
+    /// When renewing: never (a client could otherwise make the server compile every few
+    /// seconds, where there is no cache).
+    Never,
+}
+
 impl Generation {
-    fn new(root: &crate::root::ServedRoot, limits: &GuestLimits) -> Result<Generation> {
-        let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true);
-        // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
-        // async fiber stacks ready, so a connection's instance and every call into it cost no
-        // mmap: allocating a fresh fiber stack per call made small requests ten times slower.
-        let slots = limits.instances.max(1);
-        let mut pooling = wasmtime::PoolingAllocationConfig::new();
-        pooling
-            .total_component_instances(slots)
-            .total_core_instances(slots.saturating_mul(8))
-            .total_memories(slots)
-            .total_tables(slots.saturating_mul(8))
-            .total_stacks(slots)
-            .max_memory_size(limits.memory_bytes)
-            // Resetting a slot for the next connection: find the pages the last guest dirtied
-            // (Linux's PAGEMAP_SCAN, where available) and restore just those with memset,
-            // instead of `madvise` over the whole memory, whose TLB shootdowns and fresh page
-            // faults made a new connection cost more than its request. What slots keep this way
-            // goes back to the kernel when the pool is renewed ([`crate::pool_renewal`]).
-            .pagemap_scan(wasmtime::Enabled::Auto)
-            .linear_memory_keep_resident(RESET_BY_MEMSET)
-            .table_keep_resident(RESET_BY_MEMSET)
-            .decommit_batch_size(DECOMMIT_BATCH);
-        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
-        let engine = Engine::new(&wasm)?;
-        let component =
-            crate::precompiled::load(&engine, COMPONENT).context("compiling hhttpp.wasm")?;
+    /// A fresh pool; `None` if the component would have to be compiled and `compile` forbids it.
+    fn new(
+        root: &crate::root::ServedRoot,
+        limits: &GuestLimits,
+        compile: Compile,
+    ) -> Result<Option<Generation>> {
+        let engine = Engine::new(&pooled(limits))?;
+        let component = match compile {
+            Compile::IfNotCached => {
+                crate::precompiled::load(&engine, COMPONENT).context("compiling hhttpp.wasm")?
+            }
+            Compile::Never => match crate::precompiled::load_cached(&engine, COMPONENT) {
+                Some(component) => component,
+                None => return Ok(None),
+            },
+        };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::guest_files::add_to_linker(&mut linker)?;
         crate::root::add_to_linker(&mut linker, root.wasi_dir()?)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Generation { engine, pre })
+        Ok(Some(Generation { engine, pre }))
     }
+
+    /// Instances alive in this pool.
+    fn running(&self) -> u64 {
+        self.engine
+            .pooling_allocator_metrics()
+            .map_or(0, |metrics| metrics.component_instances())
+    }
+}
+
+/// The engine configuration: epoch deadlines, and a pool of slots sized for `limits`.
+fn pooled(limits: &GuestLimits) -> wasmtime::Config {
+    let mut wasm = wasmtime::Config::new();
+    wasm.epoch_interruption(true);
+    // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
+    // async fiber stacks ready, so a connection's instance and every call into it cost no
+    // mmap: allocating a fresh fiber stack per call made small requests ten times slower.
+    let slots = limits.instances.max(1);
+    let mut pooling = wasmtime::PoolingAllocationConfig::new();
+    pooling
+        .total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(8))
+        .total_memories(slots)
+        .total_tables(slots.saturating_mul(8))
+        .total_stacks(slots)
+        .max_memory_size(limits.memory_bytes)
+        // Resetting a slot for the next connection: find the pages the last guest dirtied
+        // (Linux's PAGEMAP_SCAN, where available) and restore just those with memset,
+        // instead of `madvise` over the whole memory, whose TLB shootdowns and fresh page
+        // faults made a new connection cost more than its request. What slots keep this way
+        // goes back to the kernel when the pool is renewed ([`crate::pool_renewal`]).
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(RESET_BY_MEMSET)
+        .table_keep_resident(RESET_BY_MEMSET)
+        .decommit_batch_size(DECOMMIT_BATCH);
+    wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    wasm
 }
 
 /// What the pool holds now, for [`crate::pool_renewal`] to judge.
@@ -157,18 +191,33 @@ impl Generation {
 pub struct PoolSample {
     /// Instances alive in the current pool.
     pub running: u64,
+    /// Instances ever started (a count that moves with every connection, however short).
+    pub started: u64,
     /// Bytes that slots no instance uses keep resident.
     pub idle_bytes: usize,
-    /// Whether an earlier pool still has an instance alive.
-    pub retired_alive: bool,
+    /// Whether an earlier pool is still in use.
+    pub retired_in_use: bool,
+}
+
+/// What [`Guests::renew`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewed {
+    /// A fresh pool took the old one's place, and the old one is gone.
+    Yes,
+    /// An instance started since the sample: the fresh pool was dropped instead.
+    Busy,
+    /// The compiled component is not in the cache (nothing is, off Linux): no renewal.
+    NotCached,
 }
 
 /// The compiled component, linked once per pool; cheap to instantiate per connection.
 pub struct Guests {
     current: RwLock<Arc<Generation>>,
-    /// Engines of replaced pools, while instances made before the renewal still run in them:
-    /// their epochs must go on advancing, or those instances' deadlines never come.
-    retired: Mutex<Vec<EngineWeak>>,
+    /// Instances ever started; counted before the current pool is read (see [`Guests::renew`]).
+    started: AtomicU64,
+    /// Pools replaced while a store still held them: their epochs go on advancing, or those
+    /// instances' deadlines would never come, until the renewal thread drops them.
+    retired: Mutex<Vec<Arc<Generation>>>,
     root: crate::root::ServedRoot,
     limits: GuestLimits,
     options: Options,
@@ -181,9 +230,11 @@ impl Guests {
         root: &crate::root::ServedRoot,
         limits: GuestLimits,
     ) -> Result<Guests> {
-        let generation = Generation::new(root, &limits)?;
+        let generation = Generation::new(root, &limits, Compile::IfNotCached)?
+            .context("the component compiles when not cached")?;
         Ok(Guests {
             current: RwLock::new(Arc::new(generation)),
+            started: AtomicU64::new(0),
             retired: Mutex::new(Vec::new()),
             root: root.clone(),
             limits,
@@ -191,59 +242,69 @@ impl Guests {
         })
     }
 
-    /// Advances the epoch of every pool with instances in it; called every [`EPOCH_TICK`].
+    /// Advances the epoch of every pool in use; called every [`EPOCH_TICK`]. Drops nothing (an
+    /// old pool is unmapped on the renewal thread, never here).
     pub fn tick(&self) {
         self.generation().engine.increment_epoch();
-        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-        retired.retain(|weak| match weak.upgrade() {
-            Some(engine) => {
-                engine.increment_epoch();
-                true
-            }
-            None => false,
-        });
+        for generation in self.retired().iter() {
+            generation.engine.increment_epoch();
+        }
     }
 
-    /// How busy the current pool is and what its idle slots keep.
+    /// How busy the current pool is and what its idle slots keep; first lets go of the old pools
+    /// no store holds any longer (unmapping them, on the calling thread).
     pub fn sample(&self) -> PoolSample {
-        let retired_alive = self
-            .retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .any(|weak| weak.upgrade().is_some());
+        let finished: Vec<Arc<Generation>> = {
+            let mut retired = self.retired();
+            let (finished, in_use) = retired
+                .drain(..)
+                .partition(|generation| Arc::strong_count(generation) == 1);
+            *retired = in_use;
+            finished
+        };
+        drop(finished);
+        let retired_in_use = !self.retired().is_empty();
+        let started = self.started.load(Ordering::SeqCst);
         let generation = self.generation();
         let Some(metrics) = generation.engine.pooling_allocator_metrics() else {
             return PoolSample {
                 running: 0,
+                started,
                 idle_bytes: 0,
-                retired_alive,
+                retired_in_use,
             };
         };
         PoolSample {
             running: metrics.component_instances(),
+            started,
             idle_bytes: metrics
                 .unused_memory_bytes_resident()
                 .saturating_add(metrics.unused_table_bytes_resident())
                 .saturating_add(metrics.unused_stack_bytes_resident().unwrap_or(0)),
-            retired_alive,
+            retired_in_use,
         }
     }
 
-    /// Puts a fresh pool in the current one's place. New connections get instances from the new
-    /// pool; the old one, with every page its slots keep, is unmapped as soon as its last
-    /// instance ends (at once, if none is running).
-    pub fn renew(&self) -> Result<()> {
-        let fresh = Arc::new(Generation::new(&self.root, &self.limits)?);
-        let old = std::mem::replace(
-            &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
-            fresh,
-        );
-        self.retired
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(old.engine.weak());
-        Ok(())
+    /// Puts a fresh pool in the current one's place if no instance has started since `started`
+    /// was counted and none is running. An instance is counted before the pool is read, so one
+    /// that starts after the check below gets the fresh pool; one counted before it makes the
+    /// renewal give way. The old pool, with every page its slots keep, is unmapped here.
+    pub fn renew(&self, started: u64) -> Result<Renewed> {
+        let Some(fresh) = Generation::new(&self.root, &self.limits, Compile::Never)? else {
+            return Ok(Renewed::NotCached);
+        };
+        let old = {
+            let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+            if self.started.load(Ordering::SeqCst) != started || current.running() > 0 {
+                return Ok(Renewed::Busy);
+            }
+            std::mem::replace(&mut *current, Arc::new(fresh))
+        };
+        if Arc::strong_count(&old) > 1 {
+            // A store made from it is still being dropped: keep its epoch going until it is gone.
+            self.retired().push(old);
+        }
+        Ok(Renewed::Yes)
     }
 
     fn generation(&self) -> Arc<Generation> {
@@ -253,9 +314,13 @@ impl Guests {
             .clone()
     }
 
+    fn retired(&self) -> MutexGuard<'_, Vec<Arc<Generation>>> {
+        self.retired.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A fresh instance with its own connection resource, for a client connection opened at `now`.
     pub async fn connect(&self, now: Now) -> Result<GuestConnection> {
-        let (mut store, server) = self.instantiate().await?;
+        let (mut store, server, generation) = self.instantiate().await?;
         let connection = server
             .hhttpp_server_http1()
             .connection()
@@ -263,6 +328,7 @@ impl Guests {
             .await?;
         Ok(GuestConnection {
             store,
+            _generation: generation,
             server,
             connection,
             ticks: self.ticks(),
@@ -273,7 +339,7 @@ impl Guests {
 
     /// Asks a fresh instance what it can reach from inside the sandbox.
     pub async fn probe_sandbox(&self, paths: &[String]) -> Result<SandboxReport> {
-        let (mut store, server) = self.instantiate().await?;
+        let (mut store, server, _generation) = self.instantiate().await?;
         server
             .hhttpp_server_http1()
             .call_probe_sandbox(&mut store, paths)
@@ -286,7 +352,7 @@ impl Guests {
 
     /// A new store holding only the sandbox's capabilities, and an instance in it. The served
     /// folder is not among the context's preopens: the linker hands out the held one.
-    async fn instantiate(&self) -> Result<(Store<GuestState>, Server)> {
+    async fn instantiate(&self) -> Result<(Store<GuestState>, Server, Arc<Generation>)> {
         // File-system calls are made on this thread (see `off_thread` for where guests run);
         // handed to a thread pool each, they were 5× slower.
         let wasi = WasiCtxBuilder::new()
@@ -312,13 +378,15 @@ impl Guests {
             },
             last_opened: None,
         };
+        // Counted before the pool is read: see `renew`.
+        self.started.fetch_add(1, Ordering::SeqCst);
         let generation = self.generation();
         let mut store = Store::new(&generation.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|mut store| Ok(store.data_mut().clock.on_deadline()));
         store.set_epoch_deadline(ticks);
         let server = generation.pre.instantiate_async(&mut store).await?;
-        Ok((store, server))
+        Ok((store, server, generation))
     }
 }
 
@@ -391,6 +459,9 @@ impl From<Exchange> for hhttpp::Exchange {
 /// One client connection's instance and connection resource.
 pub struct GuestConnection {
     store: Store<GuestState>,
+    /// The pool the store was made from, held until after the store is dropped (fields drop in
+    /// order): a pool no connection holds can be unmapped.
+    _generation: Arc<Generation>,
     server: Server,
     connection: ResourceAny,
     ticks: u64,

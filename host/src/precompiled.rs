@@ -18,28 +18,33 @@ use crate::cache::CacheFolder;
 
 /// The component, from the cache when a trustworthy artifact is there, else compiled (and cached).
 pub fn load(engine: &Engine, wasm: &[u8]) -> Result<Component> {
-    let Some(folder) = CacheFolder::open() else {
-        return Component::new(engine, wasm);
-    };
+    if let Some(component) = load_cached(engine, wasm) {
+        return Ok(component);
+    }
+    let component = Component::new(engine, wasm)?;
+    if let (Some(folder), Ok(bytes)) = (CacheFolder::open(), component.serialize()) {
+        // Best effort: without a cached artifact the next start compiles again.
+        let _ = folder.write_atomically(&artifact_name(engine, wasm), &bytes, 0o644);
+    }
+    Ok(component)
+}
+
+/// The component from the cache, if a trustworthy artifact is there.
+pub fn load_cached(engine: &Engine, wasm: &[u8]) -> Option<Component> {
+    let bytes = CacheFolder::open()?.read(&artifact_name(engine, wasm), false)?;
+    // SAFETY: `deserialize` trusts the bytes to be wasmtime's own output. These were read,
+    // through the folder held open and no link, from a file that this program wrote
+    // (atomically) into a folder only the current user can write, owned by that user and
+    // writable by no one else, whose name commits to the exact component and engine: the
+    // artifact `serialize` produced for them.
+    unsafe { Component::deserialize(engine, &bytes) }.ok()
+}
+
+/// The cache file's name, which commits to the component, the engine and hhttpp's version.
+fn artifact_name(engine: &Engine, wasm: &[u8]) -> String {
     let mut hasher = DefaultHasher::new();
     wasm.hash(&mut hasher);
     engine.precompile_compatibility_hash().hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    let name = format!("hhttpp-{:016x}.cwasm", hasher.finish());
-    if let Some(bytes) = folder.read(&name, false) {
-        // SAFETY: `deserialize` trusts the bytes to be wasmtime's own output. These were read,
-        // through the folder held open and no link, from a file that this program wrote
-        // (atomically) into a folder only the current user can write, owned by that user and
-        // writable by no one else, whose name commits to the exact component and engine: the
-        // artifact `serialize` produced for them.
-        if let Ok(component) = unsafe { Component::deserialize(engine, &bytes) } {
-            return Ok(component);
-        }
-    }
-    let component = Component::new(engine, wasm)?;
-    if let Ok(bytes) = component.serialize() {
-        // Best effort: without a cached artifact the next start compiles again.
-        let _ = folder.write_atomically(&name, &bytes, 0o644);
-    }
-    Ok(component)
+    format!("hhttpp-{:016x}.cwasm", hasher.finish())
 }
