@@ -601,14 +601,6 @@ fn evicted_while_speaking(site: &std::path::Path, door: &str) -> bool {
     true
 }
 
-/// The server's resident memory now, in bytes.
-fn rss(server: &support::Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 /// Sends `GET path` on `stream`, kept alive, and returns the response.
 fn get_on(stream: &mut TcpStream, path: &str) -> support::Response {
     write!(stream, "GET {path} HTTP/1.1\r\nHost: m\r\n\r\n").unwrap();
@@ -635,7 +627,7 @@ fn a_burst_s_memory_goes_back_once_the_server_is_idle() {
         site.path(),
         &["--guest-memory", "3", "--max-connections", "300"],
     );
-    let at_start = rss(&server);
+    let at_start = server.rss();
     // From three addresses, each within the default cap per address.
     let mut burst: Vec<TcpStream> = (0..150)
         .map(|i| connect_from(Ipv4Addr::new(127, 0, 0, 2 + i % 3), server.port).unwrap())
@@ -650,7 +642,7 @@ fn a_burst_s_memory_goes_back_once_the_server_is_idle() {
         assert_eq!(response.status, 200, "{}", response.head);
         assert!(response.text().contains("-299.txt"));
     }
-    let after_burst = rss(&server);
+    let after_burst = server.rss();
     let deadline = Instant::now() + Duration::from_secs(30);
     let log = loop {
         let lines = server.stderr.lock().unwrap().clone();
@@ -663,7 +655,7 @@ fn a_burst_s_memory_goes_back_once_the_server_is_idle() {
         assert!(Instant::now() < deadline, "no renewal: {lines:?}");
         thread::sleep(Duration::from_millis(100));
     };
-    let renewed = rss(&server);
+    let renewed = server.rss();
     eprintln!(
         "{log}; RSS {} MiB at start, {} MiB after the burst, {} MiB after",
         at_start >> 20,

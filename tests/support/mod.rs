@@ -238,8 +238,18 @@ impl Server {
 
     /// The server's peak resident memory so far, in bytes (Linux).
     pub fn peak_rss(&self) -> u64 {
+        self.memory("VmHWM:")
+    }
+
+    /// The server's resident memory now, in bytes (Linux).
+    pub fn rss(&self) -> u64 {
+        self.memory("VmRSS:")
+    }
+
+    /// A memory figure of `/proc/PID/status` (given in KiB there), in bytes.
+    fn memory(&self, key: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
         let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         kib * 1024
     }
