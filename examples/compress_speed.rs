@@ -1,12 +1,12 @@
 //! How fast and how small each on-the-fly coding is, on the files named on the command line:
-//! the best of five runs of [`hhttpp::compression::Encoder`], fed 64 KiB at a time as a response
+//! the best of five runs of [`hhttpp::responder::compression::Encoder`], fed 64 KiB at a time as a response
 //! body is. Built for the guest and run under `wasmtime run`, it measures the sandbox; run
 //! natively, the `--engine native` host (`bench/compress.sh` does both).
 
 use std::time::{Duration, Instant};
 
-use hhttpp::compression::Encoder;
-use hhttpp::encoding::Coding;
+use hhttpp::responder::compression::Encoder;
+use hhttpp::responder::encoding::Coding;
 
 fn main() {
     let paths: Vec<String> = std::env::args().skip(1).collect();

@@ -58,7 +58,7 @@ pub struct Timeouts {
     /// preconnected socket closed this way is opened again when it is needed.)
     pub first_byte: Duration,
     /// A client that takes no bytes of a response for this long is dropped. The core cannot see
-    /// writes: drivers keep this one ([`crate::driver`] does).
+    /// writes: drivers keep this one (the HTTP/1.1 layer's driver does).
     pub write: Duration,
 }
 
@@ -94,8 +94,8 @@ pub struct Options {
     /// Whether text responses are compressed on the fly (zstd, br or gzip, as the client
     /// accepts); precompressed siblings are served either way.
     pub compress: bool,
-    /// Who may read the folder (HTTP Basic, [`crate::auth`]); empty, anyone.
-    pub credentials: Vec<crate::auth::Credential>,
+    /// Who may read the folder (HTTP Basic, checked by the responder); empty, anyone.
+    pub credentials: Vec<crate::credentials::Credential>,
 }
 
 impl Default for Options {

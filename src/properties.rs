@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use proptest::prelude::*;
 
 use crate::config::Config;
-use crate::connection::Connection;
-use crate::driver;
-use crate::resolve::{Entry, Lookup};
-use crate::target::{self, TargetForm};
+use crate::http1::connection::Connection;
+use crate::http1::driver;
+use crate::responder::resolve::{Entry, Lookup};
+use crate::responder::target::{self, TargetForm};
 use crate::time::Now;
 use std::time::{Duration, SystemTime};
 
@@ -43,7 +43,7 @@ fn site() -> &'static Path {
 /// is the very file at that path (same device and inode).
 fn resolved(root: &Path, segments: &[String]) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
-    let folder = crate::filesystem::Folder::root(root).ok()?;
+    let folder = crate::fs::Folder::root(root).ok()?;
     let mut lookup = Lookup::new(&Config::new(root), &folder);
     let entry = lookup.resolve(segments).ok()?;
     let mut path = root.to_path_buf();

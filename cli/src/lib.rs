@@ -121,7 +121,7 @@ pub struct Cli {
     /// Ask for a user name and password (HTTP Basic), as USER:PASSWORD or USER:sha256:HEX (the
     /// SHA-256 of the password, so it appears in no shell history or process list); repeatable.
     #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = CredentialParser)]
-    pub credentials: Vec<hhttpp::auth::Credential>,
+    pub credentials: Vec<hhttpp::credentials::Credential>,
 
     /// Ask for the user names and passwords of an htpasswd file: bcrypt lines, as `htpasswd -B
     /// FILE USER` writes them (or USER:sha256:HEX). Refused if other users can read it.
@@ -215,7 +215,7 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 struct CredentialParser;
 
 impl clap::builder::TypedValueParser for CredentialParser {
-    type Value = hhttpp::auth::Credential;
+    type Value = hhttpp::credentials::Credential;
 
     fn parse_ref(
         &self,
@@ -230,7 +230,7 @@ impl clap::builder::TypedValueParser for CredentialParser {
             )
         };
         let text = value.to_str().ok_or_else(|| invalid("it is not UTF-8"))?;
-        hhttpp::auth::Credential::parse(text).map_err(|error| invalid(&error.to_string()))
+        hhttpp::credentials::Credential::parse(text).map_err(|error| invalid(&error.to_string()))
     }
 }
 

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use hhttpp::Config;
-use hhttpp::connection::{self, Connection, WORK_PER_TURN};
+use hhttpp::http1::connection::{self, Connection, WORK_PER_TURN};
 
 wit_bindgen::generate!({
     world: "server",
@@ -99,12 +99,12 @@ impl From<Options> for Config {
                 .map(|c| {
                     let secret = match c.secret {
                         // A digest of the wrong length fails closed: no password hashes to zeros.
-                        Secret::Sha256(digest) => hhttpp::auth::Secret::Sha256(
+                        Secret::Sha256(digest) => hhttpp::credentials::Secret::Sha256(
                             <[u8; 32]>::try_from(digest).unwrap_or([0; 32]),
                         ),
-                        Secret::Bcrypt(hash) => hhttpp::auth::Secret::Bcrypt(hash),
+                        Secret::Bcrypt(hash) => hhttpp::credentials::Secret::Bcrypt(hash),
                     };
-                    hhttpp::auth::Credential::new(c.user, secret)
+                    hhttpp::credentials::Credential::new(c.user, secret)
                 })
                 .collect(),
         };

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hhttpp::driver::{Driver, Status, Transport};
+use hhttpp::http1::driver::{Driver, Status, Transport};
 use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Exchange, Now};
 use hhttpp_cli::admission::{self, AddressKey, Admit, Caps, Held};
@@ -709,7 +709,7 @@ fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>,
 /// (a shutdown before that would lose it). The wait is short: a page of a few hundred bytes on a
 /// connection that has sent nothing yet fits its empty send buffer at once.
 fn refuse(output: &OutputStream, message: &str) -> Result<(), StreamError> {
-    let page = hhttpp::wire::standalone_error(503, message, SystemTime::now());
+    let page = hhttpp::http1::wire::standalone_error(503, message, SystemTime::now());
     // At most 4,096 bytes a call (WASI); the page is far shorter.
     output.blocking_write_and_flush(&page[..page.len().min(4096)])
 }

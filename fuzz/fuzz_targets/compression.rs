@@ -5,8 +5,8 @@
 
 use std::io::Read;
 
-use hhttpp::compression::Encoder;
-use hhttpp::encoding::Coding;
+use hhttpp::responder::compression::Encoder;
+use hhttpp::responder::encoding::Coding;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&shape, input)) = data.split_first() else {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hhttpp::Config;
-use hhttpp::resolve::{Entry, Lookup};
+use hhttpp::responder::resolve::{Entry, Lookup};
 
 /// Names the input chooses from, for entries and for the parts of link targets.
 const NAMES: [&str; 8] = ["a", "b", "c", ".hidden", "index.html", "d", "..", "."];
@@ -119,7 +119,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut config = Config::new(site.clone());
     config.options.hide_dotfiles = input.byte() % 2 == 0;
     config.limits.max_fs_operations = 200;
-    let Ok(root) = hhttpp::filesystem::Folder::root(&site) else {
+    let Ok(root) = hhttpp::fs::Folder::root(&site) else {
         return;
     };
     let mut lookup = Lookup::new(&config, &root);

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hhttpp::filesystem::Folder;
+use hhttpp::fs::Folder;
 use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;

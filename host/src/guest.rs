@@ -409,8 +409,10 @@ impl From<&hhttpp::Config> for Options {
                 .map(|c| Credential {
                     user: c.user().to_owned(),
                     secret: match c.secret() {
-                        hhttpp::auth::Secret::Sha256(digest) => Secret::Sha256(digest.to_vec()),
-                        hhttpp::auth::Secret::Bcrypt(hash) => Secret::Bcrypt(hash.clone()),
+                        hhttpp::credentials::Secret::Sha256(digest) => {
+                            Secret::Sha256(digest.to_vec())
+                        }
+                        hhttpp::credentials::Secret::Bcrypt(hash) => Secret::Bcrypt(hash.clone()),
                     },
                 })
                 .collect(),
@@ -594,7 +596,7 @@ impl GuestConnection {
     /// Takes a file the guest handed over out of its resource table. The descriptor is one the
     /// guest opened through its read-only preopen, so the host sends only what the sandbox could
     /// already read; the guest keeps no handle to it.
-    fn take_file(&mut self, range: FileRange) -> Result<hhttpp::response::FileSend> {
+    fn take_file(&mut self, range: FileRange) -> Result<hhttpp::responder::response::FileSend> {
         let file = match self.store.data_mut().table.delete(range.file)? {
             Descriptor::File(file) => file.file,
             Descriptor::Dir(_) => wasmtime::bail!("the guest handed over a folder to send"),
@@ -602,7 +604,7 @@ impl GuestConnection {
         // The guest used no stream on it, so the handle is normally the only one; if not, a
         // duplicate descriptor of the same open file does as well.
         let file = std::sync::Arc::try_unwrap(file).or_else(|shared| shared.try_clone())?;
-        Ok(hhttpp::response::FileSend {
+        Ok(hhttpp::responder::response::FileSend {
             file: file.into(),
             offset: range.offset,
             len: range.length,

@@ -20,7 +20,7 @@
 //!   open's `fstat` is kept ([`LastOpened`]) and answers that `stat` once, saving a syscall and a
 //!   round trip per file served. Any other `stat` goes to wasmtime-wasi.
 //!
-//! The `hhttpp` guest calls `open-at` with single names only (`src/filesystem.rs`), so under this
+//! The `hhttpp` guest calls `open-at` with single names only (`src/fs/mod.rs`), so under this
 //! host no file-system call of a guest can block.
 
 use std::ffi::CStr;

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hhttpp::response::FileSend;
+use hhttpp::responder::response::FileSend;
 use hhttpp::{Exchange, Step, Wait};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -342,7 +342,7 @@ impl<'a, S: Transport> Handler<'a, S> {
         eprintln!("hhttpp: {}: guest failed: {error:#}", self.peer);
         if !self.responding {
             let message = "The server failed while answering this request.";
-            let page = hhttpp::wire::standalone_error(500, message, self.clock.now().wall);
+            let page = hhttpp::http1::wire::standalone_error(500, message, self.clock.now().wall);
             let _ = timeout(self.options.write_timeout, self.stream.write_all(&page)).await;
         }
         Flow::End
@@ -362,7 +362,7 @@ fn stopped(error: &std::io::Error) -> Flow {
 /// Answers a connection no session will see, then closes it: within a second (a page this small
 /// fits an empty socket at once), lingering a second, as many of these run at once in a flood.
 pub async fn refuse<S: Transport>(mut stream: S, status: u16, message: &str) {
-    let page = hhttpp::wire::standalone_error(status, message, std::time::SystemTime::now());
+    let page = hhttpp::http1::wire::standalone_error(status, message, std::time::SystemTime::now());
     if timeout(Duration::from_secs(1), stream.write_all(&page))
         .await
         .is_ok_and(|written| written.is_ok())

@@ -161,7 +161,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// The credentials of the htpasswd file at `path`, which no other user may read or write: its
 /// hashes are what a guesser would need.
-fn auth_file(path: &std::path::Path) -> Result<Vec<hhttpp::auth::Credential>> {
+fn auth_file(path: &std::path::Path) -> Result<Vec<hhttpp::credentials::Credential>> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     /// Larger than any list of users and hashes a share needs.
@@ -182,9 +182,10 @@ fn auth_file(path: &std::path::Path) -> Result<Vec<hhttpp::auth::Credential>> {
     if text.len() as u64 > MAX_LEN {
         bail!("--auth-file {shown}: larger than 1 MiB");
     }
-    let credentials = hhttpp::auth::Credential::parse_file(&text).map_err(|(line, error)| {
-        wasmtime::format_err!("--auth-file {shown}, line {line}: {error}")
-    })?;
+    let credentials =
+        hhttpp::credentials::Credential::parse_file(&text).map_err(|(line, error)| {
+            wasmtime::format_err!("--auth-file {shown}, line {line}: {error}")
+        })?;
     if credentials.is_empty() {
         bail!("--auth-file {shown}: no user in it");
     }

@@ -106,8 +106,8 @@ impl ServedRoot {
     }
 
     /// The folder as the native core reads it (the same descriptor, shared).
-    pub fn folder(&self) -> Result<hhttpp::filesystem::Folder> {
-        Ok(hhttpp::filesystem::Folder::from(self.descriptor()?))
+    pub fn folder(&self) -> Result<hhttpp::fs::Folder> {
+        Ok(hhttpp::fs::Folder::from(self.descriptor()?))
     }
 
     /// The folder as wasmtime-wasi hands it to a guest: read-only, its file-system calls made on

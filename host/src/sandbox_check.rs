@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hhttpp::filesystem::Kind;
+use hhttpp::fs::Kind;
 use rustix::fs::{AtFlags, FileType};
 use wasmtime::{Result, bail};
 

@@ -5,7 +5,7 @@
 //! handed over with the head already written, so the sandbox still decides every byte of the
 //! response; only the copying moves. TLS must encrypt, so there the range is read in chunks.
 
-use hhttpp::filesystem::OpenFile;
+use hhttpp::fs::OpenFile;
 use std::future::Future;
 use std::io;
 use std::time::Duration;

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hhttpp::Config;
-use hhttpp::request::{Headers, Method, Request, Version};
-use hhttpp::response::{BodyCursor, Response};
+use hhttpp::message::{Headers, Method, Request, Version};
+use hhttpp::responder::response::{BodyCursor, Response};
 use hhttpp_cli::{Cli, Door};
 use wasi::http::types::{
     Fields, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,

@@ -299,7 +299,7 @@ fn read_head(stream: &mut std::net::TcpStream) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
-/// The largest body compressed on the fly (`hhttpp::compression::STREAM_MAX`): 64 MiB.
+/// The largest body compressed on the fly (`hhttpp::responder::compression::STREAM_MAX`): 64 MiB.
 pub const STREAM_MAX: u64 = 64 * 1024 * 1024;
 
 /// Serves a text file of the largest size compressed on the fly (64 MiB) from a server started by

@@ -5,139 +5,7 @@
 //! so the connection machine answers each mistake the same way everywhere.
 
 use crate::config::Limits;
-
-/// The HTTP version of a request. Only HTTP/1.x reaches the responder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    Http10,
-    Http11,
-}
-
-/// The request method, split by how the server treats it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Head,
-    Options,
-    /// A method RFC 9110 defines that a static server does not allow (`405`).
-    Known(String),
-    /// Any other token (`501`).
-    Unknown(String),
-}
-
-impl Method {
-    /// The method's token as sent.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Options => "OPTIONS",
-            Method::Known(token) | Method::Unknown(token) => token,
-        }
-    }
-
-    /// Classifies a method token (case-sensitive, RFC 9110 §9.1).
-    pub fn from_token(token: &str) -> Method {
-        match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "OPTIONS" => Method::Options,
-            "POST" | "PUT" | "DELETE" | "PATCH" | "CONNECT" | "TRACE" => {
-                Method::Known(token.to_owned())
-            }
-            _ => Method::Unknown(token.to_owned()),
-        }
-    }
-}
-
-/// Header fields in the order received. Names are stored lowercase.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
-
-impl FromIterator<(String, String)> for Headers {
-    /// Header fields from `(name, value)` pairs; names are lowercased.
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(fields: I) -> Headers {
-        Headers(
-            fields
-                .into_iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), v))
-                .collect(),
-        )
-    }
-}
-
-impl Headers {
-    /// The value of the only or first field named `name` (lowercase).
-    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        self.all(name).next()
-    }
-
-    /// Every field as `(name, value)`, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-
-    /// Every value of the fields named `name` (lowercase), in order.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The value of the field `name` (lowercase) when it appears exactly once: for a field that
-    /// holds one value, sent twice it holds none that can be trusted (RFC 9110 §5.3).
-    pub fn single<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        let mut values = self.all(name);
-        let first = values.next()?;
-        values.next().is_none().then_some(first)
-    }
-
-    /// Every `name` field (lowercase) as one comma-separated list, as RFC 9110 §5.3 combines the
-    /// lines of a list field; borrowed when there is one line, as there nearly always is.
-    pub fn combined<'a>(&'a self, name: &'a str) -> Option<std::borrow::Cow<'a, str>> {
-        let mut values = self.all(name);
-        let first = values.next()?;
-        let rest: Vec<&str> = values.collect();
-        if rest.is_empty() {
-            return Some(std::borrow::Cow::Borrowed(first));
-        }
-        let mut joined = first.to_owned();
-        for value in rest {
-            joined.push_str(", ");
-            joined.push_str(value);
-        }
-        Some(std::borrow::Cow::Owned(joined))
-    }
-
-    /// Whether any comma-separated element of any `name` field equals `token`, ignoring case
-    /// (for list fields such as `Connection`).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.all(name)
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-}
-
-/// A parsed request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub method: Method,
-    /// The request-target exactly as sent.
-    pub target: String,
-    pub version: Version,
-    pub headers: Headers,
-}
-
-impl Request {
-    /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
-    pub fn keep_alive(&self) -> bool {
-        match self.version {
-            Version::Http11 => !self.headers.has_token("connection", "close"),
-            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
-        }
-    }
-}
+use crate::message::{Headers, Method, Request, Version};
 
 /// How the request's body is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,18 +140,16 @@ pub fn parse_head(
     let (Some(method), Some(target)) = (parsed.method, parsed.path) else {
         return Err(RequestError::Malformed);
     };
-    let headers = Headers(
-        parsed
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
-    );
+    let headers: Headers = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
     let request = Request {
         method: Method::from_token(method),
         target: target.to_owned(),

@@ -1,6 +1,6 @@
 //! A response as the responder describes it: status, header fields and a body made of byte strings
 //! and file ranges, and what an error page says. How it is written on an HTTP/1.1 wire (the head,
-//! the framing) is [`crate::wire`]'s.
+//! the framing) is the HTTP/1.1 layer's (`http1::wire`).
 //!
 //! The body is a description, not bytes: a file range is read only when the connection sends it,
 //! in chunks, so a large file is never held in memory — also when it is compressed on the way out
@@ -9,9 +9,9 @@
 use std::borrow::Cow;
 use std::io;
 
-use crate::compression::{self, Encoder};
-use crate::encoding::Coding;
-use crate::filesystem::OpenFile;
+use crate::fs::OpenFile;
+use crate::responder::compression::{self, Encoder};
+use crate::responder::encoding::Coding;
 
 /// One piece of a body, in order.
 #[derive(Debug)]
@@ -292,7 +292,7 @@ fn read_fully_at(file: &OpenFile, buffer: &mut [u8], position: u64) -> io::Resul
 }
 
 /// What the responder answers: everything but the connection-level fields (`Date`,
-/// `Content-Length`, `Connection`), which [`crate::wire`] adds.
+/// `Content-Length`, `Connection`), which the HTTP/1.1 layer adds.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -345,7 +345,7 @@ impl Response {
     /// An error page: a small HTML document naming the status and what went wrong.
     pub fn error(status: u16, message: &str) -> Response {
         let reason = reason(status);
-        let message = crate::listing::escape_html(message);
+        let message = crate::html::escape_html(message);
         let page = format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <title>{status} {reason}</title>\n</head>\n<body>\n<h1>{status} {reason}</h1>\n\

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use crate::connection::{Connection, Exchange, Step, WORK_PER_TURN};
+use crate::http1::connection::{Connection, Exchange, Step, WORK_PER_TURN};
 use crate::responder::Allowance;
 use crate::time::Now;
 
@@ -437,7 +437,8 @@ mod tests {
         assert_eq!(status, Status::Closed);
         let work = driver.connection.work();
         assert!(
-            (crate::compression::BOMB_AFTER..=crate::compression::BOMB_AFTER + (2 << 20))
+            (crate::responder::compression::BOMB_AFTER
+                ..=crate::responder::compression::BOMB_AFTER + (2 << 20))
                 .contains(&work),
             "read {work} bytes before stopping"
         );

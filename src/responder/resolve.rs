@@ -1,7 +1,7 @@
 //! From decoded path segments to an opened file or folder inside the served root, never outside it.
 //!
 //! The walk holds a folder handle at every step and opens one name at a time below it, never
-//! following a link in the file system ([`crate::filesystem`]): what it checked is what it opened,
+//! following a link in the file system ([`crate::fs`]): what it checked is what it opened,
 //! so a link swapped in between two steps cannot lead it outside. Policy for symbolic links: a link
 //! is followed only when its target, walked one component at a time from the link's folder, stays
 //! inside the served folder; absolute targets and targets that climb above the root are treated as
@@ -15,9 +15,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Component, Path};
 
-use crate::budget::{Budget, Exhausted};
 use crate::config::Config;
-use crate::filesystem::{Folder, Kind, Metadata, OpenError, OpenFile, Opened};
+use crate::fs::budget::{Budget, Exhausted};
+use crate::fs::{Folder, Kind, Metadata, OpenError, OpenFile, Opened};
 
 /// Most symbolic links followed while resolving one path (as Linux's `ELOOP` limit).
 pub const MAX_LINK_HOPS: usize = 40;

@@ -3,24 +3,32 @@
 //! It decides everything about *what* is answered — method rules, path resolution, index files,
 //! redirects, listings, validators and `304`/`412`, ranges and `416`, precompressed variants, error
 //! pages — and nothing about *how* bytes travel: no framing, no keep-alive, no `Date`. The HTTP/1.1
-//! byte layer ([`crate::connection`]) calls it, and so can a host that parses HTTP itself.
+//! byte layer (`http1`, above it) calls it, and so can a host that parses HTTP itself.
+//! It reads the folder only through [`crate::fs`], below it.
+
+pub mod auth;
+pub mod compression;
+pub mod conditional;
+pub mod encoding;
+pub mod listing;
+pub mod media_type;
+pub mod range;
+pub mod resolve;
+pub mod response;
+pub mod target;
 
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::auth;
-use crate::compression;
-use crate::conditional::{self, Outcome, Validators};
+use self::conditional::{Outcome, Validators};
+use self::encoding::Coding;
+use self::range::Ranges;
+use self::resolve::{Entry, Location, Lookup, ResolveError};
+use self::response::{Body, Response, Segment};
+use self::target::{Target, TargetForm};
 use crate::config::{Config, Options};
-use crate::encoding::{self, Coding};
-use crate::filesystem::{Folder, Metadata, OpenFile};
-use crate::listing;
-use crate::media_type;
-use crate::range::{self, Ranges};
-use crate::request::{Method, Request, Version};
-use crate::resolve::{Entry, Location, Lookup, ResolveError};
-use crate::response::{Body, Response, Segment};
-use crate::target::{self, Target, TargetForm};
+use crate::fs::{Folder, Metadata, OpenFile};
+use crate::message::{Method, Request, Version};
 
 /// The methods a static server allows, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -563,7 +571,7 @@ fn compressed(
     base: &[(&'static str, String)],
 ) -> Response {
     let body = if len <= compression::WHOLE_MAX {
-        match crate::response::read_whole(&file, len) {
+        match crate::responder::response::read_whole(&file, len) {
             Ok(bytes) => Body::bytes(compression::compress(coding, &bytes)),
             // Most likely it shrank while it was read: never send part of it as the whole.
             Err(_) => return Response::error(500, "The file changed while it was read."),

@@ -1,9 +1,9 @@
-//! The served folder as the core reads it: folder handles, and names opened one at a time below
+//! The served folder as the core reads it (the lowest layer, above only the leaves): folder handles, and names opened one at a time below
 //! them.
 //!
 //! Every operation here takes a folder that is already open and one *name* in it (never a path),
-//! and none follows a symbolic link: a link is reported as [`OpenError::Link`] for
-//! [`crate::resolve`] to read and walk itself. So what was checked is what is opened: a folder
+//! and none follows a symbolic link: a link is reported as [`OpenError::Link`] for the responder
+//! (the layer above) to read and walk itself. So what was checked is what is opened: a folder
 //! swapped for a link between two requests' steps cannot redirect a walk, because the walk holds
 //! the folder it checked, not its name. Opening never blocks: a FIFO, socket or device met where a
 //! file was expected is recognised from the opened handle's own metadata and never read
@@ -14,6 +14,8 @@
 //! descriptors rather than through std and wasi-libc (whose `stat` makes a second call to invent
 //! an inode number, and whose `readdir` one more per entry); the `hhttpp` host implements the
 //! single-name `open-at` itself so that it, too, never blocks on a FIFO.
+
+pub mod budget;
 
 use std::io;
 use std::path::Path;

@@ -7,6 +7,7 @@
 //! Names come from an untrusted folder: every name is HTML-escaped for display and
 //! percent-encoded for links.
 
+use crate::html::{escape_html, push_escaped};
 use std::cmp::Ordering;
 use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::digits::push_padded;
-use crate::filesystem::Kind as FileKind;
-use crate::resolve::{Entry as Resolved, Location, Lookup, ResolveError};
+use crate::fs::Kind as FileKind;
+use crate::responder::resolve::{Entry as Resolved, Location, Lookup, ResolveError};
 
 /// Characters left as they are in a link: RFC 3986's unreserved set (as python's `quote`).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -530,58 +531,6 @@ pub fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values, and shows what would
-/// otherwise be invisible (see [`visible`]).
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    push_escaped(&mut out, text);
-    out
-}
-
-/// Appends `text` to `out`, escaped as [`escape_html`] does.
-fn push_escaped(out: &mut String, text: &str) {
-    let plain =
-        |b: u8| (b' '..=b'~').contains(&b) && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
-    if text.bytes().all(plain) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            _ => visible(out, c),
-        }
-    }
-}
-
-/// Appends `c`, or a visible stand-in for a character a name can hold that a page would not
-/// show as itself: a C0 control or DEL as its Control Picture (`␛` for ESC), and a C1 control, a
-/// bidirectional control or a zero-width character as `[U+202E]` — a file named
-/// `report\u{202E}fdp.exe` must not be listed as `reportexe.pdf`, nor ESC sequences reach a
-/// terminal that shows the page's source.
-fn visible(out: &mut String, c: char) {
-    match c {
-        '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}')),
-        '\u{7f}' => out.push('\u{2421}'),
-        '\u{80}'..='\u{9f}'
-        | '\u{61c}'
-        | '\u{200b}'..='\u{200f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2060}'..='\u{2069}'
-        | '\u{feff}' => {
-            out.push_str("[U+");
-            let hex = format!("{:04X}", u32::from(c));
-            out.push_str(&hex);
-            out.push(']');
-        }
-        _ => out.push(c),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,7 +700,7 @@ mod tests {
         let mut config = crate::Config::new(root);
         config.options.hide_dotfiles = hide_dotfiles;
         config.limits.max_fs_operations = operations;
-        let opened = crate::filesystem::Folder::root(root).unwrap();
+        let opened = crate::fs::Folder::root(root).unwrap();
         let mut lookup = Lookup::new(&config, &opened);
         let segments: Vec<String> = folder
             .split('/')
@@ -852,18 +801,5 @@ mod tests {
             (gitdir.kind, gitdir.modified),
             (Kind::Link { to_folder: false }, None)
         );
-    }
-
-    #[test]
-    fn names_show_what_would_be_invisible() {
-        assert_eq!(escape_html("a\u{1b}[31mb"), "a\u{241b}[31mb");
-        assert_eq!(escape_html("x\r\u{7f}\u{85}"), "x\u{240d}\u{2421}[U+0085]");
-        assert_eq!(
-            escape_html("report\u{202e}fdp.exe"),
-            "report[U+202E]fdp.exe"
-        );
-        assert_eq!(escape_html("a\u{200b}b\u{feff}"), "a[U+200B]b[U+FEFF]");
-        assert_eq!(escape_html("ü & <b>~"), "ü &amp; &lt;b&gt;~");
-        assert_eq!(escape_html("plain-name_1.txt"), "plain-name_1.txt");
     }
 }

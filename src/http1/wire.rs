@@ -2,14 +2,14 @@
 //! on the connection, and the complete error responses a door sends when no connection machine
 //! can (its guest failed, or it is over capacity).
 //!
-//! The responder says *what* is answered ([`crate::response::Response`]); this module alone says
+//! The responder says *what* is answered ([`crate::responder::response::Response`]); this module alone says
 //! how it is written, so a body of another framing (chunked, for a body whose length is not known
 //! in advance) is a change here and nowhere else.
 
 use std::time::SystemTime;
 
 use crate::digits::Digits;
-use crate::response::{Response, Segment, reason};
+use crate::responder::response::{Response, Segment, reason};
 
 /// How a response goes out on its connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::Body;
+    use crate::responder::response::Body;
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
@@ -222,7 +222,7 @@ mod tests {
             "{text}"
         );
         // A body compressed on the way out: chunked on HTTP/1.1, until close on HTTP/1.0.
-        let coding = crate::encoding::Coding::Gzip;
+        let coding = crate::responder::encoding::Coding::Gzip;
         let streamed = Response::new(200, Body::encoded(Body::bytes("x"), coding));
         let framing = Framing::of(&streamed, Persistence::KeepAlive, true);
         let text =

@@ -80,7 +80,7 @@ impl Target {
     pub fn folder_location(&self) -> String {
         let mut location = String::from("/");
         for segment in &self.segments {
-            location.push_str(&crate::listing::encode_segment(segment));
+            location.push_str(&crate::responder::listing::encode_segment(segment));
             location.push('/');
         }
         if let Some(query) = &self.query {

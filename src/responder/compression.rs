@@ -13,7 +13,7 @@
 
 use std::io::Write;
 
-use crate::encoding::Coding;
+use crate::responder::encoding::Coding;
 
 /// The codings made on the fly, in the server's preference on ties. Not zstd first, as for
 /// precompressed `.zst` files (made by the real zstd, offline): `ruzstd`'s encoder is both the

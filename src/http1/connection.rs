@@ -7,20 +7,21 @@
 //! same code run natively, inside the WASI component, and under tests and fuzzers fed with exact
 //! bytes and times. It owns framing, keep-alive, pipelining (requests are answered strictly in
 //! order), the request and idle deadlines, and error recovery; what to answer is the responder's
-//! job, and how a response is written is [`crate::wire`]'s.
+//! job, and how a response is written is [`crate::http1::wire`]'s.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth;
 use crate::config::Config;
-use crate::filesystem::Folder;
-use crate::request::{self, BodyFraming, Method, Request, RequestError, Version};
-use crate::request_body::Discard;
+use crate::fs::Folder;
+use crate::http1::request::{self, BodyFraming, RequestError};
+use crate::http1::request_body::Discard;
+use crate::http1::wire::{self, Delimiting, Framing, Persistence};
+use crate::message::{Method, Request, Version};
+use crate::responder::auth;
+use crate::responder::response::{BodyCursor, FileSend, Response};
 use crate::responder::{self, Allowance};
-use crate::response::{BodyCursor, FileSend, Response};
 use crate::time::Now;
-use crate::wire::{self, Delimiting, Framing, Persistence};
 
 /// Bytes a connection's steps should compress between two turns of its host's loop (about 1.5 ms
 /// of work natively, 2 in the sandbox): a host that takes steps until this much is done, then
@@ -572,9 +573,9 @@ fn first_line(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compression::tests::decode;
-    use crate::driver;
-    use crate::encoding::Coding;
+    use crate::http1::driver;
+    use crate::responder::compression::tests::decode;
+    use crate::responder::encoding::Coding;
     use crate::test_support::TempDir;
 
     /// A served folder with a few files.
@@ -646,15 +647,15 @@ mod tests {
     }
 
     fn etag_of(dir: &TempDir, name: &str) -> String {
-        let root = crate::filesystem::Folder::root(dir.path()).unwrap();
+        let root = crate::fs::Folder::root(dir.path()).unwrap();
         let meta = root.entry_metadata(name).unwrap();
-        crate::conditional::Validators::from_meta(&meta, "").etag
+        crate::responder::conditional::Validators::from_meta(&meta, "").etag
     }
 
     fn last_modified_of(dir: &TempDir, name: &str) -> String {
-        let root = crate::filesystem::Folder::root(dir.path()).unwrap();
+        let root = crate::fs::Folder::root(dir.path()).unwrap();
         let meta = root.entry_metadata(name).unwrap();
-        crate::conditional::Validators::from_meta(&meta, "")
+        crate::responder::conditional::Validators::from_meta(&meta, "")
             .http_date()
             .unwrap()
     }
@@ -1222,7 +1223,7 @@ mod tests {
     #[test]
     fn large_text_streams_compressed_in_chunks() {
         let (dir, _, style) = text_site();
-        assert!(style.len() as u64 > crate::compression::WHOLE_MAX);
+        assert!(style.len() as u64 > crate::responder::compression::WHOLE_MAX);
         for max in [1 << 20, 1000] {
             let request = "GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: zstd\r\n\r\n";
             let bytes = exchange(connection(&dir), request, max);

@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::digits::Digits;
-use crate::filesystem::Metadata;
-use crate::request::Headers;
+use crate::fs::Metadata;
+use crate::message::Headers;
 
 /// The 64-bit FNV-1a hash of `bytes`: stable across builds and platforms, for tags and
 /// boundaries (not for security: nothing depends on it being hard to collide).
@@ -223,16 +223,14 @@ fn parse_tag(text: &str) -> Option<(bool, &str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Limits;
-    use crate::request::parse_head;
 
+    /// The fields of `Name: value` lines, each ended by CRLF.
     fn headers(fields: &str) -> Headers {
-        let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n");
-        parse_head(head.as_bytes(), &Limits::default())
-            .unwrap()
-            .unwrap()
-            .0
-            .headers
+        fields
+            .split("\r\n")
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+            .collect()
     }
 
     fn v() -> Validators {
@@ -268,7 +266,7 @@ mod tests {
     #[test]
     fn dates_past_year_9999_are_said_as_its_last_second() {
         let far = Metadata {
-            kind: crate::filesystem::Kind::File,
+            kind: crate::fs::Kind::File,
             len: 1,
             modified: Some(UNIX_EPOCH + Duration::from_secs(400_000_000_000)),
         };

@@ -1,6 +1,6 @@
 //! Content negotiation: given `Accept-Encoding` (RFC 9110 §12.5.3) and the codings a response can
 //! be sent in — precompressed siblings of a file (`foo.js.zst`, `foo.js.br`, `foo.js.gz`), or any
-//! coding when it is compressed on the fly ([`crate::compression`]) — which one to send.
+//! coding when it is compressed on the fly ([`crate::responder::compression`]) — which one to send.
 
 /// A content coding hhttpp sends, stored beside a file or made on the fly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub enum Coding {
 impl Coding {
     /// Every coding, in the server's preference order on ties for stored siblings (made offline
     /// by the real compressors): zstd, brotli, gzip. On the fly the order is
-    /// [`crate::compression::PREFERENCE`].
+    /// [`crate::responder::compression::PREFERENCE`].
     pub const ALL: [Coding; 3] = [Coding::Zstd, Coding::Brotli, Coding::Gzip];
 
     /// The file-name suffix of a file stored in this coding.

@@ -1,7 +1,7 @@
 //! Request bodies, which a static server never uses: reading past them (RFC 9112 §6, §7.1) so the
 //! next request on the connection is found, within a size limit.
 
-use crate::request::{BodyFraming, RequestError};
+use crate::http1::request::{BodyFraming, RequestError};
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
