@@ -17,6 +17,7 @@ use std::time::Duration;
 use hhttpp::Config;
 use hhttpp::message::{Headers, Method, Request, Version};
 use hhttpp::responder::response::{BodyCursor, Response};
+use hhttpp::responder::site::Site;
 use hhttpp_cli::{Cli, Door};
 use wasi::http::types::{
     Fields, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -46,6 +47,7 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 );
             }
         };
+        let write_timeout = config.timeouts.write;
         // The platform parsed the head; what it took for the authority must still be one (RFC
         // 9112 §3.2), whatever it let through.
         let bad_host = incoming
@@ -54,9 +56,9 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
         let response = if bad_host {
             Response::error(400, "The Host header field is not a valid host and port.")
         } else {
-            hhttpp::responder::respond(&request, &config)
+            let allowance = hhttpp::responder::Allowance::default();
+            Site::new(std::sync::Arc::new(config)).respond(&request, allowance)
         };
-        let write_timeout = config.timeouts.write;
         send(response, request.method == Method::Head, write_timeout, out);
     }
 }

@@ -12,15 +12,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, Limits, Timeouts};
 use crate::fs::Folder;
 use crate::http1::request::{self, BodyFraming, RequestError};
 use crate::http1::request_body::Discard;
 use crate::http1::wire::{self, Delimiting, Framing, Persistence};
 use crate::message::{Method, Request, Version};
-use crate::responder::auth;
+use crate::responder::Allowance;
 use crate::responder::response::{BodyCursor, FileSend, Response};
-use crate::responder::{self, Allowance};
+use crate::responder::site::Site;
 use crate::time::Now;
 
 /// Bytes a connection's steps should compress between two turns of its host's loop (about 1.5 ms
@@ -85,10 +85,32 @@ pub struct Wait {
     pub until: Duration,
 }
 
-/// One client connection.
+/// What a connection answers complete requests with: the responder's [`Site`] in every door, a
+/// stub in tests of this layer.
+pub trait Respond {
+    /// The answer to `request`, with what the host can spare for it.
+    fn respond(&mut self, request: &Request, allowance: Allowance) -> Response;
+    /// Lets go of what an idle connection need not hold.
+    fn shed(&mut self);
+}
+
+impl Respond for Site {
+    fn respond(&mut self, request: &Request, allowance: Allowance) -> Response {
+        Site::respond(self, request, allowance)
+    }
+
+    fn shed(&mut self) {
+        Site::shed(self);
+    }
+}
+
+/// One client connection, answering with `S` (the served folder's [`Site`]).
 #[derive(Debug)]
-pub struct Connection {
-    config: Arc<Config>,
+pub struct Connection<S = Site> {
+    /// What it answers with.
+    site: S,
+    limits: Limits,
+    timeouts: Timeouts,
     /// Bytes received and not yet consumed.
     input: Vec<u8>,
     /// The client closed its side: no more input will come.
@@ -98,32 +120,17 @@ pub struct Connection {
     /// Bodies of at least this many bytes that are one file range are handed to the caller as
     /// [`Step::SendFile`] instead of being read here.
     hand_off_from: Option<u64>,
-    /// The served folder.
-    root: Root,
     /// When the first byte of the request being received arrived.
     request_started: Option<Duration>,
     /// When the connection last became idle: opened, or done with a response.
     idle_since: Duration,
     /// What the host can spare for the next responses ([`Connection::allow`]).
     allowance: Allowance,
-    /// The credentials it last let in (`--auth`), so that they are checked once, not per request.
-    credentials: auth::Memo,
     /// Bytes of bodies compressed as they are sent so far ([`Connection::work`]).
     work: u64,
     /// The `Date` of this second, made once.
     date: wire::DateCache,
     state: State,
-}
-
-/// Where a connection's served folder comes from.
-#[derive(Debug)]
-enum Root {
-    /// A folder the host opened once and holds for the server's life ([`Connection::serving`]):
-    /// a link swapped in for the folder's path later is never followed.
-    Held(Folder),
-    /// Opened by its name at the first request and kept until the connection sheds it: in a WASI
-    /// guest the name is its preopen's, a descriptor the runtime holds.
-    Named(Option<Folder>),
 }
 
 #[derive(Debug)]
@@ -164,20 +171,35 @@ struct Delivery {
     chunked_ok: bool,
 }
 
-impl Connection {
+impl Connection<Site> {
     /// A new connection serving `config`, opened at `now` (its idle deadline counts from then).
     pub fn new(config: Arc<Config>, now: Now) -> Connection {
+        Connection::answering(Site::new(config.clone()), &config, now)
+    }
+
+    /// Serves `root`, a folder the caller already holds open (and keeps: the path in the
+    /// configuration is then never opened).
+    pub fn serving(mut self, root: Folder) -> Connection {
+        self.site = self.site.holding(root);
+        self
+    }
+}
+
+impl<S: Respond> Connection<S> {
+    /// A new connection answering with `site`, under `config`'s limits and timeouts, opened at
+    /// `now`.
+    pub fn answering(site: S, config: &Config, now: Now) -> Connection<S> {
         Connection {
-            config,
+            site,
+            limits: config.limits.clone(),
+            timeouts: config.timeouts,
             input: Vec::new(),
             input_closed: false,
             heard_from: false,
             hand_off_from: None,
-            root: Root::Named(None),
             request_started: None,
             idle_since: now.monotonic,
             allowance: Allowance::default(),
-            credentials: auth::Memo::default(),
             work: 0,
             date: wire::DateCache::default(),
             state: State::Head,
@@ -187,15 +209,8 @@ impl Connection {
     /// Lets the caller send file bodies of at least `min_len` bytes itself: such a body, when it is
     /// one range of one file, comes out as [`Step::SendFile`] (after a `Send` of the head) rather
     /// than as bytes read here. A host uses this to send with `sendfile(2)`, zero-copy.
-    pub fn hand_off_files(mut self, min_len: u64) -> Connection {
+    pub fn hand_off_files(mut self, min_len: u64) -> Connection<S> {
         self.hand_off_from = Some(min_len);
-        self
-    }
-
-    /// Serves `root`, a folder the caller already holds open (and keeps: the path in the
-    /// configuration is then never opened).
-    pub fn serving(mut self, root: Folder) -> Connection {
-        self.root = Root::Held(root);
         self
     }
 
@@ -233,10 +248,8 @@ impl Connection {
     /// name (opened again by the next request). A host calls it when the connection has been
     /// idle a while, so that thousands of idle connections hold sockets and nothing more.
     pub fn shed(&mut self) {
-        if self.is_idle()
-            && let Root::Named(folder) = &mut self.root
-        {
-            *folder = None;
+        if self.is_idle() {
+            self.site.shed();
         }
     }
 
@@ -249,7 +262,7 @@ impl Connection {
     /// idle deadline between requests, the request deadline (from its first byte) within one.
     fn wait(&self) -> Wait {
         let idle = self.is_idle();
-        let timeouts = &self.config.timeouts;
+        let timeouts = &self.timeouts;
         let until = match self.request_started {
             Some(started) if !idle => started + timeouts.request,
             _ if idle && !self.heard_from => {
@@ -288,7 +301,7 @@ impl Connection {
     pub fn next(&mut self, max_bytes: usize, now: Now) -> Step {
         loop {
             match &mut self.state {
-                State::Head => match request::parse_head(&self.input, &self.config.limits) {
+                State::Head => match request::parse_head(&self.input, &self.limits) {
                     Ok(Some((request, framing, head_len))) => {
                         self.input.drain(..head_len);
                         self.begin(request, framing, now);
@@ -364,28 +377,18 @@ impl Connection {
             self.input.clear();
             self.input_closed = true;
             self.answer(request, now);
-        } else if matches!(framing, BodyFraming::Length(n) if n > self.config.limits.max_discarded_body)
-        {
+        } else if matches!(framing, BodyFraming::Length(n) if n > self.limits.max_discarded_body) {
             let line = request_line(&request);
             self.refuse(RequestError::BodyTooLarge, line, now);
         } else {
-            let discard = Discard::new(framing, self.config.limits.max_discarded_body);
+            let discard = Discard::new(framing, self.limits.max_discarded_body);
             self.state = State::Discarding { request, discard };
         }
     }
 
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
-        let mut response = match self.root() {
-            Ok(root) => responder::respond_in(
-                &request,
-                &self.config,
-                &root,
-                self.allowance,
-                &mut self.credentials,
-            ),
-            Err(_) => responder::respond(&request, &self.config),
-        };
+        let mut response = self.site.respond(&request, self.allowance);
         let close =
             response.close || !request.keep_alive() || self.input_closed && self.input.is_empty();
         let persistence = match (close, request.version) {
@@ -406,18 +409,6 @@ impl Connection {
             chunked_ok: request.version == Version::Http11,
         };
         self.start(response, exchange, delivery, now);
-    }
-
-    /// The served folder: the one held, or the one named, opened once per connection.
-    fn root(&mut self) -> std::io::Result<Folder> {
-        match &mut self.root {
-            Root::Held(folder) | Root::Named(Some(folder)) => Ok(folder.clone()),
-            Root::Named(slot) => {
-                let folder = Folder::root(&self.config.root)?;
-                *slot = Some(folder.clone());
-                Ok(folder)
-            }
-        }
     }
 
     /// Answers a request that cannot be read with an error, then closes: after a framing error
@@ -576,6 +567,7 @@ mod tests {
     use crate::http1::driver;
     use crate::responder::compression::tests::decode;
     use crate::responder::encoding::Coding;
+    use crate::responder::response::Body;
     use crate::test_support::TempDir;
 
     /// A served folder with a few files.
@@ -660,6 +652,66 @@ mod tests {
             .unwrap()
     }
 
+    /// A site that answers every request with its target, and counts the times it was shed.
+    #[derive(Debug, Default)]
+    struct Echo {
+        shed: usize,
+    }
+
+    impl Respond for Echo {
+        fn respond(&mut self, request: &Request, _: Allowance) -> Response {
+            Response::new(200, Body::bytes(request.target.clone()))
+        }
+
+        fn shed(&mut self) {
+            self.shed += 1;
+        }
+    }
+
+    /// Every byte the steps of `conn` send for `input`, until it waits or closes.
+    fn run_stub(conn: &mut Connection<Echo>, input: &[u8]) -> (Vec<u8>, bool) {
+        conn.feed(input, now());
+        let mut out = Vec::new();
+        loop {
+            match conn.next(1 << 16, now()) {
+                Step::Send(bytes) => out.extend(bytes),
+                Step::SendFile(_) => panic!("no file is handed off unless asked"),
+                Step::Log(_) => {}
+                Step::Receive(_) => return (out, false),
+                Step::Close => return (out, true),
+            }
+        }
+    }
+
+    #[test]
+    fn the_wire_frames_what_its_site_answers_without_a_folder() {
+        let config = Config::new(std::path::PathBuf::from("/nonexistent"));
+        let mut conn = Connection::answering(Echo::default(), &config, now());
+        let (out, closed) = run_stub(
+            &mut conn,
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /bc HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert_eq!(
+            normalize(&out),
+            "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: <date>\r\nContent-Length: 2\r\n\r\n/a\
+             HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: <date>\r\nContent-Length: 3\r\n\r\n"
+        );
+        assert!(!closed);
+        conn.shed();
+        assert_eq!(conn.site.shed, 1, "an idle connection sheds its site");
+        let (out, closed) = run_stub(&mut conn, b"GET /d HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            normalize(&out),
+            "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: <date>\r\nContent-Length: 2\r\nConnection: close\r\n\r\n/d"
+        );
+        assert!(closed, "HTTP/1.0 without keep-alive closes");
+        let mut conn = Connection::answering(Echo::default(), &config, now());
+        let (out, closed) = run_stub(&mut conn, b"GET /a HTTP/1.1\r\n");
+        assert!(out.is_empty() && !closed, "a partial head waits");
+        conn.shed();
+        assert_eq!(conn.site.shed, 0, "a connection mid-request keeps its site");
+    }
+
     #[test]
     fn serves_a_file_with_exact_bytes() {
         let dir = site();
@@ -713,63 +765,6 @@ mod tests {
             head_response,
             get_response.strip_suffix("Hello, world!\n").unwrap()
         );
-    }
-
-    #[test]
-    fn folders_redirect_then_serve_their_index() {
-        let dir = site();
-        let redirect = get(&dir, "GET /blog?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(
-            redirect.starts_with("HTTP/1.1 301 Moved Permanently\r\n"),
-            "{redirect}"
-        );
-        assert!(redirect.contains("\r\nLocation: /blog/?x=1\r\n"));
-        let index = get(&dir, "GET /blog/ HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(index.starts_with("HTTP/1.1 200 OK\r\n"));
-        assert!(index.contains("Content-Type: text/html; charset=utf-8\r\n"));
-        assert!(index.ends_with("\r\n\r\n<p>blog</p>"));
-    }
-
-    #[test]
-    fn folders_without_an_index_are_listed() {
-        let dir = site();
-        let page = get(&dir, "GET /files/ HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"));
-        assert!(page.contains("<title>Directory listing for /files/</title>"));
-        let a = page
-            .find("<a href=\"A%20%26%20%3Ca%3E.txt\">A &amp; &lt;a&gt;.txt</a>")
-            .unwrap();
-        let b = page.find("<a href=\"b.txt\">b.txt</a>").unwrap();
-        assert!(a < b);
-        let json = get(
-            &dir,
-            "GET /files/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n",
-        );
-        assert!(json.contains("Content-Type: application/json\r\n"));
-        assert!(json.contains("\"name\":\"A & <a>.txt\""));
-    }
-
-    #[test]
-    fn missing_paths_and_traversal_get_404_and_keep_the_connection() {
-        let dir = site();
-        for target in [
-            "/nope",
-            "/../../../../etc/passwd",
-            "/%2e%2e/%2e%2e/etc/passwd",
-            "/hello.txt/",
-        ] {
-            let (out, _, closed) = drive(
-                connection(&dir),
-                format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
-                1 << 20,
-            );
-            assert!(
-                out.starts_with("HTTP/1.1 404 Not Found\r\n"),
-                "{target}: {out}"
-            );
-            assert!(out.contains("Content-Type: text/html; charset=utf-8\r\n"));
-            assert!(!closed);
-        }
     }
 
     #[test]
@@ -989,27 +984,6 @@ mod tests {
             !sent.ends_with(wire::LAST_CHUNK),
             "a shrunk file sent as whole"
         );
-    }
-
-    #[test]
-    fn methods_other_than_get_head_options() {
-        let dir = site();
-        let options = get(&dir, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(
-            options.starts_with("HTTP/1.1 204 No Content\r\n")
-                && options.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n")
-        );
-        assert!(!options.contains("Content-Length"));
-        let post = get(
-            &dir,
-            "POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
-        );
-        assert!(
-            post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
-                && post.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n")
-        );
-        let brew = get(&dir, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(brew.starts_with("HTTP/1.1 501 Not Implemented\r\n"));
     }
 
     #[test]

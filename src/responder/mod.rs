@@ -15,6 +15,7 @@ pub mod media_type;
 pub mod range;
 pub mod resolve;
 pub mod response;
+pub mod site;
 pub mod target;
 
 use std::borrow::Cow;
@@ -55,29 +56,10 @@ impl Default for Allowance {
 /// Index files served for a folder, in order of preference.
 const INDEX_FILES: [&str; 2] = ["index.html", "index.htm"];
 
-/// Answers one request against the served folder, opening it for this request (with nothing
-/// remembered of an earlier one: where the platform owns connections).
-pub fn respond(request: &Request, config: &Config) -> Response {
-    let mut memo = auth::Memo::default();
-    match Folder::root(&config.root) {
-        Ok(root) => respond_in(request, config, &root, Allowance::default(), &mut memo),
-        Err(error) => {
-            let options = &config.options;
-            // Even that the folder is gone is for those let in.
-            let admitted = auth::admit(request, &options.credentials, options.cors, &mut memo);
-            let response = match admitted {
-                Ok(_) => not_servable(ResolveError::from_io(&error)),
-                Err(refused) => refused,
-            };
-            decorate(response, options)
-        }
-    }
-}
-
 /// Answers one request against the served folder, already open as `root` (a connection opens it
 /// once for all its requests), within what the host can spare, with what the connection
 /// remembers of the credentials it let in.
-pub fn respond_in(
+pub fn respond(
     request: &Request,
     config: &Config,
     root: &Folder,
@@ -97,6 +79,21 @@ pub fn respond_in(
 }
 
 /// The answer before the user's header switches are applied.
+/// Answers one request when the served folder cannot be opened (`error`): after `--auth`, as a
+/// folder that is not there (even that the folder is gone is for those let in).
+pub fn respond_without_root(
+    request: &Request,
+    options: &Options,
+    error: &std::io::Error,
+    memo: &mut auth::Memo,
+) -> Response {
+    let response = match auth::admit(request, &options.credentials, options.cors, memo) {
+        Ok(_) => not_servable(ResolveError::from_io(error)),
+        Err(refused) => refused,
+    };
+    decorate(response, options)
+}
+
 fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowance) -> Response {
     match &request.method {
         Method::Get | Method::Head => {}
@@ -708,4 +705,122 @@ fn boundary(validators: &Validators, ranges: &[range::ByteRange]) -> String {
         .flat_map(u64::to_le_bytes);
     let hash = conditional::fnv1a(validators.etag.bytes().chain(positions));
     format!("hhttpp-{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::site::Site;
+    use super::*;
+    use crate::message::Headers;
+    use crate::responder::response::BodyCursor;
+    use crate::test_support::TempDir;
+
+    /// A served folder with a few files.
+    fn folder() -> TempDir {
+        let dir = TempDir::new();
+        let root = dir.path();
+        std::fs::create_dir(root.join("blog")).unwrap();
+        std::fs::write(root.join("blog/index.html"), "<p>blog</p>").unwrap();
+        std::fs::write(root.join("hello.txt"), "Hello, world!\n").unwrap();
+        std::fs::create_dir(root.join("files")).unwrap();
+        std::fs::write(root.join("files/b.txt"), "b").unwrap();
+        std::fs::write(root.join("files/A & <a>.txt"), "a").unwrap();
+        dir
+    }
+
+    /// What `dir` answers to `method target` with `fields`: the status, the response, and its
+    /// body read whole.
+    fn ask(
+        dir: &TempDir,
+        method: &str,
+        target: &str,
+        fields: &[(&str, &str)],
+    ) -> (Response, String) {
+        let request = Request {
+            method: Method::from_token(method),
+            target: target.to_owned(),
+            version: Version::Http11,
+            headers: fields
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect::<Headers>(),
+        };
+        let config = Arc::new(Config::new(dir.path().to_owned()));
+        let mut response = Site::new(config).respond(&request, Allowance::default());
+        let mut cursor = BodyCursor::new(std::mem::replace(&mut response.body, Body::empty()));
+        let mut body = Vec::new();
+        loop {
+            let before = body.len();
+            cursor.read_into(&mut body, 1 << 16).unwrap();
+            if body.len() == before {
+                break;
+            }
+        }
+        (response, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn folders_redirect_then_serve_their_index() {
+        let dir = folder();
+        let (redirect, _) = ask(&dir, "GET", "/blog?x=1", &[]);
+        assert_eq!(redirect.status, 301);
+        assert_eq!(redirect.header("location"), Some("/blog/?x=1"));
+        let (index, body) = ask(&dir, "GET", "/blog/", &[]);
+        assert_eq!(index.status, 200);
+        assert_eq!(
+            index.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(body, "<p>blog</p>");
+    }
+
+    #[test]
+    fn folders_without_an_index_are_listed() {
+        let dir = folder();
+        let (page, body) = ask(&dir, "GET", "/files/", &[]);
+        assert_eq!(page.status, 200);
+        assert!(body.contains("<title>Directory listing for /files/</title>"));
+        let a = body
+            .find("<a href=\"A%20%26%20%3Ca%3E.txt\">A &amp; &lt;a&gt;.txt</a>")
+            .unwrap();
+        let b = body.find("<a href=\"b.txt\">b.txt</a>").unwrap();
+        assert!(a < b);
+        let (json, body) = ask(&dir, "GET", "/files/", &[("Accept", "application/json")]);
+        assert_eq!(json.header("content-type"), Some("application/json"));
+        assert!(body.contains("\"name\":\"A & <a>.txt\""));
+    }
+
+    #[test]
+    fn missing_paths_and_traversal_get_404_and_keep_the_connection() {
+        let dir = folder();
+        for target in [
+            "/nope",
+            "/../../../../etc/passwd",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            "/hello.txt/",
+        ] {
+            let (response, _) = ask(&dir, "GET", target, &[]);
+            assert_eq!(response.status, 404, "{target}");
+            assert_eq!(
+                response.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            assert!(!response.close, "{target}");
+        }
+    }
+
+    #[test]
+    fn methods_other_than_get_head_options() {
+        let dir = folder();
+        let (options, body) = ask(&dir, "OPTIONS", "*", &[]);
+        assert_eq!(options.status, 204);
+        assert_eq!(options.header("allow"), Some(ALLOW));
+        assert!(body.is_empty() && options.is_bodiless());
+        let (post, _) = ask(&dir, "POST", "/hello.txt", &[]);
+        assert_eq!((post.status, post.header("allow")), (405, Some(ALLOW)));
+        let (brew, _) = ask(&dir, "BREW", "/pot", &[]);
+        assert_eq!(brew.status, 501);
+    }
 }
