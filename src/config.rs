@@ -2,12 +2,16 @@
 //!
 //! Every bound the core applies to a client lives here as a named field with a safe default, so
 //! there is exactly one place to read (and, from the host, to change) what a client may send.
+//! Plain data: the command line (`hhttpp-cli`) makes one, and it crosses into a sandbox whole, as
+//! one JSON record ([`Config::to_json`]), so no door keeps a mirror of its fields.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Bounds on what a client may send. Each maps to exactly one status code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Longest request-target accepted, in bytes (`414 URI Too Long` beyond it).
     pub max_target_len: usize,
@@ -46,7 +50,7 @@ impl Default for Limits {
 
 /// The time limits a connection keeps with its client (RFC 9112 §9.5: a server may close an idle
 /// connection at any time; it answers `408` when a request it began to receive stalls).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
     /// A request head, and any body read past, must arrive within this of its first byte (`408`,
     /// close).
@@ -75,7 +79,7 @@ impl Default for Timeouts {
 
 /// The switches a user chooses for one server (the host's command line), applied by the
 /// responder so that every transport behaves the same.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
     /// Whether folders without an index are listed (otherwise `404`).
     pub listing: bool,
@@ -115,7 +119,7 @@ impl Default for Options {
 }
 
 /// Everything the core needs to answer requests for one served folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// The served folder. In the component this is the name of the single preopened directory.
     pub root: PathBuf,
@@ -136,6 +140,10 @@ pub struct Config {
     /// each decode whole, so a body cut short that a platform still ended as complete would
     /// decode as a whole, shorter file; brotli and gzip end with a mark their decoders check.
     pub platform_frames_bodies: bool,
+    /// Bodies of at least this many bytes that are one range of one file are handed to the
+    /// caller as a file to send (`Step::SendFile`) rather than read here: for a host that sends
+    /// with `sendfile(2)`. `None`, every body is read here.
+    pub hand_off_files_from: Option<u64>,
 }
 
 impl Config {
@@ -148,6 +156,48 @@ impl Config {
             options: Options::default(),
             check_before_open: cfg!(target_os = "wasi"),
             platform_frames_bodies: false,
+            hand_off_files_from: None,
         }
+    }
+
+    /// The configuration as one JSON record, for a sandbox (with no password in it: credentials
+    /// are held as digests).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The configuration of [`Config::to_json`]'s record.
+    pub fn from_json(json: &str) -> Result<Config, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credential;
+
+    #[test]
+    fn a_configuration_crosses_as_json_unchanged_and_without_passwords() {
+        let mut config = Config::new("/srv/site");
+        config.options.spa = true;
+        config.options.not_found_page = Some("404.html".into());
+        config.options.extra_headers = vec![("X-A".into(), "b \"c\"".into())];
+        config.options.credentials = vec![
+            Credential::parse("ann:correct horse").unwrap(),
+            Credential::parse(&format!("bob:{}", bcrypt::hash("pw", 4).unwrap())).unwrap(),
+        ];
+        config.timeouts.idle = Duration::from_millis(1500);
+        config.limits.max_ranges = 3;
+        config.hand_off_files_from = Some(16384);
+        let json = config.to_json();
+        assert!(!json.contains("correct horse"), "{json}");
+        assert_eq!(Config::from_json(&json).unwrap(), config);
+        assert!(Config::from_json("{}").is_err());
+        let forged = json.replace("ann:sha256:", "ann:");
+        assert!(
+            Config::from_json(&forged).is_err(),
+            "a password in clear is never taken from the record"
+        );
     }
 }

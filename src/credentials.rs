@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -182,6 +183,18 @@ impl Credential {
         &self.secret
     }
 
+    /// The credential as `USER:sha256:HEX` or `USER:$2y$…`: what [`Credential::parse`] takes back,
+    /// with no password in it.
+    pub fn spec(&self) -> String {
+        match &self.secret {
+            Secret::Sha256(digest) => {
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}:sha256:{hex}", self.user)
+            }
+            Secret::Bcrypt(hash) => format!("{}:{hash}", self.user),
+        }
+    }
+
     /// The SHA-256 of the user name, compared in constant time.
     pub fn user_digest(&self) -> &[u8; 32] {
         &self.user_digest
@@ -201,6 +214,26 @@ impl Secret {
                 bcrypt::verify(&*sent, hash).unwrap_or(false)
             }
         }
+    }
+}
+
+/// A credential crosses into a sandbox as its [`Credential::spec`].
+impl Serialize for Credential {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.spec())
+    }
+}
+
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Credential, D::Error> {
+        let spec = String::deserialize(deserializer)?;
+        let hashed = spec
+            .split_once(':')
+            .is_some_and(|(_, h)| h.starts_with("$2") || h.starts_with("sha256:"));
+        if !hashed {
+            return Err(serde::de::Error::custom(SpecError::WeakHash));
+        }
+        Credential::parse(&spec).map_err(serde::de::Error::custom)
     }
 }
 

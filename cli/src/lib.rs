@@ -457,8 +457,19 @@ impl Cli {
         Cli::parse_for(door, std::iter::once("hhttpp".to_owned()).chain(words))
     }
 
+    /// The configuration this command line asks for, serving `root`: the one conversion from
+    /// flags to the core's [`hhttpp::Config`], for every door. (A door adds only what it is: how
+    /// it opens files and frames bodies.)
+    pub fn config(&self, root: PathBuf) -> hhttpp::Config {
+        hhttpp::Config {
+            options: self.options(),
+            timeouts: self.timeouts(),
+            ..hhttpp::Config::new(root)
+        }
+    }
+
     /// The responder's switches.
-    pub fn options(&self) -> hhttpp::Options {
+    fn options(&self) -> hhttpp::Options {
         hhttpp::Options {
             listing: !self.no_listing,
             hide_dotfiles: self.hide_dotfiles,
@@ -492,7 +503,7 @@ impl Cli {
     }
 
     /// The time limits a connection keeps.
-    pub fn timeouts(&self) -> hhttpp::Timeouts {
+    fn timeouts(&self) -> hhttpp::Timeouts {
         hhttpp::Timeouts {
             request: Duration::from_secs_f64(self.header_timeout),
             idle: Duration::from_secs_f64(self.idle_timeout),

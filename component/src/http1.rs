@@ -22,10 +22,9 @@ wit_bindgen::generate!({
 use std::time::{Duration, UNIX_EPOCH};
 
 use exports::hhttpp::server::http1::{
-    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Options, SandboxReport, Secret,
-    Step, Time, Wait,
+    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, SandboxReport, Step, Time, Wait,
 };
-use hhttpp::{Now, Timeouts};
+use hhttpp::Now;
 
 struct Component;
 
@@ -79,42 +78,14 @@ impl From<connection::Exchange> for Exchange {
     }
 }
 
-/// The core's configuration from the host's options, serving the single preopened folder (with
-/// none there is nothing to serve: every request gets a `404`).
-impl From<Options> for Config {
-    fn from(options: Options) -> Config {
-        let mut config = Config::new(super::served_root().unwrap_or_default());
-        config.options = hhttpp::Options {
-            listing: options.listing,
-            hide_dotfiles: options.hide_dotfiles,
-            spa: options.spa,
-            not_found_page: options.not_found_page,
-            cors: options.cors,
-            cache_control: options.cache_control,
-            extra_headers: options.extra_headers,
-            compress: options.compress,
-            credentials: options
-                .credentials
-                .into_iter()
-                .map(|c| {
-                    let secret = match c.secret {
-                        // A digest of the wrong length fails closed: no password hashes to zeros.
-                        Secret::Sha256(digest) => hhttpp::credentials::Secret::Sha256(
-                            <[u8; 32]>::try_from(digest).unwrap_or([0; 32]),
-                        ),
-                        Secret::Bcrypt(hash) => hhttpp::credentials::Secret::Bcrypt(hash),
-                    };
-                    hhttpp::credentials::Credential::new(c.user, secret)
-                })
-                .collect(),
-        };
-        config.timeouts = Timeouts {
-            request: Duration::from_millis(options.request_ms),
-            idle: Duration::from_millis(options.idle_ms),
-            ..Timeouts::default()
-        };
-        config.check_before_open = !options.host_opens_never_block;
-        config
+/// The core's configuration from the host's record (see `Config::to_json`), serving the single
+/// preopened folder (with none there is nothing to serve: every request gets a `404`). A record
+/// that cannot be read is the host's bug: the guest traps, and the host answers `500`.
+fn config(record: &str) -> Config {
+    let config = Config::from_json(record).expect("the host's configuration record is readable");
+    Config {
+        root: super::served_root().unwrap_or_default(),
+        ..config
     }
 }
 
@@ -122,12 +93,8 @@ impl From<Options> for Config {
 struct ConnectionResource(RefCell<Connection>);
 
 impl GuestConnection for ConnectionResource {
-    fn new(options: Options, now: Time) -> Self {
-        let hand_off = options.hand_off_files_from;
-        let mut connection = Connection::new(Arc::new(Config::from(options)), now.into());
-        if let Some(min_len) = hand_off {
-            connection = connection.hand_off_files(min_len);
-        }
+    fn new(config: String, now: Time) -> Self {
+        let connection = Connection::new(Arc::new(self::config(&config)), now.into());
         ConnectionResource(RefCell::new(connection))
     }
 

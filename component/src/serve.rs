@@ -66,9 +66,7 @@ impl wasi::exports::cli::run::Guest for Run {
 wasi::cli::command::export!(Run);
 
 fn serve(cli: &Cli) -> Result<(), String> {
-    let mut config = Config::new(super::served_root()?);
-    config.options = cli.options();
-    config.timeouts = cli.timeouts();
+    let config = cli.config(super::served_root()?);
     let config = Arc::new(config);
     if cli.stdio {
         return serve_stdio(config, cli);

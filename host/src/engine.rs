@@ -48,6 +48,18 @@ pub enum Session {
     Lost,
 }
 
+/// `config` as this host serves it, in either engine: file bodies of [`HAND_OFF_FROM`] bytes or
+/// more handed over to be sent with `sendfile(2)`, and names opened without their type being
+/// looked up first (opens never block here: natively they are non-blocking, and a guest's go
+/// through [`crate::guest_files`]).
+pub fn as_served(config: &Config) -> Config {
+    Config {
+        hand_off_files_from: Some(HAND_OFF_FROM),
+        check_before_open: false,
+        ..config.clone()
+    }
+}
+
 impl Engine {
     /// Each connection in its own instance of `guests`.
     pub fn wasm(guests: Guests) -> Engine {
@@ -58,9 +70,9 @@ impl Engine {
     }
 
     /// The core in-process, serving `root` with `config`.
-    pub fn native(config: Arc<Config>, root: Folder) -> Engine {
+    pub fn native(config: &Config, root: Folder) -> Engine {
         Engine {
-            core: Core::Native(config, root),
+            core: Core::Native(Arc::new(as_served(config)), root),
             compression: CompressionSlots::per_core(),
         }
     }
@@ -75,9 +87,7 @@ impl Engine {
         Ok(match &self.core {
             Core::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
             Core::Native(config, root) => Session::Native(Box::new(
-                Connection::new(config.clone(), now)
-                    .serving(root.clone())
-                    .hand_off_files(HAND_OFF_FROM),
+                Connection::new(config.clone(), now).serving(root.clone()),
             )),
         })
     }

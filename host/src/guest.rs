@@ -28,9 +28,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{
-    Allowance, Batch, Credential, Exchange, FileRange, Options, Secret, Step, Time, Wait,
-};
+use exports::hhttpp::server::http1::{Allowance, Batch, Exchange, FileRange, Step, Time, Wait};
 use hhttpp::Now;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::DescriptorStat;
@@ -220,7 +218,8 @@ pub struct Guests {
     retired: Mutex<Vec<Arc<Generation>>>,
     root: crate::root::ServedRoot,
     limits: GuestLimits,
-    options: Options,
+    /// The configuration every guest is made with, as a record (`Config::to_json`).
+    config: String,
 }
 
 impl Guests {
@@ -238,7 +237,7 @@ impl Guests {
             retired: Mutex::new(Vec::new()),
             root: root.clone(),
             limits,
-            options: Options::from(config),
+            config: crate::engine::as_served(config).to_json(),
         })
     }
 
@@ -324,7 +323,7 @@ impl Guests {
         let connection = server
             .hhttpp_server_http1()
             .connection()
-            .call_constructor(&mut store, &self.options, now.into())
+            .call_constructor(&mut store, &self.config, now.into())
             .await?;
         Ok(GuestConnection {
             store,
@@ -387,41 +386,6 @@ impl Guests {
         store.set_epoch_deadline(ticks);
         let server = generation.pre.instantiate_async(&mut store).await?;
         Ok((store, server, generation))
-    }
-}
-
-impl From<&hhttpp::Config> for Options {
-    fn from(config: &hhttpp::Config) -> Options {
-        let options = &config.options;
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        Options {
-            listing: options.listing,
-            hide_dotfiles: options.hide_dotfiles,
-            spa: options.spa,
-            not_found_page: options.not_found_page.clone(),
-            cors: options.cors,
-            cache_control: options.cache_control.clone(),
-            extra_headers: options.extra_headers.clone(),
-            compress: options.compress,
-            credentials: options
-                .credentials
-                .iter()
-                .map(|c| Credential {
-                    user: c.user().to_owned(),
-                    secret: match c.secret() {
-                        hhttpp::credentials::Secret::Sha256(digest) => {
-                            Secret::Sha256(digest.to_vec())
-                        }
-                        hhttpp::credentials::Secret::Bcrypt(hash) => Secret::Bcrypt(hash.clone()),
-                    },
-                })
-                .collect(),
-            request_ms: millis(config.timeouts.request),
-            idle_ms: millis(config.timeouts.idle),
-            hand_off_files_from: Some(crate::engine::HAND_OFF_FROM),
-            // `guest_files` makes single-name opens non-blocking.
-            host_opens_never_block: true,
-        }
     }
 }
 

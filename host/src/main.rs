@@ -92,12 +92,10 @@ fn run(cli: Cli) -> Result<()> {
     {
         bail!("--404 {page}: no such file in {}", directory.display());
     }
-    let mut config = hhttpp::Config::new(std::fs::canonicalize(directory)?);
-    config.options = cli.options();
+    let mut config = cli.config(std::fs::canonicalize(directory)?);
     if let Some(path) = &cli.auth_file {
         config.options.credentials.extend(auth_file(path)?);
     }
-    config.timeouts = cli.timeouts();
     let limits = GuestLimits {
         memory_bytes: cli.guest_memory as usize * 1024 * 1024,
         cpu_per_call: Duration::from_millis(cli.guest_cpu_ms),
@@ -126,7 +124,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let engine = match cli.engine {
         EngineKind::Wasm => Engine::wasm(Guests::new(&config, &root, limits)?),
-        EngineKind::Native => Engine::native(Arc::new(config.clone()), root.folder()?),
+        EngineKind::Native => Engine::native(&config, root.folder()?),
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;

@@ -67,13 +67,12 @@ wasi::http::proxy::export!(Handler);
 
 /// The configuration: the served folder and the options in `HHTTPP_ARGS`, if any.
 fn config() -> Result<Config, String> {
-    let mut config = Config::new(served_root());
-    config.platform_frames_bodies = true;
     let words = std::env::var("HHTTPP_ARGS").unwrap_or_default();
     let cli = Cli::parse_words_for(Door::WasiHttp, &words).map_err(|e| e.to_string())?;
-    config.options = cli.options();
-    config.timeouts = cli.timeouts();
-    Ok(config)
+    Ok(Config {
+        platform_frames_bodies: true,
+        ..cli.config(served_root())
+    })
 }
 
 /// The single preopened folder (the root when the platform gives none).

@@ -63,7 +63,7 @@ impl Exchange {
 pub enum Step {
     /// Write these bytes to the client.
     Send(Vec<u8>),
-    /// Write this range of this file to the client (only with [`Connection::hand_off_files`]).
+    /// Write this range of this file to the client (only with [`Config::hand_off_files_from`]).
     /// If the file turns out shorter than the range, the caller must close the connection
     /// rather than send anything else: the response's length was already promised.
     SendFile(FileSend),
@@ -196,7 +196,7 @@ impl<S: Respond> Connection<S> {
             input: Vec::new(),
             input_closed: false,
             heard_from: false,
-            hand_off_from: None,
+            hand_off_from: config.hand_off_files_from,
             request_started: None,
             idle_since: now.monotonic,
             allowance: Allowance::default(),
@@ -204,14 +204,6 @@ impl<S: Respond> Connection<S> {
             date: wire::DateCache::default(),
             state: State::Head,
         }
-    }
-
-    /// Lets the caller send file bodies of at least `min_len` bytes itself: such a body, when it is
-    /// one range of one file, comes out as [`Step::SendFile`] (after a `Send` of the head) rather
-    /// than as bytes read here. A host uses this to send with `sendfile(2)`, zero-copy.
-    pub fn hand_off_files(mut self, min_len: u64) -> Connection<S> {
-        self.hand_off_from = Some(min_len);
-        self
     }
 
     /// What the host can spare for the responses this connection starts from now on (it may
@@ -1025,7 +1017,13 @@ mod tests {
         let dir = site();
         let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.path().join("big.bin"), &big).unwrap();
-        let handing_off = || connection(&dir).hand_off_files(1000);
+        let handing_off = || {
+            let config = Config {
+                hand_off_files_from: Some(1000),
+                ..Config::new(dir.path())
+            };
+            Connection::new(Arc::new(config), now())
+        };
         let steps = |conn: &mut Connection, request: &str| {
             conn.feed(request.as_bytes(), now());
             let mut steps = Vec::new();
