@@ -91,6 +91,12 @@ pub struct Options {
     pub not_found_page: Option<String>,
     /// Whether every response carries `Access-Control-Allow-Origin: *`.
     pub cors: bool,
+    /// Origins (`https://app.example`) whose pages may read responses, with credentials: a
+    /// request's `Origin` among them is echoed (`--cors-origin`).
+    pub cors_origins: Vec<String>,
+    /// Media types by file-name extension (lowercase, without the dot), before the built-in
+    /// table (`--content-type EXT=TYPE`).
+    pub content_types: Vec<(String, String)>,
     /// A `Cache-Control` value for files (`200`, `206`, `304`).
     pub cache_control: Option<String>,
     /// Header fields added to every response.
@@ -110,12 +116,26 @@ impl Default for Options {
             spa: false,
             not_found_page: None,
             cors: false,
+            cors_origins: Vec::new(),
+            content_types: Vec::new(),
             cache_control: None,
             extra_headers: Vec::new(),
             compress: true,
             credentials: Vec::new(),
         }
     }
+}
+
+/// The HTTP version a server answers as (`--protocol`, python's flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// HTTP/1.0, as python's `http.server` by default: the status line says `HTTP/1.0`, a
+    /// connection closes after each response unless the request asks for `keep-alive`, and a
+    /// body of unknown length ends with the connection (no chunked coding).
+    Http10,
+    /// HTTP/1.1: persistent connections and chunked bodies.
+    #[default]
+    Http11,
 }
 
 /// Everything the core needs to answer requests for one served folder.
@@ -129,6 +149,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// User switches.
     pub options: Options,
+    /// The HTTP version answered as.
+    pub protocol: Protocol,
     /// Whether each name's type is looked up (`lstat`) before it is opened, so that a FIFO or
     /// device is never opened at all. Needed where opening one may block: under WASI runtimes
     /// other than hhttpp's host, whose `open-at` waits for a FIFO's writer. Natively, and under
@@ -154,6 +176,7 @@ impl Config {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             options: Options::default(),
+            protocol: Protocol::default(),
             check_before_open: cfg!(target_os = "wasi"),
             platform_frames_bodies: false,
             hand_off_files_from: None,
@@ -181,6 +204,8 @@ mod tests {
     fn a_configuration_crosses_as_json_unchanged_and_without_passwords() {
         let mut config = Config::new("/srv/site");
         config.options.spa = true;
+        config.options.cors_origins = vec!["https://app.example".into()];
+        config.options.content_types = vec![("md".into(), "text/markdown".into())];
         config.options.not_found_page = Some("404.html".into());
         config.options.extra_headers = vec![("X-A".into(), "b \"c\"".into())];
         config.options.credentials = vec![
@@ -190,6 +215,7 @@ mod tests {
         config.timeouts.idle = Duration::from_millis(1500);
         config.limits.max_ranges = 3;
         config.hand_off_files_from = Some(16384);
+        config.protocol = Protocol::Http10;
         let json = config.to_json();
         assert!(!json.contains("correct horse"), "{json}");
         assert_eq!(Config::from_json(&json).unwrap(), config);

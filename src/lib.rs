@@ -36,6 +36,6 @@ mod properties;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use config::{Config, Limits, Options, Timeouts};
+pub use config::{Config, Limits, Options, Protocol, Timeouts};
 pub use http1::connection::{Connection, Exchange, Step, Wait};
 pub use time::Now;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::message::{Headers, Method, Request, Version};
+
 /// A fresh folder under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
 
@@ -24,5 +26,18 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An HTTP/1.1 request for `method target` with `fields` (`(name, value)`).
+pub fn request(method: &str, target: &str, fields: &[(&str, &str)]) -> Request {
+    Request {
+        method: Method::from_token(method),
+        target: target.to_owned(),
+        version: Version::Http11,
+        headers: fields
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect::<Headers>(),
     }
 }

@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Server, Site, cases, wasi_http};
+use support::{Server, Site, cases, flags, wasi_http};
 
 /// Where scripts/setup installed jco.
 fn jco_dir() -> PathBuf {
@@ -72,6 +72,14 @@ fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
     wasi_http::options_apply(&server);
     let refused = jco_serve(site.path(), "--idle-timeout 3");
     wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");
+}
+
+#[test]
+fn content_types_and_cors_origins_apply_and_protocol_is_refused() {
+    let site = flags::site();
+    flags::apply(&jco_serve(site.path(), &flags::ARGS.join(" ")));
+    let refused = jco_serve(site.path(), "-p HTTP/1.0");
+    wasi_http::refusal_is_explained(&refused, "--protocol cannot apply");
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, Site, cases, wasi_http};
+use support::{Server, Site, cases, flags, wasi_http};
 
 fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
     let mut command = Command::new("wasmtime");
@@ -51,6 +51,14 @@ fn options_come_from_hhttpp_args_and_what_cannot_apply_is_refused() {
     wasi_http::options_apply(&server);
     let refused = wasmtime_serve(site.path(), "--idle-timeout 3");
     wasi_http::refusal_is_explained(&refused, "--idle-timeout cannot apply");
+}
+
+#[test]
+fn content_types_and_cors_origins_apply_and_protocol_is_refused() {
+    let site = flags::site();
+    flags::apply(&wasmtime_serve(site.path(), &flags::ARGS.join(" ")));
+    let refused = wasmtime_serve(site.path(), "-p HTTP/1.0");
+    wasi_http::refusal_is_explained(&refused, "--protocol cannot apply");
 }
 
 #[test]

@@ -71,6 +71,22 @@ pub struct Cli {
     #[arg(long)]
     pub cors: bool,
 
+    /// Let the web pages of ORIGIN (`https://app.example`, `http://localhost:3000`) read responses,
+    /// with credentials (cookies, --auth); repeatable. Other origins get no CORS fields.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = origin, conflicts_with = "cors")]
+    pub cors_origins: Vec<String>,
+
+    /// Send files whose names end in .EXT as TYPE (`md=text/markdown`, `wasm=application/wasm`),
+    /// before the built-in table; repeatable. Text types get `charset=utf-8` unless TYPE names a
+    /// parameter.
+    #[arg(long = "content-type", value_name = "EXT=TYPE", value_parser = content_type)]
+    pub content_types: Vec<(String, String)>,
+
+    /// The HTTP version to answer as (python's flag): HTTP/1.1, or HTTP/1.0 (a connection closes
+    /// after each response unless the request asks to keep it alive; no chunked bodies).
+    #[arg(short = 'p', long, value_name = "VERSION", default_value = "HTTP/1.1", value_parser = protocol)]
+    pub protocol: hhttpp::Protocol,
+
     /// Single-page app: paths that name nothing are answered with /index.html.
     #[arg(long)]
     pub spa: bool,
@@ -111,6 +127,11 @@ pub struct Cli {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// A file holding the password of an encrypted --tls-key (BEGIN ENCRYPTED PRIVATE KEY, as
+    /// `openssl pkcs8 -topk8` writes); the whitespace around it is left out.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_password_file: Option<PathBuf>,
 
     /// Serve HTTPS without a certificate of your own: `self-signed` makes one at start for this
     /// machine's names and addresses (kept in the user's cache folder and reused) and prints its
@@ -234,6 +255,71 @@ impl clap::builder::TypedValueParser for CredentialParser {
     }
 }
 
+/// `--protocol`'s `HTTP/1.0` or `HTTP/1.1` (in any case).
+fn protocol(text: &str) -> Result<hhttpp::Protocol, String> {
+    match text.to_ascii_uppercase().as_str() {
+        "HTTP/1.0" => Ok(hhttpp::Protocol::Http10),
+        "HTTP/1.1" => Ok(hhttpp::Protocol::Http11),
+        _ => Err("expected HTTP/1.0 or HTTP/1.1".to_owned()),
+    }
+}
+
+/// `--cors-origin`'s `scheme://host[:port]`, lowercased (as browsers send it), a trailing `/`
+/// left out.
+fn origin(text: &str) -> Result<String, String> {
+    let origin = text.strip_suffix('/').unwrap_or(text).to_ascii_lowercase();
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return Err(if origin == "*" {
+            "any origin is --cors (without credentials)".to_owned()
+        } else {
+            "expected scheme://host[:port], such as https://app.example".to_owned()
+        });
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let authority_ok = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    if scheme_ok && authority_ok {
+        Ok(origin)
+    } else {
+        Err("expected scheme://host[:port] with no path, such as https://app.example".to_owned())
+    }
+}
+
+/// `--content-type`'s `EXT=TYPE`: an extension (a leading `.` left out, lowercased) and a media
+/// type (`type/subtype`, parameters allowed).
+fn content_type(text: &str) -> Result<(String, String), String> {
+    let (extension, media_type) = text
+        .split_once('=')
+        .ok_or("expected EXT=TYPE, such as md=text/markdown")?;
+    let extension = extension
+        .trim()
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    let name_ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    if extension.is_empty()
+        || extension.contains(['/', '\\', '='])
+        || extension.chars().any(char::is_control)
+    {
+        return Err(format!("{extension:?} is not a file-name extension"));
+    }
+    let media_type = header_value(media_type)?;
+    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    match essence.split_once('/') {
+        Some((kind, subtype)) if name_ok(kind) && name_ok(subtype) => Ok((extension, media_type)),
+        _ => Err(format!("{media_type:?} is not a media type (type/subtype)")),
+    }
+}
+
 /// A header field value: visible characters, spaces and tabs only (no CR, LF or NUL).
 fn header_value(text: &str) -> Result<String, String> {
     let value = text.trim();
@@ -301,6 +387,7 @@ const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     ("tls_cert", "--tls-cert", NO_TLS),
     ("tls_key", "--tls-key", NO_TLS),
     ("tls", "--tls", NO_TLS),
+    ("tls_password_file", "--tls-password-file", NO_TLS),
     ("qr", "--qr", NO_ADDRESSES),
     ("auth_file", "--auth-file", NO_FILES_OUTSIDE),
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
@@ -342,8 +429,14 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ("tls_cert", "--tls-cert", NO_TLS),
     ("tls_key", "--tls-key", NO_TLS),
     ("tls", "--tls", NO_TLS),
+    ("tls_password_file", "--tls-password-file", NO_TLS),
     ("qr", "--qr", NO_ADDRESSES),
     ("auth_file", "--auth-file", NO_FILES_OUTSIDE),
+    (
+        "protocol",
+        "--protocol",
+        "the wasi:http platform speaks HTTP itself, in its own version",
+    ),
     ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
     ("max_per_address", "--max-per-address", PLATFORM_CONNECTIONS),
     ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
@@ -464,6 +557,7 @@ impl Cli {
         hhttpp::Config {
             options: self.options(),
             timeouts: self.timeouts(),
+            protocol: self.protocol,
             ..hhttpp::Config::new(root)
         }
     }
@@ -476,6 +570,8 @@ impl Cli {
             spa: self.spa,
             not_found_page: self.not_found_page.clone(),
             cors: self.cors,
+            cors_origins: self.cors_origins.clone(),
+            content_types: self.content_types.clone(),
             cache_control: self.cache_control.clone(),
             extra_headers: self.headers.clone(),
             compress: !self.no_compress,
@@ -618,6 +714,90 @@ mod tests {
         assert_eq!(warning(&["--auth", "a:b", "-b", "::1"]), None);
         assert_eq!(warning(&["--auth", "a:b", "--tls", "self-signed"]), None);
         assert_eq!(warning(&["-b", "0.0.0.0"]), None);
+    }
+
+    #[test]
+    fn new_flags_are_validated_and_mean_the_same_in_every_door_that_takes_them() {
+        assert_eq!(protocol("http/1.0"), Ok(hhttpp::Protocol::Http10));
+        assert!(protocol("HTTP/2").is_err());
+        assert_eq!(
+            origin("HTTPS://App.Example/").as_deref(),
+            Ok("https://app.example")
+        );
+        assert_eq!(
+            origin("http://[::1]:3000").as_deref(),
+            Ok("http://[::1]:3000")
+        );
+        for bad in [
+            "*",
+            "app.example",
+            "https://a/b",
+            "https://",
+            "null",
+            "https://a b",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            content_type(".MD=text/markdown"),
+            Ok(("md".into(), "text/markdown".into()))
+        );
+        assert_eq!(
+            content_type("tar.gz=application/x-compressed-tar; x=1"),
+            Ok(("tar.gz".into(), "application/x-compressed-tar; x=1".into()))
+        );
+        for bad in [
+            "md",
+            "=text/plain",
+            "md=text",
+            "md=text/pl ain",
+            "md=a/b\r\nX: y",
+            "a/b=c/d",
+        ] {
+            assert!(content_type(bad).is_err(), "{bad}");
+        }
+        let line = [
+            "hhttpp",
+            "-p",
+            "HTTP/1.0",
+            "--cors-origin",
+            "https://app.example",
+            "--content-type",
+            "md=text/markdown",
+        ];
+        let native = Cli::parse_for(Door::Native, line)
+            .unwrap()
+            .config("/s".into());
+        let guest = Cli::parse_for(Door::WasmtimeRun, line)
+            .unwrap()
+            .config("/s".into());
+        assert_eq!(native, guest);
+        assert_eq!(native.protocol, hhttpp::Protocol::Http10);
+        assert_eq!(native.options.cors_origins, ["https://app.example"]);
+        let http = Cli::parse_words_for(Door::WasiHttp, "-p HTTP/1.0").unwrap_err();
+        assert!(
+            http.to_string().starts_with("--protocol cannot apply"),
+            "{http}"
+        );
+        let http = Cli::parse_words_for(
+            Door::WasiHttp,
+            "--cors-origin https://app.example --content-type md=text/markdown",
+        )
+        .unwrap()
+        .config("/s".into());
+        assert_eq!(http.options, native.options);
+        assert!(matches!(
+            Cli::parse_for(
+                Door::Native,
+                ["hhttpp", "--cors", "--cors-origin", "https://a.b"]
+            ),
+            Err(CliError::Invalid(_))
+        ));
+        for door in [Door::WasmtimeRun, Door::WasiHttp] {
+            let refused = Cli::parse_for(door, ["hhttpp", "--tls-password-file", "p"]);
+            // Without --tls-key it is not a valid line; with it, TLS is refused by name.
+            assert!(refused.is_err());
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use hhttpp::Config;
-use hhttpp::http1::connection::{self, Connection, WORK_PER_TURN};
+use hhttpp::http1::connection::{self, Connection};
 
 wit_bindgen::generate!({
     world: "server",
@@ -128,7 +128,11 @@ impl ConnectionResource {
     fn batch(&self, now: Now, max_bytes: u32, allowance: Allowance) -> Batch {
         let mut connection = self.0.borrow_mut();
         connection.allow(allowance.into());
-        let steps = steps(&mut connection, now, max_bytes);
+        let steps = connection
+            .batch(max_bytes as usize, now)
+            .into_iter()
+            .map(step)
+            .collect();
         Batch {
             steps,
             compressing: connection.is_compressing(),
@@ -136,44 +140,18 @@ impl ConnectionResource {
     }
 }
 
-/// The next steps: as many as fit in `max_bytes` of `send`, ending at `receive` or `close`, or
-/// once they have read [`WORK_PER_TURN`] bytes of files.
-fn steps(connection: &mut Connection, now: Now, max_bytes: u32) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let mut budget = max_bytes as usize;
-    let work_start = connection.work();
-    loop {
-        if connection.work() - work_start >= WORK_PER_TURN {
-            return steps;
-        }
-        match connection.next(budget.max(1), now) {
-            connection::Step::Send(bytes) => {
-                budget = budget.saturating_sub(bytes.len());
-                steps.push(Step::Send(bytes));
-                if budget == 0 {
-                    return steps;
-                }
-            }
-            // A batch carries one file at most: pipelined requests must not make the host
-            // hold a descriptor for each while the first is still being sent.
-            connection::Step::SendFile(send) => {
-                steps.push(Step::SendFile(FileRange {
-                    file: send.file.into_inner(),
-                    offset: send.offset,
-                    length: send.len,
-                }));
-                return steps;
-            }
-            connection::Step::Log(exchange) => steps.push(Step::Log(exchange.into())),
-            connection::Step::Receive(wait) => {
-                steps.push(Step::Receive(wait.into()));
-                return steps;
-            }
-            connection::Step::Close => {
-                steps.push(Step::Close);
-                return steps;
-            }
-        }
+/// A core step as the host takes it.
+fn step(step: connection::Step) -> Step {
+    match step {
+        connection::Step::Send(bytes) => Step::Send(bytes),
+        connection::Step::SendFile(send) => Step::SendFile(FileRange {
+            file: send.file.into_inner(),
+            offset: send.offset,
+            length: send.len,
+        }),
+        connection::Step::Log(exchange) => Step::Log(exchange.into()),
+        connection::Step::Receive(wait) => Step::Receive(wait.into()),
+        connection::Step::Close => Step::Close,
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hhttpp::http1::driver::{Driver, Status, Transport};
+use hhttpp::http1::wire::{self, Capacity};
 use hhttpp::responder::Allowance;
 use hhttpp::{Config, Connection, Exchange, Now};
 use hhttpp_cli::admission::{self, AddressKey, Admit, Caps, Held};
@@ -369,9 +370,9 @@ impl Client {
     }
 
     /// A connection beyond a cap: answered `503` saying why, then closed and lingering.
-    fn refuse(&mut self, message: &str) {
+    fn refuse(&mut self, capacity: Capacity) {
         let start = now();
-        let sent = refuse(&self.streams.output, message).is_ok();
+        let sent = refuse(&self.streams.output, capacity).is_ok();
         self.status = Status::Closed;
         self.close(start);
         if !sent {
@@ -670,25 +671,25 @@ fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>,
                     .filter(|(_, c)| c.is_serving())
                     .map(|(id, c)| c.held(id))
                     .collect();
-                let message = match admission::admit(client.key, &held, caps) {
+                let capacity = match admission::admit(client.key, &held, caps) {
                     Admit::Admit => None,
                     Admit::Evict(id) => {
                         clients[id].evict();
                         None
                     }
-                    Admit::AddressFull => Some("This address holds as many connections as it may."),
-                    Admit::Full => Some("The server is serving as many connections as it may."),
+                    Admit::AddressFull => Some(Capacity::Address),
+                    Admit::Full => Some(Capacity::Server),
                 };
-                match message {
+                match capacity {
                     None => clients.push(client),
-                    Some(message) if clients.len() < caps.connections.saturating_mul(2) => {
-                        client.refuse(message);
+                    Some(capacity) if clients.len() < caps.connections.saturating_mul(2) => {
+                        client.refuse(capacity);
                         clients.push(client);
                     }
-                    Some(message) => {
+                    Some(capacity) => {
                         // Too many lingering too: close now. Reading what the client sent so far
                         // makes a reset (losing the 503) less likely, not impossible.
-                        let _ = refuse(&client.streams.output, message);
+                        let _ = refuse(&client.streams.output, capacity);
                         let _ = client.streams.input.read(CHUNK as u64);
                         drop(client);
                     }
@@ -706,8 +707,8 @@ fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>,
 /// Writes a `503` to a connection beyond the cap, and waits until it is handed to the socket
 /// (a shutdown before that would lose it). The wait is short: a page of a few hundred bytes on a
 /// connection that has sent nothing yet fits its empty send buffer at once.
-fn refuse(output: &OutputStream, message: &str) -> Result<(), StreamError> {
-    let page = hhttpp::http1::wire::standalone_error(503, message, SystemTime::now());
+fn refuse(output: &OutputStream, capacity: Capacity) -> Result<(), StreamError> {
+    let page = wire::at_capacity(capacity, SystemTime::now());
     // At most 4,096 bytes a call (WASI); the page is far shorter.
     output.blocking_write_and_flush(&page[..page.len().min(4096)])
 }

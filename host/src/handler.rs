@@ -7,7 +7,7 @@
 //! an idle guest back to the pool, and stopping between requests when the server shuts down.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hhttpp::responder::response::FileSend;
 use hhttpp::{Exchange, Step, Wait};
@@ -91,7 +91,8 @@ impl<'a, S: Transport> Handler<'a, S> {
             Err(error) => {
                 eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
                 let message = "The server cannot take this connection now.";
-                return refuse(stream, 503, message).await;
+                let page = hhttpp::http1::wire::standalone_error(503, message, SystemTime::now());
+                return refuse(stream, &page).await;
             }
         };
         let mut handler = Handler {
@@ -359,11 +360,11 @@ fn stopped(error: &std::io::Error) -> Flow {
     }
 }
 
-/// Answers a connection no session will see, then closes it: within a second (a page this small
-/// fits an empty socket at once), lingering a second, as many of these run at once in a flood.
-pub async fn refuse<S: Transport>(mut stream: S, status: u16, message: &str) {
-    let page = hhttpp::http1::wire::standalone_error(status, message, std::time::SystemTime::now());
-    if timeout(Duration::from_secs(1), stream.write_all(&page))
+/// Answers a connection no session will see with `page`, then closes it: within a second (a page
+/// this small fits an empty socket at once), lingering a second, as many of these run at once in
+/// a flood.
+pub async fn refuse<S: Transport>(mut stream: S, page: &[u8]) {
+    if timeout(Duration::from_secs(1), stream.write_all(page))
         .await
         .is_ok_and(|written| written.is_ok())
     {

@@ -18,6 +18,7 @@ mod handler;
 mod off_thread;
 mod pool_renewal;
 mod precompiled;
+mod private_key;
 mod root;
 mod sandbox_check;
 mod self_signed;
@@ -220,15 +221,14 @@ async fn bind(address: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
 /// The TLS acceptor the command line asks for, if any, and what the banner says of the
 /// self-signed certificate it uses.
 fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<banner::Certificate>)> {
+    use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     match (&cli.tls_cert, &cli.tls_key, cli.tls) {
         (Some(cert), Some(key), _) => {
             let chain = CertificateDer::pem_file_iter(cert)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                 .with_context(|| format!("reading the certificate {}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .with_context(|| format!("reading the private key {}", key.display()))?;
+            let key = private_key::load(key, cli.tls_password_file.as_deref())?;
             Ok((Some(tls_acceptor(chain, key)?), None))
         }
         (_, _, Some(TlsMode::SelfSigned)) => {

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use hhttpp::http1::wire::{self, Capacity};
 
 use hhttpp_cli::LogFormat;
 use hhttpp_cli::admission::Caps;
@@ -175,12 +177,12 @@ fn turn_away(stream: TcpStream, refused: Refused, tls: bool, slots: &Arc<Slots>)
     let Some(refusal) = slots.refusal().filter(|_| !tls) else {
         return;
     };
-    let message = match refused {
-        Refused::AddressFull => "This address holds as many connections as it may.",
-        Refused::Full => "The server is serving as many connections as it may.",
+    let capacity = match refused {
+        Refused::AddressFull => Capacity::Address,
+        Refused::Full => Capacity::Server,
     };
     tokio::spawn(async move {
-        refuse(stream, 503, message).await;
+        refuse(stream, &wire::at_capacity(capacity, SystemTime::now())).await;
         drop(refusal);
     });
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hhttpp::Config;
+use hhttpp::http1::wire::{self, Framing};
 use hhttpp::message::{Headers, Method, Request, Version};
 use hhttpp::responder::response::{BodyCursor, Response};
 use hhttpp::responder::site::Site;
@@ -117,14 +118,17 @@ fn to_request(incoming: &IncomingRequest) -> Request {
 /// client that takes no bytes for `write_timeout`.
 fn send(response: Response, head: bool, write_timeout: Duration, out: ResponseOutparam) {
     let fields = Fields::new();
-    for (name, value) in &response.headers {
-        let _ = fields.append(name.as_ref(), value.as_bytes());
-    }
+    // The platform writes `Date` and frames a body whose length is not known yet (one compressed
+    // as it is sent).
+    wire::fields(
+        &response,
+        Framing::platform(&response),
+        None,
+        |name, value| {
+            let _ = fields.append(name, value.as_bytes());
+        },
+    );
     let send_body = !head && !response.is_bodiless();
-    // A body compressed as it is sent has no length yet: the platform frames it (chunked).
-    if let (false, Some(len)) = (response.is_bodiless(), response.body.known_len()) {
-        let _ = fields.append("Content-Length", len.to_string().as_bytes());
-    }
     let outgoing = OutgoingResponse::new(fields);
     let _ = outgoing.set_status_code(response.status);
     let Ok(body) = outgoing.body() else { return };

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, Limits, Timeouts};
+use crate::config::{Config, Limits, Protocol, Timeouts};
 use crate::fs::Folder;
 use crate::http1::request::{self, BodyFraming, RequestError};
 use crate::http1::request_body::Discard;
@@ -111,6 +111,8 @@ pub struct Connection<S = Site> {
     site: S,
     limits: Limits,
     timeouts: Timeouts,
+    /// The HTTP version it answers as.
+    protocol: Protocol,
     /// Bytes received and not yet consumed.
     input: Vec<u8>,
     /// The client closed its side: no more input will come.
@@ -193,6 +195,7 @@ impl<S: Respond> Connection<S> {
             site,
             limits: config.limits.clone(),
             timeouts: config.timeouts,
+            protocol: config.protocol,
             input: Vec::new(),
             input_closed: false,
             heard_from: false,
@@ -378,15 +381,49 @@ impl<S: Respond> Connection<S> {
         }
     }
 
+    /// The next steps at `now`, in order, for a caller that takes them in batches (a sandboxed
+    /// connection, where each call costs a crossing): as many as fit in `max_bytes` of
+    /// [`Step::Send`], ending at [`Step::Receive`] or [`Step::Close`], after one
+    /// [`Step::SendFile`] (a caller must not hold a file for each pipelined response while the
+    /// first is sent), or once they compressed [`WORK_PER_TURN`] bytes (the caller then serves its
+    /// other connections before it asks again).
+    pub fn batch(&mut self, max_bytes: usize, now: Now) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut room = max_bytes;
+        let work_start = self.work;
+        while self.work - work_start < WORK_PER_TURN {
+            let step = self.next(room.max(1), now);
+            let last = match &step {
+                Step::Send(bytes) => {
+                    room = room.saturating_sub(bytes.len());
+                    room == 0
+                }
+                Step::Log(_) => false,
+                Step::SendFile(_) | Step::Receive(_) | Step::Close => true,
+            };
+            steps.push(step);
+            if last {
+                break;
+            }
+        }
+        steps
+    }
+
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
         let mut response = self.site.respond(&request, self.allowance);
-        let close =
-            response.close || !request.keep_alive() || self.input_closed && self.input.is_empty();
-        let persistence = match (close, request.version) {
+        // Answering as HTTP/1.0, a connection persists only when the request asks (RFC 9112
+        // §9.3, as for an HTTP/1.0 client), and says so.
+        let http11 = self.protocol == Protocol::Http11 && request.version == Version::Http11;
+        let keep_alive = match self.protocol {
+            Protocol::Http11 => request.keep_alive(),
+            Protocol::Http10 => request.headers.has_token("connection", "keep-alive"),
+        };
+        let close = response.close || !keep_alive || self.input_closed && self.input.is_empty();
+        let persistence = match (close, http11) {
             (true, _) => Persistence::Close,
-            (false, Version::Http10) => Persistence::KeepAliveHttp10,
-            (false, Version::Http11) => Persistence::KeepAlive,
+            (false, false) => Persistence::KeepAliveHttp10,
+            (false, true) => Persistence::KeepAlive,
         };
         let field = |name| request.headers.get(name).unwrap_or_default().to_owned();
         let exchange = Exchange {
@@ -398,7 +435,7 @@ impl<S: Respond> Connection<S> {
         let delivery = Delivery {
             body: request.method != Method::Head,
             persistence,
-            chunked_ok: request.version == Version::Http11,
+            chunked_ok: http11,
         };
         self.start(response, exchange, delivery, now);
     }
@@ -418,7 +455,7 @@ impl<S: Respond> Connection<S> {
 
     fn start(&mut self, response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
         let framing = Framing::of(&response, delivery.persistence, delivery.chunked_ok);
-        let head = wire::head(&response, framing, self.date.at(now.wall));
+        let head = wire::head(&response, framing, self.protocol, self.date.at(now.wall));
         let length = response.body.known_len();
         let send_body = delivery.body && !response.is_bodiless();
         let (body, file) = match self.hand_off_from {
@@ -702,6 +739,53 @@ mod tests {
         assert!(out.is_empty() && !closed, "a partial head waits");
         conn.shed();
         assert_eq!(conn.site.shed, 0, "a connection mid-request keeps its site");
+    }
+
+    #[test]
+    fn a_batch_ends_at_a_wait_a_close_a_file_or_its_bytes() {
+        let dir = site();
+        let kinds = |steps: &[Step]| -> Vec<&'static str> {
+            steps
+                .iter()
+                .map(|step| match step {
+                    Step::Send(_) => "send",
+                    Step::SendFile(_) => "file",
+                    Step::Log(_) => "log",
+                    Step::Receive(_) => "receive",
+                    Step::Close => "close",
+                })
+                .collect()
+        };
+        let get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut conn = connection(&dir);
+        conn.feed(get.repeat(3).as_bytes(), now());
+        let steps = conn.batch(1 << 20, now());
+        assert_eq!(
+            kinds(&steps),
+            ["send", "log", "send", "log", "send", "log", "receive"]
+        );
+        // Out of room after the first head (a head is never split): the rest waits for the next
+        // call, the body first.
+        let mut conn = connection(&dir);
+        conn.feed(get.repeat(2).as_bytes(), now());
+        assert_eq!(kinds(&conn.batch(10, now())), ["send"]);
+        assert_eq!(
+            kinds(&conn.batch(1 << 20, now())),
+            ["send", "log", "send", "log", "receive"]
+        );
+        // One file a batch, and the end of the connection ends it.
+        std::fs::write(dir.path().join("big.bin"), vec![7u8; 5000]).unwrap();
+        let config = Config {
+            hand_off_files_from: Some(1000),
+            ..Config::new(dir.path())
+        };
+        let mut conn = Connection::new(Arc::new(config), now());
+        let big = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+        conn.feed(format!("{big}{big}").as_bytes(), now());
+        assert_eq!(kinds(&conn.batch(1 << 20, now())), ["send", "file"]);
+        let mut conn = connection(&dir);
+        conn.feed(b"GET /hello.txt HTTP/1.0\r\n\r\n", now());
+        assert_eq!(kinds(&conn.batch(1 << 20, now())), ["send", "log", "close"]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::time::SystemTime;
 
+use crate::config::Protocol;
 use crate::digits::Digits;
 use crate::responder::response::{Response, Segment, reason};
 
@@ -29,9 +30,24 @@ pub enum Delimiting {
     Chunked,
     /// The connection closing, for such a body to an HTTP/1.0 client (no chunked coding there).
     Close,
+    /// The platform marks it (wasi:http: it writes `Content-Length` or frames the body itself);
+    /// nothing to say.
+    Platform,
 }
 
 impl Framing {
+    /// The framing of `response` where the platform owns the connection and frames bodies
+    /// (wasi:http): `Content-Length` when the length is known, nothing else.
+    pub fn platform(response: &Response) -> Framing {
+        Framing {
+            persistence: Persistence::Platform,
+            delimiting: match response.body.known_len() {
+                Some(_) => Delimiting::Length,
+                None => Delimiting::Platform,
+            },
+        }
+    }
+
     /// The framing of `response` on a connection that `persistence` says stays open or closes,
     /// to a client that takes chunked bodies (`chunked_ok`: HTTP/1.1) or not.
     pub fn of(response: &Response, persistence: Persistence, chunked_ok: bool) -> Framing {
@@ -61,6 +77,8 @@ pub enum Persistence {
     KeepAliveHttp10,
     /// The connection closes after this response: `Connection: close`.
     Close,
+    /// The platform owns the connection (wasi:http); nothing to say.
+    Platform,
 }
 
 /// The `Date` field's value, made once a second: a connection answering many requests a
@@ -85,52 +103,68 @@ impl DateCache {
     }
 }
 
-/// The response head: status line, `Server`, `Date` (`date`), the responder's fields, then
-/// `Content-Length` or `Transfer-Encoding` (unless the status forbids a body) and `Connection`
-/// as `framing` says.
-pub fn head(response: &Response, framing: Framing, date: &str) -> Vec<u8> {
-    let length = Digits::decimal(response.body.known_len().unwrap_or(0));
-    let mut fields: Vec<(&str, &str)> = vec![("Server", "hhttpp"), ("Date", date)];
-    fields.extend(
-        response
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_ref(), v.as_str())),
-    );
+/// Every field of `response`'s head, in order, as `framing` delivers it: `Server`, `Date` (when
+/// the door writes it), the responder's fields, then `Content-Length` or `Transfer-Encoding`
+/// (unless the status forbids a body) and `Connection`. The one place that decides a head's
+/// fields, for the connection machine and for a door whose platform writes the head (wasi:http).
+pub fn fields(
+    response: &Response,
+    framing: Framing,
+    date: Option<&str>,
+    mut field: impl FnMut(&str, &str),
+) {
+    field("Server", "hhttpp");
+    if let Some(date) = date {
+        field("Date", date);
+    }
+    for (name, value) in &response.headers {
+        field(name, value);
+    }
     if !response.is_bodiless() {
         match framing.delimiting {
-            Delimiting::Length => fields.push(("Content-Length", length.as_str())),
-            Delimiting::Chunked => fields.push(("Transfer-Encoding", "chunked")),
-            Delimiting::Close => {}
+            Delimiting::Length => {
+                let length = Digits::decimal(response.body.known_len().unwrap_or(0));
+                field("Content-Length", length.as_str());
+            }
+            Delimiting::Chunked => field("Transfer-Encoding", "chunked"),
+            Delimiting::Close | Delimiting::Platform => {}
         }
     }
     match framing.persistence {
-        Persistence::KeepAlive => {}
-        Persistence::KeepAliveHttp10 => fields.push(("Connection", "keep-alive")),
-        Persistence::Close => fields.push(("Connection", "close")),
+        Persistence::KeepAlive | Persistence::Platform => {}
+        Persistence::KeepAliveHttp10 => field("Connection", "keep-alive"),
+        Persistence::Close => field("Connection", "close"),
     }
+}
+
+/// The response head: the status line of `version`, then [`fields`] with the `Date` `date`.
+pub fn head(response: &Response, framing: Framing, version: Protocol, date: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    write_head(&mut out, response.status, fields);
+    status_line(&mut out, version, response.status);
+    fields(response, framing, Some(date), |name, value| {
+        push_field(&mut out, name, value);
+    });
+    out.extend_from_slice(b"\r\n");
     out
 }
 
-/// Appends `HTTP/1.1 <status> <reason>`, the given fields and the blank line to `out`.
-pub fn write_head<'a>(
-    out: &mut Vec<u8>,
-    status: u16,
-    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-) {
-    out.extend_from_slice(b"HTTP/1.1 ");
+/// Appends `HTTP/1.x <status> <reason>` and its CRLF.
+fn status_line(out: &mut Vec<u8>, version: Protocol, status: u16) {
+    out.extend_from_slice(match version {
+        Protocol::Http10 => b"HTTP/1.0 ",
+        Protocol::Http11 => b"HTTP/1.1 ",
+    });
     out.extend_from_slice(Digits::decimal(u64::from(status)).as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in fields {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+}
+
+/// Appends `name: value` and its CRLF.
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
@@ -152,6 +186,25 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// Bytes a chunk adds around its data, at most (the size line of a chunk under 4 GiB and CRLFs).
 pub const CHUNK_OVERHEAD: usize = 12;
 
+/// Which cap a connection refused for capacity met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    /// Its client address holds as many connections as one address may.
+    Address,
+    /// The server holds as many connections as it may.
+    Server,
+}
+
+/// The `503` a door sends a connection it will not serve for `capacity`, written at `now`: the
+/// same page from every door.
+pub fn at_capacity(capacity: Capacity, now: SystemTime) -> Vec<u8> {
+    let message = match capacity {
+        Capacity::Address => "This address holds as many connections as it may.",
+        Capacity::Server => "The server is serving as many connections as it may.",
+    };
+    standalone_error(503, message, now)
+}
+
 /// A complete error response that closes the connection, written at `now`, for a door that must
 /// answer without the connection machine.
 pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> {
@@ -160,7 +213,8 @@ pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> 
         persistence: Persistence::Close,
         delimiting: Delimiting::Length,
     };
-    let mut out = head(&response, framing, &httpdate::fmt_http_date(now));
+    let date = httpdate::fmt_http_date(now);
+    let mut out = head(&response, framing, Protocol::Http11, &date);
     for segment in &response.body.segments {
         if let Segment::Bytes(bytes) = segment {
             out.extend_from_slice(bytes);
@@ -192,9 +246,26 @@ mod tests {
 
     #[test]
     fn head_is_written_in_wire_format() {
-        let mut out = Vec::new();
-        write_head(&mut out, 404, [("A", "1"), ("B", "two")]);
-        assert_eq!(out, b"HTTP/1.1 404 Not Found\r\nA: 1\r\nB: two\r\n\r\n");
+        let response = Response::new(404, Body::empty())
+            .with("A", "1")
+            .with("B", "two");
+        let framing = Framing {
+            persistence: Persistence::KeepAlive,
+            delimiting: Delimiting::Length,
+        };
+        assert_eq!(
+            head(&response, framing, Protocol::Http10, "D"),
+            b"HTTP/1.0 404 Not Found\r\nServer: hhttpp\r\nDate: D\r\nA: 1\r\nB: two\r\n\
+              Content-Length: 0\r\n\r\n"
+        );
+        let mut platform = Vec::new();
+        fields(&response, Framing::platform(&response), None, |n, v| {
+            platform.push(format!("{n}: {v}"));
+        });
+        assert_eq!(
+            platform,
+            ["Server: hhttpp", "A: 1", "B: two", "Content-Length: 0"]
+        );
     }
 
     #[test]
@@ -206,7 +277,13 @@ mod tests {
             delimiting: Delimiting::Length,
         };
         assert_eq!(
-            String::from_utf8(head(&response, close, &httpdate::fmt_http_date(when))).unwrap(),
+            String::from_utf8(head(
+                &response,
+                close,
+                Protocol::Http11,
+                &httpdate::fmt_http_date(when)
+            ))
+            .unwrap(),
             "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: Tue, 24 Nov 2026 08:12:01 GMT\r\nX: y\r\n\
              Content-Length: 2\r\nConnection: close\r\n\r\n"
         );
@@ -215,8 +292,13 @@ mod tests {
             persistence: Persistence::KeepAliveHttp10,
             delimiting: Delimiting::Length,
         };
-        let text =
-            String::from_utf8(head(&bodiless, http10, &httpdate::fmt_http_date(when))).unwrap();
+        let text = String::from_utf8(head(
+            &bodiless,
+            http10,
+            Protocol::Http11,
+            &httpdate::fmt_http_date(when),
+        ))
+        .unwrap();
         assert!(
             text.ends_with("GMT\r\nConnection: keep-alive\r\n\r\n"),
             "{text}"
@@ -225,15 +307,25 @@ mod tests {
         let coding = crate::responder::encoding::Coding::Gzip;
         let streamed = Response::new(200, Body::encoded(Body::bytes("x"), coding));
         let framing = Framing::of(&streamed, Persistence::KeepAlive, true);
-        let text =
-            String::from_utf8(head(&streamed, framing, &httpdate::fmt_http_date(when))).unwrap();
+        let text = String::from_utf8(head(
+            &streamed,
+            framing,
+            Protocol::Http11,
+            &httpdate::fmt_http_date(when),
+        ))
+        .unwrap();
         assert!(
             text.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
             "{text}"
         );
         let framing = Framing::of(&streamed, Persistence::KeepAliveHttp10, false);
-        let text =
-            String::from_utf8(head(&streamed, framing, &httpdate::fmt_http_date(when))).unwrap();
+        let text = String::from_utf8(head(
+            &streamed,
+            framing,
+            Protocol::Http11,
+            &httpdate::fmt_http_date(when),
+        ))
+        .unwrap();
         assert!(text.ends_with("GMT\r\nConnection: close\r\n\r\n"), "{text}");
         let mut out = Vec::new();
         chunk(&mut out, b"hello");
@@ -246,6 +338,12 @@ mod tests {
     fn standalone_errors_are_complete_and_close() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
         let page = String::from_utf8(standalone_error(503, "Busy <now>.", when)).unwrap();
+        let full = String::from_utf8(at_capacity(Capacity::Address, when)).unwrap();
+        assert!(
+            full.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{full}"
+        );
+        assert!(full.contains("This address holds as many connections as it may."));
         let (head, body) = page.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));

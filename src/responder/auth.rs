@@ -150,18 +150,9 @@ fn basic_credentials(field: &str) -> Option<(Vec<u8>, Vec<u8>)> {
 mod tests {
     use super::*;
     use crate::credentials::SpecError;
-    use crate::message::{Headers, Version};
 
     fn request(method: Method, fields: &[(&str, &str)]) -> Request {
-        Request {
-            method,
-            target: "/".to_owned(),
-            version: Version::Http11,
-            headers: fields
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect::<Headers>(),
-        }
+        crate::test_support::request(method.as_str(), "/", fields)
     }
 
     fn basic(user_and_password: &str) -> String {

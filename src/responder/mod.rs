@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod compression;
 pub mod conditional;
+pub mod cors;
 pub mod encoding;
 pub mod listing;
 pub mod media_type;
@@ -19,7 +20,6 @@ pub mod site;
 pub mod target;
 
 use std::borrow::Cow;
-use std::path::Path;
 
 use self::conditional::{Outcome, Validators};
 use self::encoding::Coding;
@@ -68,14 +68,19 @@ pub fn respond(
 ) -> Response {
     let options = &config.options;
     // `--auth` comes before any file-system work.
-    let response = match auth::admit(request, &options.credentials, options.cors, memo) {
+    let response = match auth::admit(
+        request,
+        &options.credentials,
+        cors::exempts_preflights(options),
+        memo,
+    ) {
         Ok(user) => Response {
             user,
             ..answer(request, config, root, allowance)
         },
         Err(refused) => refused,
     };
-    decorate(response, options)
+    decorate(response, request, options)
 }
 
 /// The answer before the user's header switches are applied.
@@ -87,11 +92,16 @@ pub fn respond_without_root(
     error: &std::io::Error,
     memo: &mut auth::Memo,
 ) -> Response {
-    let response = match auth::admit(request, &options.credentials, options.cors, memo) {
+    let response = match auth::admit(
+        request,
+        &options.credentials,
+        cors::exempts_preflights(options),
+        memo,
+    ) {
         Ok(_) => not_servable(ResolveError::from_io(error)),
         Err(refused) => refused,
     };
-    decorate(response, options)
+    decorate(response, request, options)
 }
 
 fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowance) -> Response {
@@ -207,7 +217,7 @@ fn not_found(
 }
 
 /// Applies the user's header switches to every response.
-fn decorate(mut response: Response, options: &Options) -> Response {
+fn decorate(mut response: Response, request: &Request, options: &Options) -> Response {
     // A file's responses carry a validator; listings carry one too, but set their own
     // `no-cache` (a listing changes whenever the folder does).
     let is_file = response.header("ETag").is_some() && response.header("Cache-Control").is_none();
@@ -216,17 +226,7 @@ fn decorate(mut response: Response, options: &Options) -> Response {
     {
         response = response.with("Cache-Control", value.clone());
     }
-    if options.cors {
-        response = response.with("Access-Control-Allow-Origin", "*");
-        if response.status == 204 && response.header("Allow").is_some() {
-            // A preflight: allow what a static server allows, with any request header (`*` does
-            // not stand for `Authorization`, Fetch §3.2.5, so it is named, for `--auth`).
-            response = response
-                .with("Access-Control-Allow-Methods", ALLOW)
-                .with("Access-Control-Allow-Headers", "*, Authorization")
-                .with("Access-Control-Max-Age", "86400");
-        }
-    }
+    response = cors::apply(response, request, options);
     for (name, value) in &options.extra_headers {
         response = response.with(name.clone(), value.clone());
     }
@@ -486,7 +486,7 @@ fn serve_file(
     found: Found,
     allowance: Allowance,
 ) -> Response {
-    let content_type = media_type::for_path(Path::new(&found.name));
+    let content_type = media_type::for_name(&found.name, &config.options.content_types);
     let chosen = representation(request, config, lookup, found, &content_type, allowance);
     let validators = chosen.validators();
     let mut base = Vec::with_capacity(8);
@@ -713,7 +713,6 @@ mod tests {
 
     use super::site::Site;
     use super::*;
-    use crate::message::Headers;
     use crate::responder::response::BodyCursor;
     use crate::test_support::TempDir;
 
@@ -738,15 +737,7 @@ mod tests {
         target: &str,
         fields: &[(&str, &str)],
     ) -> (Response, String) {
-        let request = Request {
-            method: Method::from_token(method),
-            target: target.to_owned(),
-            version: Version::Http11,
-            headers: fields
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect::<Headers>(),
-        };
+        let request = crate::test_support::request(method, target, fields);
         let config = Arc::new(Config::new(dir.path().to_owned()));
         let mut response = Site::new(config).respond(&request, Allowance::default());
         let mut cursor = BodyCursor::new(std::mem::replace(&mut response.body, Body::empty()));

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cases;
 pub mod compression;
+pub mod flags;
 pub mod wasi_http;
 
 use std::io::{BufRead, BufReader, Read, Write};
