@@ -127,11 +127,60 @@ pub struct Request {
 }
 
 impl Request {
-    /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
+    /// Whether the connection stays open after this exchange (RFC 9112 §9.3): `close` always
+    /// wins; otherwise HTTP/1.1 persists, and HTTP/1.0 only when it asks ([`Request::asks_keep_alive`]).
     pub fn keep_alive(&self) -> bool {
         match self.version {
             Version::Http11 => !self.headers.has_token("connection", "close"),
-            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
+            Version::Http10 => self.asks_keep_alive(),
+        }
+    }
+
+    /// Whether the request asks in so many words to keep the connection: `Connection:
+    /// keep-alive`, and no `close` (RFC 9112 §9.3, §9.6: a `close` wins). All that keeps a
+    /// connection to a server answering as HTTP/1.0.
+    pub fn asks_keep_alive(&self) -> bool {
+        self.headers.has_token("connection", "keep-alive")
+            && !self.headers.has_token("connection", "close")
+    }
+}
+
+/// Whether `b` may be in a token, such as a field name (RFC 9110 §5.6.2).
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(version: Version, connection: &[&str]) -> Request {
+        Request {
+            method: Method::Get,
+            target: "/".to_owned(),
+            version,
+            headers: connection
+                .iter()
+                .map(|v| ("Connection".to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn close_wins_over_keep_alive_in_any_version() {
+        use Version::{Http10, Http11};
+        for (version, fields, kept, asked) in [
+            (Http11, &[][..], true, false),
+            (Http11, &["close"][..], false, false),
+            (Http10, &[][..], false, false),
+            (Http10, &["Keep-Alive"][..], true, true),
+            (Http10, &["keep-alive, close"][..], false, false),
+            (Http10, &["keep-alive", "close"][..], false, false),
+            (Http11, &["keep-alive", "CLOSE"][..], false, false),
+        ] {
+            let request = request(version, fields);
+            assert_eq!(request.keep_alive(), kept, "{version:?} {fields:?}");
+            assert_eq!(request.asks_keep_alive(), asked, "{version:?} {fields:?}");
         }
     }
 }

@@ -11,6 +11,8 @@ use std::process::Command;
 use support::{Server, Site, closed_by_server, flags, read_response, serve_door};
 
 const DOORS: [&str; 3] = ["wasm", "native", "wasmtime-run"];
+/// Bytes of a text too large to compress whole (over 256 KiB), a multiple of 22.
+const LARGE: usize = 22 * 20_000;
 
 #[test]
 fn content_types_and_cors_origins_apply_in_every_door() {
@@ -25,7 +27,8 @@ fn content_types_and_cors_origins_apply_in_every_door() {
 #[test]
 fn http_1_0_answers_as_python_does_in_every_door() {
     let site = Site::new();
-    site.file("hello.txt", "Hello, world!\n");
+    site.file("hello.txt", "Hello, world!\n")
+        .file("large.txt", "All work and no play. ".repeat(LARGE / 22));
     for door in DOORS {
         let server = serve_door(site.path(), door, &["-p", "HTTP/1.0", "-q"]);
         // An HTTP/1.1 request that asks nothing: answered as HTTP/1.0, then closed.
@@ -52,6 +55,33 @@ fn http_1_0_answers_as_python_does_in_every_door() {
             assert!(response.head.starts_with("HTTP/1.0 200 OK\r\n"), "{door}");
             assert_eq!(response.header("connection"), Some("keep-alive"), "{door}");
         }
+        // `close` wins over `keep-alive` (RFC 9112 §9.6).
+        let mut stream = server.connect();
+        stream
+            .write_all(
+                b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, close\r\n\r\n\
+                  GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+            )
+            .unwrap();
+        let response = read_response(&mut stream, false);
+        assert_eq!(response.header("connection"), Some("close"), "{door}");
+        assert!(
+            closed_by_server(&mut stream),
+            "{door}: the next request is not answered"
+        );
+        // A text too large to compress whole goes as it is, with its length, rather than
+        // compressed and ended by the connection (a cut body would look whole).
+        let mut stream = server.connect();
+        stream
+            .write_all(
+                b"GET /large.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\
+                  Connection: keep-alive\r\n\r\n",
+            )
+            .unwrap();
+        let response = read_response(&mut stream, false);
+        assert_eq!(response.header("content-encoding"), None, "{door}");
+        assert_eq!(response.body.len(), LARGE, "{door}");
+        assert_eq!(response.header("connection"), Some("keep-alive"), "{door}");
         // A bad request is still answered, as HTTP/1.0.
         let bad = server.request(b"GET /hello.txt HTTP/1.1\r\nHost: a b\r\n\r\n");
         assert!(

@@ -264,30 +264,60 @@ fn protocol(text: &str) -> Result<hhttpp::Protocol, String> {
     }
 }
 
-/// `--cors-origin`'s `scheme://host[:port]`, lowercased (as browsers send it), a trailing `/`
-/// left out.
+/// `--cors-origin`'s `scheme://host[:port]` as browsers send it in `Origin` (RFC 6454 §6.2):
+/// lowercased, without a trailing `/` or the scheme's default port.
 fn origin(text: &str) -> Result<String, String> {
+    const EXPECTED: &str =
+        "expected scheme://host[:port] with no path, such as https://app.example";
     let origin = text.strip_suffix('/').unwrap_or(text).to_ascii_lowercase();
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return Err(if origin == "*" {
-            "any origin is --cors (without credentials)".to_owned()
-        } else {
-            "expected scheme://host[:port], such as https://app.example".to_owned()
-        });
-    };
+    if origin == "*" {
+        return Err("any origin is --cors (without credentials)".to_owned());
+    }
+    let (scheme, authority) = origin.split_once("://").ok_or(EXPECTED)?;
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-    let authority_ok = !authority.is_empty()
-        && authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
-    if scheme_ok && authority_ok {
-        Ok(origin)
-    } else {
-        Err("expected scheme://host[:port] with no path, such as https://app.example".to_owned())
+    let (host, port) = host_and_port(authority).ok_or(EXPECTED)?;
+    if !scheme_ok {
+        return Err(EXPECTED.to_owned());
     }
+    Ok(match (scheme, port) {
+        (_, None) | ("http", Some(80)) | ("https", Some(443)) => format!("{scheme}://{host}"),
+        (_, Some(port)) => format!("{scheme}://{host}:{port}"),
+    })
+}
+
+/// The host (a name, an IPv4 address, or an IPv6 one in brackets) and port of `authority`.
+fn host_and_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let end = rest.find(']')? + 2;
+            let inside = &authority[1..end - 1];
+            let ok = !inside.is_empty()
+                && inside
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b));
+            (ok.then_some(&authority[..end])?, &authority[end..])
+        }
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+            (ok.then_some(host)?, &authority[end..])
+        }
+    };
+    let port = match port.strip_prefix(':') {
+        None if port.is_empty() => None,
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits.parse::<u16>().ok().filter(|&p| p > 0)?)
+        }
+        _ => return None,
+    };
+    Some((host, port))
 }
 
 /// `--content-type`'s `EXT=TYPE`: an extension (a leading `.` left out, lowercased) and a media
@@ -306,16 +336,25 @@ fn content_type(text: &str) -> Result<(String, String), String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
-    if extension.is_empty()
-        || extension.contains(['/', '\\', '='])
-        || extension.chars().any(char::is_control)
-    {
+    let extension_ok = !extension.is_empty()
+        && !extension.ends_with('.')
+        && extension
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"/\\=*?".contains(c));
+    if !extension_ok {
         return Err(format!("{extension:?} is not a file-name extension"));
     }
     let media_type = header_value(media_type)?;
-    let essence = media_type.split(';').next().unwrap_or_default().trim();
+    let (essence, parameters) = media_type.split_once(';').unwrap_or((&media_type, ""));
+    let essence = essence.trim().to_ascii_lowercase();
     match essence.split_once('/') {
-        Some((kind, subtype)) if name_ok(kind) && name_ok(subtype) => Ok((extension, media_type)),
+        Some((kind, subtype)) if name_ok(kind) && name_ok(subtype) => {
+            let media_type = match parameters.trim() {
+                "" => essence,
+                parameters => format!("{essence}; {parameters}"),
+            };
+            Ok((extension, media_type))
+        }
         _ => Err(format!("{media_type:?} is not a media type (type/subtype)")),
     }
 }
@@ -336,8 +375,7 @@ fn header_value(text: &str) -> Result<String, String> {
 /// `Name: value`, with a token for a name.
 fn header_field(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once(':').ok_or("expected 'Name: value'")?;
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    if name.is_empty() || !name.bytes().all(hhttpp::message::is_tchar) {
         return Err(format!("{name:?} is not a valid header name"));
     }
     Ok((name.to_owned(), header_value(value)?))
@@ -735,9 +773,27 @@ mod tests {
             "https://",
             "null",
             "https://a b",
+            "https://:80",
+            "https://a:b:c",
+            "https://[::1",
+            "https://host:99999",
+            "https://host:0",
+            "https://host:",
         ] {
             assert!(origin(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            origin("https://a.example:443").as_deref(),
+            Ok("https://a.example")
+        );
+        assert_eq!(
+            origin("http://a.example:80").as_deref(),
+            Ok("http://a.example")
+        );
+        assert_eq!(
+            origin("http://a.example:443").as_deref(),
+            Ok("http://a.example:443")
+        );
         assert_eq!(
             content_type(".MD=text/markdown"),
             Ok(("md".into(), "text/markdown".into()))
@@ -753,9 +809,16 @@ mod tests {
             "md=text/pl ain",
             "md=a/b\r\nX: y",
             "a/b=c/d",
+            "m d=text/plain",
+            "*=text/plain",
+            "md.=text/plain",
         ] {
             assert!(content_type(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            content_type("md=TEXT/Markdown"),
+            Ok(("md".into(), "text/markdown".into()))
+        );
         let line = [
             "hhttpp",
             "-p",

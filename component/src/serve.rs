@@ -370,9 +370,9 @@ impl Client {
     }
 
     /// A connection beyond a cap: answered `503` saying why, then closed and lingering.
-    fn refuse(&mut self, capacity: Capacity) {
+    fn refuse(&mut self, page: &[u8]) {
         let start = now();
-        let sent = refuse(&self.streams.output, capacity).is_ok();
+        let sent = refuse(&self.streams.output, page).is_ok();
         self.status = Status::Closed;
         self.close(start);
         if !sent {
@@ -680,16 +680,18 @@ fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>,
                     Admit::AddressFull => Some(Capacity::Address),
                     Admit::Full => Some(Capacity::Server),
                 };
-                match capacity {
+                let page =
+                    capacity.map(|c| wire::at_capacity(c, config.protocol, SystemTime::now()));
+                match page {
                     None => clients.push(client),
-                    Some(capacity) if clients.len() < caps.connections.saturating_mul(2) => {
-                        client.refuse(capacity);
+                    Some(page) if clients.len() < caps.connections.saturating_mul(2) => {
+                        client.refuse(&page);
                         clients.push(client);
                     }
-                    Some(capacity) => {
+                    Some(page) => {
                         // Too many lingering too: close now. Reading what the client sent so far
                         // makes a reset (losing the 503) less likely, not impossible.
-                        let _ = refuse(&client.streams.output, capacity);
+                        let _ = refuse(&client.streams.output, &page);
                         let _ = client.streams.input.read(CHUNK as u64);
                         drop(client);
                     }
@@ -707,8 +709,7 @@ fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>,
 /// Writes a `503` to a connection beyond the cap, and waits until it is handed to the socket
 /// (a shutdown before that would lose it). The wait is short: a page of a few hundred bytes on a
 /// connection that has sent nothing yet fits its empty send buffer at once.
-fn refuse(output: &OutputStream, capacity: Capacity) -> Result<(), StreamError> {
-    let page = wire::at_capacity(capacity, SystemTime::now());
+fn refuse(output: &OutputStream, page: &[u8]) -> Result<(), StreamError> {
     // At most 4,096 bytes a call (WASI); the page is far shorter.
     output.blocking_write_and_flush(&page[..page.len().min(4096)])
 }

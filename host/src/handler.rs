@@ -91,7 +91,12 @@ impl<'a, S: Transport> Handler<'a, S> {
             Err(error) => {
                 eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
                 let message = "The server cannot take this connection now.";
-                let page = hhttpp::http1::wire::standalone_error(503, message, SystemTime::now());
+                let page = hhttpp::http1::wire::standalone_error(
+                    503,
+                    message,
+                    options.protocol,
+                    SystemTime::now(),
+                );
                 return refuse(stream, &page).await;
             }
         };
@@ -343,7 +348,8 @@ impl<'a, S: Transport> Handler<'a, S> {
         eprintln!("hhttpp: {}: guest failed: {error:#}", self.peer);
         if !self.responding {
             let message = "The server failed while answering this request.";
-            let page = hhttpp::http1::wire::standalone_error(500, message, self.clock.now().wall);
+            let (protocol, now) = (self.options.protocol, self.clock.now().wall);
+            let page = hhttpp::http1::wire::standalone_error(500, message, protocol, now);
             let _ = timeout(self.options.write_timeout, self.stream.write_all(&page)).await;
         }
         Flow::End

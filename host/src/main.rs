@@ -153,6 +153,7 @@ fn run(cli: Cli) -> Result<()> {
             grace_period: Duration::from_secs(10),
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),
+            protocol: config.protocol,
         };
         server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })

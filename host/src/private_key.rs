@@ -16,17 +16,22 @@ use wasmtime::{Result, bail, format_err};
 /// Larger than any key or password file.
 const MAX_LEN: u64 = 1024 * 1024;
 
-/// The key in the PEM file at `key`, decrypted with the password in `password_file` when it is
-/// encrypted.
+/// How to make a key this reads from one it cannot.
+const REENCRYPT: &str = "re-encrypt it as PKCS#8 with PBES2: openssl pkcs8 -topk8 -v2 aes-256-cbc \
+     -in KEY -out NEW";
+
+/// The key in the file at `key` (PEM, or an encrypted key in DER), decrypted with the password in
+/// `password_file` when it is encrypted.
 pub fn load(key: &Path, password_file: Option<&Path>) -> Result<PrivateKeyDer<'static>> {
     let shown = key.display();
-    let text = read_small(key).with_context(|| format!("reading the private key {shown}"))?;
-    let encrypted = std::str::from_utf8(&text)
-        .ok()
-        .and_then(|text| pkcs8::der::pem::decode_vec(text.as_bytes()).ok())
-        .filter(|(label, _)| *label == pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL);
-    match (encrypted, password_file) {
-        (Some((_, der)), Some(password_file)) => {
+    let bytes = read_small(key).with_context(|| format!("reading the private key {shown}"))?;
+    if is_traditional_encrypted(&bytes) {
+        bail!(
+            "the private key {shown} is encrypted the traditional way (Proc-Type: 4,ENCRYPTED), which is not supported: {REENCRYPT}"
+        );
+    }
+    match (encrypted_der(&bytes), password_file) {
+        (Some(der), Some(password_file)) => {
             let password = password(password_file)?;
             decrypt(&der, &password).with_context(|| format!("the private key {shown}"))
         }
@@ -38,31 +43,50 @@ pub fn load(key: &Path, password_file: Option<&Path>) -> Result<PrivateKeyDer<'s
              ENCRYPTED PRIVATE KEY)",
             password_file.display()
         ),
-        (None, None) => PrivateKeyDer::from_pem_slice(&text)
+        (None, None) => PrivateKeyDer::from_pem_slice(&bytes)
             .with_context(|| format!("reading the private key {shown}")),
     }
+}
+
+/// The DER of the encrypted PKCS#8 key in `bytes`: its `ENCRYPTED PRIVATE KEY` PEM section
+/// (wherever it is in the file), or the whole file if it is such a key in DER.
+fn encrypted_der(bytes: &[u8]) -> Option<Vec<u8>> {
+    const LABEL: &str = pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return pkcs8::EncryptedPrivateKeyInfo::from_der(bytes)
+            .is_ok()
+            .then(|| bytes.to_vec());
+    };
+    let begin = text.find(&format!("-----BEGIN {LABEL}-----"))?;
+    let end_marker = format!("-----END {LABEL}-----");
+    let end = begin + text[begin..].find(&end_marker)? + end_marker.len();
+    pkcs8::der::pem::decode_vec(&text.as_bytes()[begin..end])
+        .ok()
+        .map(|(_, der)| der)
+}
+
+/// Whether `bytes` hold a PEM key encrypted the way OpenSSL did before PKCS#8.
+fn is_traditional_encrypted(bytes: &[u8]) -> bool {
+    bytes
+        .windows(b"Proc-Type: 4,ENCRYPTED".len())
+        .any(|w| w == b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// The PKCS#8 key inside `der`, an `EncryptedPrivateKeyInfo`.
 fn decrypt(der: &[u8], password: &[u8]) -> Result<PrivateKeyDer<'static>> {
     let info = pkcs8::EncryptedPrivateKeyInfo::from_der(der)
-        .context("not an encrypted PKCS#8 key that can be read")?;
+        .map_err(|error| format_err!("its encryption cannot be read ({error}): {REENCRYPT}"))?;
     let plain = info.decrypt(password).map_err(|error| match error {
         // A wrong password leaves bad padding (which pkcs5 0.7 reports as an encryption
         // failure), or by chance good padding around bytes that are no key.
         pkcs8::Error::EncryptedPrivateKey(
             pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
         )
-        | pkcs8::Error::Asn1(_) => {
-            format_err!("the password in --tls-password-file does not open it")
-        }
-        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. }) => {
-            format_err!(
-                "encrypted with a scheme not supported here: re-encrypt it with PBES2 and \
-                 AES (openssl pkcs8 -topk8 -v2 aes-256-cbc)"
-            )
-        }
-        other => format_err!("cannot be decrypted: {other}"),
+        | pkcs8::Error::Asn1(_) => format_err!(
+            "the password in --tls-password-file does not open it (the file's text is taken \
+             whole, without the whitespace around it, as python takes it)"
+        ),
+        other => format_err!("cannot be decrypted ({other}): {REENCRYPT}"),
     })?;
     Ok(PrivatePkcs8KeyDer::from(plain.as_bytes().to_vec()).into())
 }
@@ -72,7 +96,11 @@ fn decrypt(der: &[u8], password: &[u8]) -> Result<PrivateKeyDer<'static>> {
 fn password(path: &Path) -> Result<Vec<u8>> {
     let shown = path.display();
     let file = std::fs::File::open(path).with_context(|| format!("--tls-password-file {shown}"))?;
-    if file.metadata()?.mode() & 0o004 != 0 {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        bail!("--tls-password-file {shown}: not a file");
+    }
+    if metadata.mode() & 0o004 != 0 {
         bail!(
             "--tls-password-file {shown}: every user of this machine can read it (chmod o-r {shown})"
         );

@@ -47,6 +47,8 @@ pub struct ServeOptions {
     /// Wall-clock time one call into a connection's session may take before the connection gives
     /// up on it (`500`, close).
     pub call_limit: Duration,
+    /// The HTTP version the pages the host writes itself (`500`, `503`) are in, as the core's.
+    pub protocol: hhttpp::Protocol,
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops
@@ -92,7 +94,7 @@ pub async fn run(
                     let slot = match slots.admit(peer.ip(), phase) {
                         Ok(slot) => slot,
                         Err(refused) => {
-                            turn_away(stream, refused, tls.is_some(), &slots);
+                            turn_away(stream, refused, tls.is_some(), &slots, options.protocol);
                             continue;
                         }
                     };
@@ -173,7 +175,13 @@ async fn handshake(
 /// A connection that gets no slot: on a plain port it is answered `503` (while fewer refusals
 /// are being answered than there are slots); on a TLS port, where a plain-text answer would only
 /// break the client's handshake, and beyond that, it is closed.
-fn turn_away(stream: TcpStream, refused: Refused, tls: bool, slots: &Arc<Slots>) {
+fn turn_away(
+    stream: TcpStream,
+    refused: Refused,
+    tls: bool,
+    slots: &Arc<Slots>,
+    protocol: hhttpp::Protocol,
+) {
     let Some(refusal) = slots.refusal().filter(|_| !tls) else {
         return;
     };
@@ -182,7 +190,11 @@ fn turn_away(stream: TcpStream, refused: Refused, tls: bool, slots: &Arc<Slots>)
         Refused::Full => Capacity::Server,
     };
     tokio::spawn(async move {
-        refuse(stream, &wire::at_capacity(capacity, SystemTime::now())).await;
+        refuse(
+            stream,
+            &wire::at_capacity(capacity, protocol, SystemTime::now()),
+        )
+        .await;
         drop(refusal);
     });
 }

@@ -417,7 +417,7 @@ impl<S: Respond> Connection<S> {
         let http11 = self.protocol == Protocol::Http11 && request.version == Version::Http11;
         let keep_alive = match self.protocol {
             Protocol::Http11 => request.keep_alive(),
-            Protocol::Http10 => request.headers.has_token("connection", "keep-alive"),
+            Protocol::Http10 => request.asks_keep_alive(),
         };
         let close = response.close || !keep_alive || self.input_closed && self.input.is_empty();
         let persistence = match (close, http11) {

@@ -195,26 +195,26 @@ pub enum Capacity {
     Server,
 }
 
-/// The `503` a door sends a connection it will not serve for `capacity`, written at `now`: the
-/// same page from every door.
-pub fn at_capacity(capacity: Capacity, now: SystemTime) -> Vec<u8> {
+/// The `503` a door sends a connection it will not serve for `capacity`, as `version`, written at
+/// `now`: the same page from every door.
+pub fn at_capacity(capacity: Capacity, version: Protocol, now: SystemTime) -> Vec<u8> {
     let message = match capacity {
         Capacity::Address => "This address holds as many connections as it may.",
         Capacity::Server => "The server is serving as many connections as it may.",
     };
-    standalone_error(503, message, now)
+    standalone_error(503, message, version, now)
 }
 
 /// A complete error response that closes the connection, written at `now`, for a door that must
 /// answer without the connection machine.
-pub fn standalone_error(status: u16, message: &str, now: SystemTime) -> Vec<u8> {
+pub fn standalone_error(status: u16, message: &str, version: Protocol, now: SystemTime) -> Vec<u8> {
     let response = Response::error(status, message);
     let framing = Framing {
         persistence: Persistence::Close,
         delimiting: Delimiting::Length,
     };
     let date = httpdate::fmt_http_date(now);
-    let mut out = head(&response, framing, Protocol::Http11, &date);
+    let mut out = head(&response, framing, version, &date);
     for segment in &response.body.segments {
         if let Segment::Bytes(bytes) = segment {
             out.extend_from_slice(bytes);
@@ -337,10 +337,12 @@ mod tests {
     #[test]
     fn standalone_errors_are_complete_and_close() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
-        let page = String::from_utf8(standalone_error(503, "Busy <now>.", when)).unwrap();
-        let full = String::from_utf8(at_capacity(Capacity::Address, when)).unwrap();
+        let page = String::from_utf8(standalone_error(503, "Busy <now>.", Protocol::Http11, when))
+            .unwrap();
+        let full =
+            String::from_utf8(at_capacity(Capacity::Address, Protocol::Http10, when)).unwrap();
         assert!(
-            full.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            full.starts_with("HTTP/1.0 503 Service Unavailable\r\n"),
             "{full}"
         );
         assert!(full.contains("This address holds as many connections as it may."));

@@ -9,7 +9,7 @@
 
 use super::ALLOW;
 use crate::config::Options;
-use crate::message::{Method, Request};
+use crate::message::{Method, Request, is_tchar};
 use crate::responder::response::Response;
 
 /// Whether CORS preflights are let through `--auth` (browsers send them without credentials,
@@ -37,7 +37,7 @@ pub fn apply(mut response: Response, request: &Request, options: &Options) -> Re
         options
             .cors_origins
             .iter()
-            .find(|listed| listed.eq_ignore_ascii_case(sent.trim()))
+            .find(|listed| listed.eq_ignore_ascii_case(sent.trim_matches([' ', '\t'])))
     }) else {
         return response;
     };
@@ -92,7 +92,6 @@ fn vary_on_origin(mut response: Response) -> Response {
 
 /// Whether `list` is field names separated by commas (RFC 9110 §5.6.1).
 fn is_token_list(list: &str) -> bool {
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     list.split(',').all(|name| {
         let name = name.trim_matches([' ', '\t']);
         !name.is_empty() && name.bytes().all(is_tchar)

@@ -27,7 +27,7 @@ use self::range::Ranges;
 use self::resolve::{Entry, Location, Lookup, ResolveError};
 use self::response::{Body, Response, Segment};
 use self::target::{Target, TargetForm};
-use crate::config::{Config, Options};
+use crate::config::{Config, Options, Protocol};
 use crate::fs::{Folder, Metadata, OpenFile};
 use crate::message::{Method, Request, Version};
 
@@ -447,10 +447,11 @@ fn compresses_on_the_fly(
     allowance: Allowance,
 ) -> bool {
     let len = found.meta.len;
+    // A body compressed as it is sent goes in chunks: to an HTTP/1.1 client of a server answering
+    // as HTTP/1.1 (otherwise it would end with the connection, and a cut one look complete).
+    let chunked = request.version == Version::Http11 && config.protocol == Protocol::Http11;
     let streamable = len <= compression::WHOLE_MAX
-        || request.version == Version::Http11
-            && len <= compression::STREAM_MAX
-            && allowance.streamed_compression;
+        || chunked && len <= compression::STREAM_MAX && allowance.streamed_compression;
     let ranged = range_asked(request).is_some() && !conditional::if_range_is_date(&request.headers);
     config.options.compress && worth_compressing(len, accept) && streamable && !ranged
 }
