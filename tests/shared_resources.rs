@@ -341,6 +341,35 @@ fn one_address_cannot_take_every_slot() {
     }
 }
 
+/// One address opens short connections faster than the ones it is done with end (it keeps each
+/// open after its response, as a load test or a proxy may for a moment): each newcomer takes the
+/// slot of the address's oldest connection that is only lingering, instead of a `503` once the
+/// address's cap is held (before: the 5th of 12 was refused with `--max-per-address 4`).
+#[test]
+fn an_address_at_its_cap_is_served_in_place_of_its_lingering_connections() {
+    let _alone = alone();
+    let site = Site::new();
+    site.file("ok.txt", "ok");
+    for door in DOORS {
+        let flags = ["-q", "--max-per-address", "4"];
+        let server = serve_door(site.path(), door, &flags);
+        let mut done = Vec::new();
+        for i in 0..12 {
+            let mut stream = server.connect();
+            stream
+                .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let response = read_response(&mut stream, false);
+            assert_eq!(
+                (response.status, response.text().as_str()),
+                (200, "ok"),
+                "{door}: {i}"
+            );
+            done.push(stream);
+        }
+    }
+}
+
 /// Every slot is held by connections that are only waiting — idle after a request, or silent —
 /// from several addresses, each within its own cap: a newcomer takes the slot of the oldest
 /// (which is closed) instead of being refused.

@@ -62,16 +62,24 @@ pub enum Admit<Id> {
     Admit,
     /// Close this waiting connection and give the newcomer its slot.
     Evict(Id),
-    /// Refuse the newcomer: its address holds all it may.
+    /// Refuse the newcomer: its address holds all it may, all of it busy.
     AddressFull,
     /// Refuse the newcomer: every slot is held, all busy.
     Full,
 }
 
-/// Decides for a newcomer from `key`, given every connection `held` now.
+/// Decides for a newcomer from `key`, given every connection `held` now. An address at its cap
+/// may still replace the oldest of its own connections that is only waiting (idle between
+/// requests, part-way through a head, lingering after its last response), never another's: a
+/// client that opens many short connections (a load test, a proxy) is served, and one that
+/// holds many open gains nothing by opening more.
 pub fn admit<Id: Copy>(key: AddressKey, held: &[Held<Id>], caps: Caps) -> Admit<Id> {
-    if held.iter().filter(|h| h.key == key).count() >= caps.per_address {
-        return Admit::AddressFull;
+    let own = || held.iter().filter(|h| h.key == key);
+    if own().count() >= caps.per_address {
+        return own()
+            .filter(|h| h.waiting)
+            .min_by_key(|h| h.opened)
+            .map_or(Admit::AddressFull, |h| Admit::Evict(h.id));
     }
     if held.len() >= caps.connections {
         return to_evict(held).map_or(Admit::Full, Admit::Evict);
@@ -131,14 +139,21 @@ mod tests {
     }
 
     #[test]
-    fn an_address_at_its_cap_is_refused_and_no_other_is() {
+    fn an_address_at_its_cap_replaces_its_own_waiting_connection_or_is_refused() {
         let now = [
             held(1, "192.0.2.1", 1, false),
             held(2, "192.0.2.1", 2, true),
             held(3, "192.0.2.9", 0, true),
         ];
-        assert_eq!(admit(key("192.0.2.1"), &now, CAPS), Admit::AddressFull);
+        // Its own oldest waiting one, never the older one of another address.
+        assert_eq!(admit(key("192.0.2.1"), &now, CAPS), Admit::Evict(2));
         assert_eq!(admit(key("192.0.2.7"), &now, CAPS), Admit::Admit);
+        let busy = [
+            held(1, "192.0.2.1", 1, false),
+            held(2, "192.0.2.1", 2, false),
+            held(3, "192.0.2.9", 0, true),
+        ];
+        assert_eq!(admit(key("192.0.2.1"), &busy, CAPS), Admit::AddressFull);
     }
 
     #[test]

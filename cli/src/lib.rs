@@ -159,9 +159,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Most connections one client address may hold at once (an IPv6 /64 counts as one address);
-    /// more from it are answered 503 (closed, over TLS). Raise it behind a proxy on the same
-    /// machine, whose connections all come from one address.
+    /// Most connections one client address may hold at once (an IPv6 /64 counts as one address):
+    /// a newcomer from an address at its cap takes the slot of that address's oldest connection
+    /// that is only waiting, or is answered 503 (closed, over TLS) when all of them are busy.
+    /// Raise it behind a proxy on the same machine, whose connections all come from one address.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_per_address: u32,
 

@@ -296,13 +296,18 @@ mod tests {
     #[test]
     fn an_address_holds_no_more_than_its_cap() {
         let slots = Slots::new(caps(10, 1), 8);
-        let held = slots.admit(LOCAL, Phase::Waiting).unwrap();
+        let held = slots.admit(LOCAL, Phase::Busy).unwrap();
         assert_eq!(
             slots.admit(LOCAL, Phase::Waiting).unwrap_err(),
             Refused::AddressFull
         );
         assert!(slots.admit(OTHER, Phase::Waiting).is_ok());
-        drop(held);
+        // One only waiting is replaced by the same address's newcomer.
+        assert!(held.set_phase(Phase::Waiting));
+        let newcomer = slots.admit(LOCAL, Phase::Waiting).unwrap();
+        assert!(held.is_evicted());
+        assert_eq!(slots.len(), 1, "the evicted slot went to the newcomer");
+        drop((held, newcomer));
     }
 
     #[tokio::test]

@@ -1005,35 +1005,6 @@ mod tests {
     }
 
     #[test]
-    fn a_body_that_compresses_to_nothing_is_compressed_a_megabyte_a_step() {
-        let dir = site();
-        // Short of the size past which a body this compressible is cut off (see the driver's tests).
-        let spaces = vec![b' '; 3 << 20];
-        std::fs::write(dir.path().join("spaces.txt"), &spaces).unwrap();
-        let mut conn = connection(&dir);
-        conn.feed(
-            b"GET /spaces.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
-            now(),
-        );
-        let mut sent = Vec::new();
-        let mut steps = 0;
-        while !sent.ends_with(wire::LAST_CHUNK) {
-            match conn.next(1 << 20, now()) {
-                Step::Send(bytes) => {
-                    assert!(!bytes.is_empty());
-                    sent.extend_from_slice(&bytes);
-                    steps += 1;
-                }
-                other => panic!("unexpected {other:?} after {steps} steps"),
-            }
-        }
-        // 3 MiB in, a few KiB out: at most about a megabyte of it compressed per step.
-        assert!(steps >= 3, "{steps} steps");
-        let (_, body) = split_response(&sent);
-        assert_eq!(decode(Coding::Gzip, &body), spaces);
-    }
-
-    #[test]
     fn a_compressed_stream_of_a_file_that_shrinks_never_ends_as_complete() {
         let (dir, _, style) = text_site();
         let path = dir.path().join("site.css");

@@ -391,6 +391,42 @@ pub fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::{Folder, Opened};
+    use crate::responder::compression::tests::decode;
+    use crate::test_support::TempDir;
+
+    /// The file `name` of `dir`, opened.
+    fn open(dir: &TempDir, name: &str) -> OpenFile {
+        match Folder::root(dir.path()).unwrap().open(name).unwrap() {
+            Opened::File(file, _) => file,
+            Opened::Folder(..) => panic!("{name} is a folder"),
+        }
+    }
+
+    #[test]
+    fn a_body_that_compresses_to_nothing_is_compressed_a_megabyte_a_step() {
+        let dir = TempDir::new();
+        let spaces = vec![b' '; 3 << 20];
+        std::fs::write(dir.path().join("spaces.txt"), &spaces).unwrap();
+        let file = open(&dir, "spaces.txt");
+        let body = Body::encoded(Body::file_range(file, 0, 3 << 20), Coding::Gzip);
+        let mut cursor = BodyCursor::new(body);
+        let (mut sent, mut steps) = (Vec::new(), 0);
+        loop {
+            let before = (sent.len(), cursor.source_read());
+            cursor.read_into(&mut sent, 1 << 20).unwrap();
+            if sent.len() == before.0 {
+                break;
+            }
+            steps += 1;
+            // At most about a megabyte of the file compressed per step, and each step says
+            // something (an empty one would end the body).
+            assert!(cursor.source_read() - before.1 <= (1 << 20) + 64 * 1024);
+        }
+        // 3 MiB in, a few KiB out, in several steps.
+        assert!(steps >= 3, "{steps} steps");
+        assert_eq!(decode(Coding::Gzip, &sent), spaces);
+    }
 
     #[test]
     fn error_pages_name_the_status_and_escape_the_message() {
