@@ -46,6 +46,9 @@ pub struct Held<Id> {
     pub opened: Duration,
     /// Whether it is only waiting for its client (see the module's comment).
     pub waiting: bool,
+    /// Whether it is waiting after it answered a request (idle between requests, or lingering
+    /// after its last response): closing it costs its client nothing it asked for.
+    pub spent: bool,
 }
 
 /// The caps.
@@ -69,15 +72,15 @@ pub enum Admit<Id> {
 }
 
 /// Decides for a newcomer from `key`, given every connection `held` now. An address at its cap
-/// may still replace the oldest of its own connections that is only waiting (idle between
-/// requests, part-way through a head, lingering after its last response), never another's: a
-/// client that opens many short connections (a load test, a proxy) is served, and one that
-/// holds many open gains nothing by opening more.
+/// may still replace the oldest of its own connections that is spent (idle or lingering after
+/// answering), never another's, nor one still waiting to be answered: a client that opens many
+/// short connections (a load test, a proxy) is served, and one that holds many requests open
+/// (a slow-loris) gains nothing by opening more.
 pub fn admit<Id: Copy>(key: AddressKey, held: &[Held<Id>], caps: Caps) -> Admit<Id> {
     let own = || held.iter().filter(|h| h.key == key);
     if own().count() >= caps.per_address {
         return own()
-            .filter(|h| h.waiting)
+            .filter(|h| h.spent)
             .min_by_key(|h| h.opened)
             .map_or(Admit::AddressFull, |h| Admit::Evict(h.id));
     }
@@ -114,6 +117,14 @@ mod tests {
             key: key(address),
             opened: Duration::from_secs(opened),
             waiting,
+            spent: false,
+        }
+    }
+
+    fn spent(id: u32, address: &str, opened: u64) -> Held<u32> {
+        Held {
+            spent: true,
+            ..held(id, address, opened, true)
         }
     }
 
@@ -142,18 +153,19 @@ mod tests {
     fn an_address_at_its_cap_replaces_its_own_waiting_connection_or_is_refused() {
         let now = [
             held(1, "192.0.2.1", 1, false),
-            held(2, "192.0.2.1", 2, true),
-            held(3, "192.0.2.9", 0, true),
+            spent(2, "192.0.2.1", 2),
+            spent(3, "192.0.2.9", 0),
         ];
-        // Its own oldest waiting one, never the older one of another address.
+        // Its own oldest spent one, never the older one of another address.
         assert_eq!(admit(key("192.0.2.1"), &now, CAPS), Admit::Evict(2));
         assert_eq!(admit(key("192.0.2.7"), &now, CAPS), Admit::Admit);
-        let busy = [
+        // One still waiting for its answer (or a slow-loris's head) is not given up.
+        let waiting = [
             held(1, "192.0.2.1", 1, false),
-            held(2, "192.0.2.1", 2, false),
-            held(3, "192.0.2.9", 0, true),
+            held(2, "192.0.2.1", 2, true),
+            spent(3, "192.0.2.9", 0),
         ];
-        assert_eq!(admit(key("192.0.2.1"), &busy, CAPS), Admit::AddressFull);
+        assert_eq!(admit(key("192.0.2.1"), &waiting, CAPS), Admit::AddressFull);
     }
 
     #[test]

@@ -312,6 +312,8 @@ struct Client {
     key: AddressKey,
     opened: Duration,
     status: Status,
+    /// Whether it has answered a request (see `Held::spent`).
+    answered: bool,
     /// Closed by the server, and not yet done with: see [`Closing`].
     closing: Option<Closing>,
 }
@@ -365,6 +367,7 @@ impl Client {
                 until: start.monotonic,
                 idle: true,
             },
+            answered: false,
             closing: None,
         }
     }
@@ -402,6 +405,9 @@ impl Client {
             key: self.key,
             opened: self.opened,
             waiting: self.closing.is_none() && matches!(self.status, Status::Reading { .. }),
+            spent: self.closing.is_none()
+                && self.answered
+                && matches!(self.status, Status::Reading { idle: true, .. }),
         }
     }
 
@@ -463,7 +469,9 @@ impl Client {
     fn pump(&mut self, now: Now, cli: &Cli) -> bool {
         if self.closing.is_none() {
             self.status = self.driver.pump(&mut self.streams, now);
-            log(cli, self.peer, self.driver.take_exchanges());
+            let exchanges = self.driver.take_exchanges();
+            self.answered |= !exchanges.is_empty();
+            log(cli, self.peer, exchanges);
             if self.status != Status::Closed {
                 return false;
             }

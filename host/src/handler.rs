@@ -73,6 +73,8 @@ pub struct Handler<'a, S> {
     peeked: Option<wasmtime::Result<Step>>,
     /// Whether bytes of the current response have gone out (a failure then cannot become a 500).
     responding: bool,
+    /// Whether it has answered a request.
+    answered: bool,
 }
 
 impl<'a, S: Transport> Handler<'a, S> {
@@ -112,6 +114,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             compression: engine.compression_slot(),
             peeked: None,
             responding: false,
+            answered: false,
         };
         let mut flow = Flow::Continue;
         while flow == Flow::Continue {
@@ -130,7 +133,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             Flow::Abort => stream.abort(),
             Flow::Evicted => drop(stream),
             // Lingering, it is only waiting: a newcomer may take its slot and end it.
-            _ if slot.set_phase(Phase::Waiting) => {
+            _ if slot.set_phase(Phase::Spent) => {
                 tokio::select! {
                     () = linger_close(stream) => {}
                     () = slot.evicted() => {}
@@ -229,6 +232,7 @@ impl<'a, S: Transport> Handler<'a, S> {
 
     async fn log(&mut self, exchange: &Exchange) -> Flow {
         self.responding = false;
+        self.answered = true;
         if !self.options.quiet {
             let now = self.clock.now().wall;
             let format = self.options.log_format;
@@ -239,8 +243,16 @@ impl<'a, S: Transport> Handler<'a, S> {
             return Flow::End; // shutting down: this response was the last
         }
         // One response per turn: a client whose next request is already here would otherwise
-        // keep this worker, while other connections' requests wait behind it.
+        // keep this worker, while other connections' requests wait behind it. Its response is
+        // out, so meanwhile its own address's newcomer may take its slot (on a loaded server the
+        // turn may be long, and a client that closes after its response is gone already).
+        if !self.slot.set_phase(Phase::Spent) {
+            return Flow::Evicted;
+        }
         tokio::task::yield_now().await;
+        if !self.slot.set_phase(Phase::Busy) {
+            return Flow::Evicted;
+        }
         Flow::Continue
     }
 
@@ -249,8 +261,14 @@ impl<'a, S: Transport> Handler<'a, S> {
         if wait.idle && *self.stop.borrow() {
             return Flow::End;
         }
-        // Only waiting, from now until bytes come: a newcomer may take the slot meanwhile.
-        if !self.slot.set_phase(Phase::Waiting) {
+        // Only waiting, from now until bytes come: a newcomer may take the slot meanwhile (of its
+        // own address, only once this connection has answered).
+        let phase = if wait.idle && self.answered {
+            Phase::Spent
+        } else {
+            Phase::Waiting
+        };
+        if !self.slot.set_phase(phase) {
             return Flow::Evicted;
         }
         let mut arrival = None;

@@ -24,8 +24,10 @@ use tokio::sync::Notify;
 pub enum Phase {
     /// In its TLS handshake.
     Handshake,
-    /// Waiting for its client: idle between requests, or part-way through a head.
+    /// Waiting for its client: new, or part-way through a head.
     Waiting,
+    /// Waiting after it answered: idle between requests, or lingering after its last response.
+    Spent,
     /// Being answered.
     Busy,
 }
@@ -111,6 +113,7 @@ impl Slots {
                 key: entry.key,
                 opened: entry.opened,
                 waiting: entry.phase != Phase::Busy,
+                spent: entry.phase == Phase::Spent,
             })
             .collect();
         match admission::admit(key, &view, self.caps) {
@@ -159,6 +162,7 @@ impl Slots {
                 key: e.key,
                 opened: e.opened,
                 waiting: true,
+                spent: false,
             })
             .collect();
         if handshakes.len() < self.handshakes {
@@ -302,8 +306,13 @@ mod tests {
             Refused::AddressFull
         );
         assert!(slots.admit(OTHER, Phase::Waiting).is_ok());
-        // One only waiting is replaced by the same address's newcomer.
+        // One waiting for a request is not replaced; one spent is, by the same address's newcomer.
         assert!(held.set_phase(Phase::Waiting));
+        assert_eq!(
+            slots.admit(LOCAL, Phase::Waiting).unwrap_err(),
+            Refused::AddressFull
+        );
+        assert!(held.set_phase(Phase::Spent));
         let newcomer = slots.admit(LOCAL, Phase::Waiting).unwrap();
         assert!(held.is_evicted());
         assert_eq!(slots.len(), 1, "the evicted slot went to the newcomer");
