@@ -2,6 +2,7 @@
 """Benchmark hhttpp against nginx, static-web-server and python's http.server, side by side, on loopback.
 
 Usage: bench/run.py [--seconds N] [--quick] [--only TEXT] [--servers LIST] [--compare OLD_HHTTPP]
+                    [--hhttpp-args 'FLAGS']
 
 Installs wrk and nginx with apt and static-web-server with cargo (under target/bench-tools) if
 missing, builds hhttpp (release), generates a site (1 KB, 100 KB, 10 MB and 1 GB files; a folder
@@ -35,6 +36,7 @@ SWS = os.path.join(ROOT, "target", "bench-tools", "bin", "static-web-server")
 JS_SOURCE = os.path.join(ROOT, "target", "jco", "node_modules", "typescript-compiler-api", "lib", "typescript.js")
 COMPRESSED = "gzip, br, zstd"
 BEFORE = None  # --compare: an earlier build, served as `before` and `before-native`
+HHTTPP_ARGS = []  # --hhttpp-args: more flags for every hhttpp (and before) server
 
 
 def sh(*args, **kw):
@@ -97,6 +99,7 @@ def start(name, site, base):
         cmd = [binary, str(port), "-b", "127.0.0.1", "-d", site, "-q"]
         if name.endswith("-native"):
             cmd += ["--engine", "native"]
+        cmd += HHTTPP_ARGS
     elif name == "sws":
         cmd = [SWS, "--port", str(port), "--host", "127.0.0.1", "--root", site, "--directory-listing", "true",
                "--log-level", "error", "--threads-multiplier", "1"]
@@ -198,8 +201,10 @@ def main():
     parser.add_argument("--only", default="", help="run only scenarios whose title contains this text")
     parser.add_argument("--servers", default="hhttpp,hhttpp-native,nginx,sws,python", help="comma-separated")
     parser.add_argument("--compare", metavar="OLD_HHTTPP", help="an earlier hhttpp binary to run beside this one")
+    parser.add_argument("--hhttpp-args", default="", help="more flags for every hhttpp server (e.g. '--max-per-address 1000')")
     args = parser.parse_args()
-    global BEFORE
+    global BEFORE, HHTTPP_ARGS
+    HHTTPP_ARGS = args.hhttpp_args.split()
     if args.compare:
         BEFORE = os.path.abspath(args.compare)
         args.servers += ",before,before-native"

@@ -3,7 +3,7 @@
 //! Every bound the core applies to a client lives here as a named field with a safe default, so
 //! there is exactly one place to read (and, from the host, to change) what a client may send.
 //! Plain data: the command line (`hhttpp-cli`) makes one, and it crosses into a sandbox whole, as
-//! one JSON record ([`Config::to_json`]), so no door keeps a mirror of its fields.
+//! one record ([`Config::to_record`]), so no door keeps a mirror of its fields.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -183,15 +183,15 @@ impl Config {
         }
     }
 
-    /// The configuration as one JSON record, for a sandbox (with no password in it: credentials
-    /// are held as digests).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The configuration as one record, for a sandbox (with no password in it: credentials are
+    /// held as digests). Its form is postcard's: compact, read by the same code that wrote it.
+    pub fn to_record(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
     }
 
-    /// The configuration of [`Config::to_json`]'s record.
-    pub fn from_json(json: &str) -> Result<Config, serde_json::Error> {
-        serde_json::from_str(json)
+    /// The configuration of [`Config::to_record`]'s record.
+    pub fn from_record(record: &[u8]) -> Result<Config, postcard::Error> {
+        postcard::from_bytes(record)
     }
 }
 
@@ -216,13 +216,26 @@ mod tests {
         config.limits.max_ranges = 3;
         config.hand_off_files_from = Some(16384);
         config.protocol = Protocol::Http10;
-        let json = config.to_json();
-        assert!(!json.contains("correct horse"), "{json}");
-        assert_eq!(Config::from_json(&json).unwrap(), config);
-        assert!(Config::from_json("{}").is_err());
-        let forged = json.replace("ann:sha256:", "ann:");
+        let record = config.to_record();
+        let text = String::from_utf8_lossy(&record);
         assert!(
-            Config::from_json(&forged).is_err(),
+            !text.contains("correct horse") && text.contains("ann:sha256:"),
+            "{text}"
+        );
+        assert_eq!(Config::from_record(&record).unwrap(), config);
+        assert!(Config::from_record(&record[..record.len() / 2]).is_err());
+        assert!(Config::from_record(b"").is_err());
+        // The same credential with its `sha256:` taken out (the length byte before it adjusted):
+        // a password in clear.
+        let at = text.find("ann:sha256:").unwrap() + "ann:".len();
+        let mut forged = record.clone();
+        forged.drain(at..at + "sha256:".len());
+        forged[at - "ann:".len() - 1] -= "sha256:".len() as u8;
+        assert!(
+            matches!(
+                Config::from_record(&forged),
+                Err(postcard::Error::SerdeDeCustom)
+            ),
             "a password in clear is never taken from the record"
         );
     }

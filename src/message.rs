@@ -57,7 +57,10 @@ impl FromIterator<(String, String)> for Headers {
         Headers(
             fields
                 .into_iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .map(|(mut n, v)| {
+                    n.make_ascii_lowercase();
+                    (n, v)
+                })
                 .collect(),
         )
     }

@@ -78,11 +78,11 @@ impl From<connection::Exchange> for Exchange {
     }
 }
 
-/// The core's configuration from the host's record (see `Config::to_json`), serving the single
+/// The core's configuration from the host's record (see `Config::to_record`), serving the single
 /// preopened folder (with none there is nothing to serve: every request gets a `404`). A record
 /// that cannot be read is the host's bug: the guest traps, and the host answers `500`.
-fn config(record: &str) -> Config {
-    let config = Config::from_json(record).expect("the host's configuration record is readable");
+fn config(record: &[u8]) -> Config {
+    let config = Config::from_record(record).expect("the host's configuration record is readable");
     Config {
         root: super::served_root().unwrap_or_default(),
         ..config
@@ -93,7 +93,7 @@ fn config(record: &str) -> Config {
 struct ConnectionResource(RefCell<Connection>);
 
 impl GuestConnection for ConnectionResource {
-    fn new(config: String, now: Time) -> Self {
+    fn new(config: Vec<u8>, now: Time) -> Self {
         let connection = Connection::new(Arc::new(self::config(&config)), now.into());
         ConnectionResource(RefCell::new(connection))
     }

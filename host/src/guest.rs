@@ -218,8 +218,8 @@ pub struct Guests {
     retired: Mutex<Vec<Arc<Generation>>>,
     root: crate::root::ServedRoot,
     limits: GuestLimits,
-    /// The configuration every guest is made with, as a record (`Config::to_json`).
-    config: String,
+    /// The configuration every guest is made with, as a record (`Config::to_record`).
+    config: Vec<u8>,
 }
 
 impl Guests {
@@ -237,7 +237,7 @@ impl Guests {
             retired: Mutex::new(Vec::new()),
             root: root.clone(),
             limits,
-            config: crate::engine::as_served(config).to_json(),
+            config: crate::engine::as_served(config).to_record(),
         })
     }
 
