@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use std::time::{Duration, SystemTime};
 
-use hhttpp::{Config, Connection, Now, driver};
+use hhttpp::http1::driver;
+use hhttpp::{Config, Connection, Now};
 
 /// Text that sits outside the served folder; finding it in output means the boundary broke.
 pub const CANARY: &[u8] = b"CANARY-OUTSIDE-THE-ROOT";
