@@ -19,47 +19,57 @@ pub fn exempts_preflights(options: &Options) -> bool {
 }
 
 /// `response` with the fields that say who may read it, for `request`.
-pub fn apply(mut response: Response, request: &Request, options: &Options) -> Response {
+pub fn apply(response: Response, request: &Request, options: &Options) -> Response {
     let preflight = is_preflight_answer(&response, request);
     if options.cors {
-        response = response.with("Access-Control-Allow-Origin", "*");
-        if preflight {
-            // `*` does not stand for `Authorization` (Fetch §3.2.5), so it is named, for `--auth`.
-            response = allow_methods(response, "*, Authorization".to_owned());
-        }
+        any_origin(response, preflight)
+    } else if options.cors_origins.is_empty() {
+        response
+    } else {
+        listed_origins(response, request, &options.cors_origins, preflight)
+    }
+}
+
+/// `--cors`: any origin may read, without credentials.
+fn any_origin(response: Response, preflight: bool) -> Response {
+    let response = response.with("Access-Control-Allow-Origin", "*");
+    if !preflight {
         return response;
     }
-    if options.cors_origins.is_empty() {
-        return response;
-    }
-    response = vary_on_origin(response);
-    let Some(origin) = request.headers.single("origin").and_then(|sent| {
-        options
-            .cors_origins
-            .iter()
-            .find(|listed| listed.eq_ignore_ascii_case(sent.trim_matches([' ', '\t'])))
-    }) else {
+    // `*` does not stand for `Authorization` (Fetch §3.2.5), so it is named, for `--auth`.
+    allow_methods(response, Some("*, Authorization".to_owned()))
+}
+
+/// `--cors-origin`: the request's `Origin`, if it is one of `listed`, may read, with credentials.
+fn listed_origins(
+    response: Response,
+    request: &Request,
+    listed: &[String],
+    preflight: bool,
+) -> Response {
+    let response = vary_on_origin(response);
+    let sent = request
+        .headers
+        .single("origin")
+        .map(|o| o.trim_matches([' ', '\t']));
+    let Some(origin) = sent.and_then(|sent| listed.iter().find(|o| o.eq_ignore_ascii_case(sent)))
+    else {
         return response;
     };
-    response = response
+    let response = response
         .with("Access-Control-Allow-Origin", origin.clone())
         .with("Access-Control-Allow-Credentials", "true");
-    if preflight {
-        // With credentials a `*` is taken literally (Fetch §3.2.5): the headers asked for are
-        // named back, when they are a list of field names.
-        let asked = request
-            .headers
-            .combined("access-control-request-headers")
-            .filter(|list| is_token_list(list))
-            .map(|list| list.into_owned());
-        response = match asked {
-            Some(headers) => allow_methods(response, headers),
-            None => response
-                .with("Access-Control-Allow-Methods", ALLOW)
-                .with("Access-Control-Max-Age", "86400"),
-        };
+    if !preflight {
+        return response;
     }
-    response
+    // With credentials a `*` is taken literally (Fetch §3.2.5): the headers asked for are named
+    // back, when they are a list of field names.
+    let asked = request
+        .headers
+        .combined("access-control-request-headers")
+        .filter(|list| is_token_list(list))
+        .map(|list| list.into_owned());
+    allow_methods(response, asked)
 }
 
 /// Whether `response` answers a preflight: the `204` with `Allow` of an `OPTIONS` request.
@@ -69,12 +79,14 @@ fn is_preflight_answer(response: &Response, request: &Request) -> bool {
         && response.header("Allow").is_some()
 }
 
-/// A preflight's answer: what a static server allows, with `headers`, for a day.
-fn allow_methods(response: Response, headers: String) -> Response {
-    response
-        .with("Access-Control-Allow-Methods", ALLOW)
-        .with("Access-Control-Allow-Headers", headers)
-        .with("Access-Control-Max-Age", "86400")
+/// A preflight's answer: what a static server allows, with `headers` if any, for a day.
+fn allow_methods(response: Response, headers: Option<String>) -> Response {
+    let response = response.with("Access-Control-Allow-Methods", ALLOW);
+    let response = match headers {
+        Some(headers) => response.with("Access-Control-Allow-Headers", headers),
+        None => response,
+    };
+    response.with("Access-Control-Max-Age", "86400")
 }
 
 /// `response` with `Origin` added to its `Vary` (one field, as a list).
