@@ -64,6 +64,10 @@ pub struct Timeouts {
     /// A client that takes no bytes of a response for this long is dropped. The core cannot see
     /// writes: drivers keep this one (the HTTP/1.1 layer's driver does).
     pub write: Duration,
+    /// Once the server closes its side, what the client still sends is read and dropped for this
+    /// long, so that it reads the last response rather than a reset (a refused body, requests
+    /// pipelined after `Connection: close`). Carried by the close step.
+    pub linger: Duration,
 }
 
 impl Default for Timeouts {
@@ -73,6 +77,7 @@ impl Default for Timeouts {
             idle: Duration::from_secs(20),
             first_byte: Duration::from_secs(5),
             write: Duration::from_secs(30),
+            linger: Duration::from_secs(2),
         }
     }
 }

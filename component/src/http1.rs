@@ -151,7 +151,9 @@ fn step(step: connection::Step) -> Step {
         }),
         connection::Step::Log(exchange) => Step::Log(exchange.into()),
         connection::Step::Receive(wait) => Step::Receive(wait.into()),
-        connection::Step::Close => Step::Close,
+        connection::Step::Close { linger } => {
+            Step::Close(u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX))
+        }
     }
 }
 

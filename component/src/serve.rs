@@ -32,9 +32,6 @@ use wasi::sockets::tcp::{ShutdownType, TcpSocket};
 const CHUNK: usize = 64 * 1024;
 /// Connections waiting to be accepted (the listen backlog), at least.
 const BACKLOG: u64 = 1024;
-/// After the server closes its side, how long a client's remaining bytes are drained, so that it
-/// reads the last response rather than a reset.
-const LINGER: Duration = Duration::from_secs(2);
 /// How long the loop sleeps when nothing has a deadline sooner.
 const TICK: Duration = Duration::from_secs(1);
 /// Chunks a closed client's leftover bytes are read in, per turn, while lingering.
@@ -321,7 +318,7 @@ struct Client {
 /// A client the server has closed, on its way out.
 ///
 /// Two things must end before its streams may be dropped. Its leftover bytes are drained for
-/// [`LINGER`], so that it reads our last response rather than a reset. And its last write must be
+/// its linger (the core's, `Timeouts::linger`), so that it reads our last response rather than a reset. And its last write must be
 /// over: dropping a WASI output stream runs wasmtime-wasi's `TcpWriter::cancel`, which waits
 /// for a write still in flight, inside the runtime, so the whole loop would stop until this one
 /// client read or left (a client that asked for a large file and stopped reading froze every
@@ -377,7 +374,7 @@ impl Client {
         let start = now();
         let sent = refuse(&self.streams.output, page).is_ok();
         self.status = Status::Closed;
-        self.close(start);
+        self.close(start, wire::REFUSAL_LINGER);
         if !sent {
             // Nothing to linger for.
             self.closing = Some(Closing {
@@ -391,7 +388,7 @@ impl Client {
     /// no linger (nothing was sent to it that its client could miss).
     fn evict(&mut self) {
         self.status = Status::Closed;
-        self.close(now());
+        self.close(now(), Duration::ZERO);
         self.closing = Some(Closing {
             linger_until: Duration::ZERO,
             drained: true,
@@ -475,17 +472,19 @@ impl Client {
             if self.status != Status::Closed {
                 return false;
             }
-            self.close(now);
+            // The linger the core's close step said (none when the client left or stopped
+            // reading).
+            self.close(now, self.driver.linger());
         }
         self.wind_down(now)
     }
 
     /// Our side is done: say so (the stream ends once any write in flight is over), then read
-    /// what the client still sends for a moment.
-    fn close(&mut self, now: Now) {
+    /// what the client still sends for `linger`.
+    fn close(&mut self, now: Now, linger: Duration) {
         let _ = self.socket.shutdown(ShutdownType::Send);
         self.closing = Some(Closing {
-            linger_until: now.monotonic + LINGER,
+            linger_until: now.monotonic + linger,
             drained: false,
         });
     }

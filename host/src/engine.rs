@@ -170,7 +170,9 @@ impl Session {
                 .await
             }
             Session::Released => Err(wasmtime::format_err!("a released session has no step")),
-            Session::Lost => Ok(Step::Close),
+            Session::Lost => Ok(Step::Close {
+                linger: std::time::Duration::ZERO,
+            }),
         }
     }
 

@@ -524,7 +524,11 @@ impl GuestConnection {
             .await?;
         self.take_batch(batch)?;
         // A guest that returns no step would stall the connection: treat it as closing.
-        Ok(self.pending.pop_front().unwrap_or(hhttpp::Step::Close))
+        // A guest that gave no step at all has nothing more to say: close, without a linger.
+        let closed = hhttpp::Step::Close {
+            linger: Duration::ZERO,
+        };
+        Ok(self.pending.pop_front().unwrap_or(closed))
     }
 
     /// Starts the clock of a call: [`IN_PLACE_TICKS`] before it first yields, `ticks` in all.
@@ -550,7 +554,9 @@ impl GuestConnection {
                 Step::SendFile(range) => hhttpp::Step::SendFile(self.take_file(range)?),
                 Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
                 Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
-                Step::Close => hhttpp::Step::Close,
+                Step::Close(linger) => hhttpp::Step::Close {
+                    linger: Duration::from_nanos(linger),
+                },
             };
             self.pending.push_back(step);
         }

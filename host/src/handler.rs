@@ -28,16 +28,15 @@ use crate::transport::Transport;
 const KEEP_WARM: Duration = Duration::from_millis(50);
 /// Largest chunk the session sends per step.
 const MAX_CHUNK: u32 = 256 * 1024;
-/// After closing our side, how long unread client bytes are drained so the kernel does not
-/// reset the connection before the client has read our last response.
-const LINGER: Duration = Duration::from_secs(2);
-/// The same after a refusal (`503` beyond the caps): shorter, as a flood makes many.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Whether the connection goes on after a step.
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
+    /// The session said close, with this linger.
+    Close(Duration),
+    /// The connection ends otherwise (the client left, a failure answered, a shutdown): with the
+    /// configured linger.
     End,
     /// The client took no bytes for the write timeout: reset the connection rather than close it
     /// gracefully (see [`Transport::abort`]).
@@ -129,17 +128,18 @@ impl<'a, S: Transport> Handler<'a, S> {
             ..
         } = handler;
         drop((session, compression));
-        match flow {
-            Flow::Abort => stream.abort(),
-            Flow::Evicted => drop(stream),
-            // Lingering, it is only waiting: a newcomer may take its slot and end it.
-            _ if slot.set_phase(Phase::Spent) => {
-                tokio::select! {
-                    () = linger_close(stream) => {}
-                    () = slot.evicted() => {}
-                }
+        let linger = match flow {
+            Flow::Abort => return stream.abort(),
+            Flow::Evicted => return drop(stream),
+            Flow::Close(linger) => linger,
+            Flow::Continue | Flow::End => options.linger,
+        };
+        // Lingering, it is only waiting: a newcomer may take its slot and end it.
+        if slot.set_phase(Phase::Spent) {
+            tokio::select! {
+                () = linger_close(stream, linger) => {}
+                () = slot.evicted() => {}
             }
-            _ => {}
         }
     }
 
@@ -158,7 +158,7 @@ impl<'a, S: Transport> Handler<'a, S> {
             Step::SendFile(file) => self.send_file(file).await,
             Step::Log(exchange) => self.log(&exchange).await,
             Step::Receive(wait) => self.receive(wait).await,
-            Step::Close => Flow::End,
+            Step::Close { linger } => Flow::Close(linger),
         }
     }
 
@@ -392,18 +392,19 @@ pub async fn refuse<S: Transport>(mut stream: S, page: &[u8]) {
         .await
         .is_ok_and(|written| written.is_ok())
     {
-        let _ = timeout(REFUSAL_LINGER, linger_close(stream)).await;
+        let linger = hhttpp::http1::wire::REFUSAL_LINGER;
+        let _ = timeout(linger, linger_close(stream, linger)).await;
     }
 }
 
-/// Closes our side, then drains what the client still sends for a moment, so that a client that
+/// Closes our side, then drains what the client still sends for `linger`, so that a client that
 /// sent more than we read (a refused body, pipelined requests after `Connection: close`) reads
 /// our last response instead of a connection reset.
-async fn linger_close<S: Transport>(mut stream: S) {
+async fn linger_close<S: Transport>(mut stream: S, linger: Duration) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    let _ = timeout(LINGER, async {
+    let _ = timeout(linger, async {
         while let Ok(data) = stream.receive().await {
             if data.is_empty() {
                 break;

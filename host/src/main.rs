@@ -154,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),
             protocol: config.protocol,
+            linger: config.timeouts.linger,
         };
         server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })

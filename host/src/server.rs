@@ -49,6 +49,8 @@ pub struct ServeOptions {
     pub call_limit: Duration,
     /// The HTTP version the pages the host writes itself (`500`, `503`) are in, as the core's.
     pub protocol: hhttpp::Protocol,
+    /// The linger of a connection that ends without the core's close step (the core's).
+    pub linger: Duration,
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops

@@ -72,8 +72,9 @@ pub enum Step {
     /// Wait for the client's next bytes, then [`Connection::feed`] them; if none come by the
     /// wait's deadline, call [`Connection::expire`].
     Receive(Wait),
-    /// Close the connection once what was sent has been written.
-    Close,
+    /// Close the connection once what was sent has been written, then read and drop what the
+    /// client still sends for up to `linger` (see [`Timeouts::linger`]).
+    Close { linger: Duration },
 }
 
 /// A wait for the client's bytes.
@@ -356,7 +357,9 @@ impl<S: Respond> Connection<S> {
                 }
                 State::Closed => {
                     self.input.clear();
-                    return Step::Close;
+                    return Step::Close {
+                        linger: self.timeouts.linger,
+                    };
                 }
             }
         }
@@ -399,7 +402,7 @@ impl<S: Respond> Connection<S> {
                     room == 0
                 }
                 Step::Log(_) => false,
-                Step::SendFile(_) | Step::Receive(_) | Step::Close => true,
+                Step::SendFile(_) | Step::Receive(_) | Step::Close { .. } => true,
             };
             steps.push(step);
             if last {
@@ -707,7 +710,7 @@ mod tests {
                 Step::SendFile(_) => panic!("no file is handed off unless asked"),
                 Step::Log(_) => {}
                 Step::Receive(_) => return (out, false),
-                Step::Close => return (out, true),
+                Step::Close { .. } => return (out, true),
             }
         }
     }
@@ -752,7 +755,7 @@ mod tests {
                     Step::SendFile(_) => "file",
                     Step::Log(_) => "log",
                     Step::Receive(_) => "receive",
-                    Step::Close => "close",
+                    Step::Close { .. } => "close",
                 })
                 .collect()
         };
@@ -786,6 +789,26 @@ mod tests {
         let mut conn = connection(&dir);
         conn.feed(b"GET /hello.txt HTTP/1.0\r\n\r\n", now());
         assert_eq!(kinds(&conn.batch(1 << 20, now())), ["send", "log", "close"]);
+    }
+
+    #[test]
+    fn a_close_step_carries_the_configured_linger_to_the_driver() {
+        let dir = site();
+        let mut config = Config::new(dir.path());
+        config.timeouts.linger = Duration::from_millis(1500);
+        let mut conn = Connection::new(Arc::new(config.clone()), now());
+        conn.feed(b"GET /hello.txt HTTP/1.0\r\n\r\n", now());
+        let last = conn.batch(1 << 20, now()).pop();
+        assert!(
+            matches!(last, Some(Step::Close { linger }) if linger == Duration::from_millis(1500)),
+            "{last:?}"
+        );
+        let conn = Connection::new(Arc::new(config), now());
+        let mut driver = driver::Driver::new(conn, 1 << 20, Duration::from_secs(30));
+        assert_eq!(driver.linger(), Duration::ZERO);
+        let mut client = driver::Memory::new([&b"GET /hello.txt HTTP/1.0\r\n\r\n"[..]], false);
+        assert_eq!(driver.pump(&mut client, now()), driver::Status::Closed);
+        assert_eq!(driver.linger(), Duration::from_millis(1500));
     }
 
     #[test]
@@ -997,7 +1020,7 @@ mod tests {
         loop {
             match conn.next(1000, now()) {
                 Step::Send(bytes) => sent += bytes.len(),
-                Step::Close => break,
+                Step::Close { .. } => break,
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -1022,7 +1045,7 @@ mod tests {
         loop {
             match conn.next(4096, now()) {
                 Step::Send(bytes) => sent.extend_from_slice(&bytes),
-                Step::Close => break,
+                Step::Close { .. } => break,
                 other => panic!("unexpected {other:?}"),
             }
         }

@@ -75,6 +75,9 @@ pub struct Driver {
     max_bytes: usize,
     /// Bytes written to the client over the connection's life.
     bytes_written: u64,
+    /// How long to read and drop the client's bytes once closed, as the close step said (none if
+    /// the connection ended otherwise: the client left, or took no bytes).
+    linger: Duration,
 }
 
 impl Driver {
@@ -92,12 +95,19 @@ impl Driver {
             exchanges: Vec::new(),
             max_bytes,
             bytes_written: 0,
+            linger: Duration::ZERO,
         }
     }
 
     /// What the host can spare for the responses the connection starts from now on.
     pub fn allow(&mut self, allowance: Allowance) {
         self.connection.allow(allowance);
+    }
+
+    /// Once a pump returned [`Status::Closed`]: how long the door reads and drops what the client
+    /// still sends before it lets the stream go.
+    pub fn linger(&self) -> Duration {
+        self.linger
     }
 
     /// Bytes written to the client so far: a measure of the transport work the pumps did.
@@ -154,7 +164,11 @@ impl Driver {
                     self.progress = now.monotonic;
                 }
                 // Hand-off was not asked for: a connection that asks cannot go on.
-                Step::SendFile(_) | Step::Close => self.closing = true,
+                Step::SendFile(_) => self.closing = true,
+                Step::Close { linger } => {
+                    self.closing = true;
+                    self.linger = linger;
+                }
                 Step::Log(exchange) => {
                     self.exchanges.push(exchange);
                     answered += 1;

@@ -186,6 +186,11 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// Bytes a chunk adds around its data, at most (the size line of a chunk under 4 GiB and CRLFs).
 pub const CHUNK_OVERHEAD: usize = 12;
 
+/// How long a door reads and drops a client's bytes after a page it wrote without a connection
+/// machine ([`at_capacity`]): shorter than [`crate::config::Timeouts::linger`], as a flood makes
+/// many.
+pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Which cap a connection refused for capacity met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capacity {
