@@ -523,8 +523,8 @@ impl GuestConnection {
             )
             .await?;
         self.take_batch(batch)?;
-        // A guest that returns no step would stall the connection: treat it as closing.
-        // A guest that gave no step at all has nothing more to say: close, without a linger.
+        // A guest that returns no step would stall the connection: treat it as closing, without
+        // a linger (it has nothing more to say).
         let closed = hhttpp::Step::Close {
             linger: Duration::ZERO,
         };
