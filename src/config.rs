@@ -147,6 +147,9 @@ pub enum Protocol {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
     /// The served folder. In the component this is the name of the single preopened directory.
+    /// Not in the record a sandbox gets (the guest serves its preopen; and a host path need not
+    /// be UTF-8, nor be told to the guest).
+    #[serde(skip)]
     pub root: PathBuf,
     /// Client bounds.
     pub limits: Limits,
@@ -227,7 +230,19 @@ mod tests {
             !text.contains("correct horse") && text.contains("ann:sha256:"),
             "{text}"
         );
-        assert_eq!(Config::from_record(&record).unwrap(), config);
+        let crossed = Config::from_record(&record).unwrap();
+        assert_eq!(
+            crossed.root,
+            PathBuf::new(),
+            "the host's path stays in the host"
+        );
+        assert_eq!(
+            crossed,
+            Config {
+                root: PathBuf::new(),
+                ..config.clone()
+            }
+        );
         assert!(Config::from_record(&record[..record.len() / 2]).is_err());
         assert!(Config::from_record(b"").is_err());
         // The same credential with its `sha256:` taken out (the length byte before it adjusted):
@@ -242,6 +257,18 @@ mod tests {
                 Err(postcard::Error::SerdeDeCustom)
             ),
             "a password in clear is never taken from the record"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_served_path_that_is_not_utf8_does_not_stop_the_record() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Config::new(std::ffi::OsStr::from_bytes(b"/srv/\xff"));
+        assert!(!odd.to_record().is_empty());
+        assert_eq!(
+            Config::from_record(&odd.to_record()).unwrap().options,
+            odd.options
         );
     }
 }

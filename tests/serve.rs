@@ -332,3 +332,24 @@ fn a_file_rewritten_between_requests_is_described_anew() {
     assert_eq!(second.header("Content-Length"), Some("14"));
     assert_ne!(second.header("ETag"), first.header("ETag"));
 }
+
+/// The served folder's own path need not be UTF-8 (Linux allows any byte but `/` and NUL): the
+/// sandboxed engine once failed to start a guest for every connection there (its configuration
+/// held the path).
+#[test]
+fn a_folder_whose_path_is_not_utf8_is_served() {
+    use std::os::unix::ffi::OsStrExt;
+    let base = Site::new();
+    let odd = base.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&odd).unwrap();
+    std::fs::write(odd.join("a.txt"), "hi").unwrap();
+    for engine in ["wasm", "native"] {
+        let server = Server::hhttpp_with(&odd, &["-q", "--engine", engine]);
+        let response = server.get("/a.txt");
+        assert_eq!(
+            (response.status, response.text().as_str()),
+            (200, "hi"),
+            "{engine}"
+        );
+    }
+}
