@@ -106,6 +106,11 @@ impl Credential {
     /// `htpasswd -B`). The user name ends at the first `:` (RFC 7617 §2: a user-id holds none);
     /// the password may hold `:`.
     pub fn parse(spec: &str) -> Result<Credential, SpecError> {
+        Credential::parse_within(spec, MAX_SPEC_LEN)
+    }
+
+    /// [`Credential::parse`], for specs of at most `max_len` bytes.
+    fn parse_within(spec: &str, max_len: usize) -> Result<Credential, SpecError> {
         let (user, secret) = spec.split_once(':').ok_or(SpecError::NoColon)?;
         if user.is_empty() {
             return Err(SpecError::EmptyUser);
@@ -113,7 +118,7 @@ impl Credential {
         if secret.is_empty() {
             return Err(SpecError::EmptyPassword);
         }
-        if spec.len() > MAX_SPEC_LEN {
+        if spec.len() > max_len {
             return Err(SpecError::TooLong);
         }
         if spec.chars().any(char::is_control) {
@@ -227,13 +232,17 @@ impl Serialize for Credential {
 impl<'de> Deserialize<'de> for Credential {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Credential, D::Error> {
         let spec = String::deserialize(deserializer)?;
-        let hashed = spec
-            .split_once(':')
-            .is_some_and(|(_, h)| h.starts_with("$2") || h.starts_with("sha256:"));
+        let hashed = spec.split_once(':').is_some_and(|(_, secret)| {
+            ["sha256:", "$2y$", "$2b$", "$2a$"]
+                .iter()
+                .any(|prefix| secret.starts_with(prefix))
+        });
         if !hashed {
             return Err(serde::de::Error::custom(SpecError::WeakHash));
         }
-        Credential::parse(&spec).map_err(serde::de::Error::custom)
+        // A user name as long as `--auth` allows, with its digest in place of the password.
+        Credential::parse_within(&spec, MAX_SPEC_LEN + "sha256:".len() + 64)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -337,6 +346,23 @@ mod tests {
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_credential_crosses_as_its_spec_and_never_as_a_password() {
+        let long_user = "u".repeat(MAX_SPEC_LEN - 3);
+        for spec in ["ann:pw".to_owned(), format!("{long_user}:pw")] {
+            let credential = Credential::parse(&spec).unwrap();
+            let json = serde_json::to_string(&credential).unwrap();
+            let back: Credential = serde_json::from_str(&json).unwrap();
+            assert!(back == credential, "{spec}");
+        }
+        for forged in ["\"ann:pw\"", "\"ann:$2xyz\"", "\"ann:sha25\""] {
+            assert!(
+                serde_json::from_str::<Credential>(forged).is_err(),
+                "{forged}"
+            );
+        }
     }
 
     #[test]

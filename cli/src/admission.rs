@@ -6,9 +6,11 @@
 //! every few seconds, or never start TLS, once held them all, and every other client was
 //! answered `503`. So besides the cap on connections (`--max-connections`):
 //! - one address holds at most `--max-per-address` of them (IPv6 counted by /64, the block one
-//!   host is usually given; an IPv4 address mapped into IPv6 as IPv4); a newcomer beyond it is
-//!   refused (a browser opens six connections to a host, not 64: what comes past the cap is a
-//!   flood, and closing the address's own connections for it would only churn);
+//!   host is usually given; an IPv4 address mapped into IPv6 as IPv4); a newcomer beyond it
+//!   takes the slot of the address's own oldest *spent* connection — one idle between requests
+//!   after answering, with nothing of the client's left unread — and is refused when there is
+//!   none (a browser opens six connections to a host, not 64: what comes past the cap is a
+//!   flood, or a load test, a proxy, a client that keeps what it is done with);
 //! - when every slot is held, the newcomer is not refused while some connection is only
 //!   *waiting* — idle between requests, part-way through a head, or not yet past its TLS
 //!   handshake: one such is closed and the newcomer takes its slot — the oldest of the address
@@ -72,10 +74,10 @@ pub enum Admit<Id> {
 }
 
 /// Decides for a newcomer from `key`, given every connection `held` now. An address at its cap
-/// may still replace the oldest of its own connections that is spent (idle or lingering after
-/// answering), never another's, nor one still waiting to be answered: a client that opens many
-/// short connections (a load test, a proxy) is served, and one that holds many requests open
-/// (a slow-loris) gains nothing by opening more.
+/// may still replace the oldest of its own connections that is spent (idle between requests
+/// after answering, nothing of its client's unread), never another's, nor one still waiting to be
+/// answered or lingering: a client that keeps the keep-alive connections it is done with is
+/// served, and one that holds many requests open (a slow-loris) gains nothing by opening more.
 pub fn admit<Id: Copy>(key: AddressKey, held: &[Held<Id>], caps: Caps) -> Admit<Id> {
     let own = || held.iter().filter(|h| h.key == key);
     if own().count() >= caps.per_address {

@@ -161,7 +161,7 @@ pub struct Cli {
 
     /// Most connections one client address may hold at once (an IPv6 /64 counts as one address):
     /// a newcomer from an address at its cap takes the slot of that address's oldest connection
-    /// that is only waiting, or is answered 503 (closed, over TLS) when all of them are busy.
+    /// that is idle after answering, or is answered 503 (closed, over TLS) when there is none.
     /// Raise it behind a proxy on the same machine, whose connections all come from one address.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_per_address: u32,

@@ -134,8 +134,10 @@ impl<'a, S: Transport> Handler<'a, S> {
             Flow::Close(linger) => linger,
             Flow::Continue | Flow::End => options.linger,
         };
-        // Lingering, it is only waiting: a newcomer may take its slot and end it.
-        if slot.set_phase(Phase::Spent) {
+        // Lingering, it is only waiting: when every slot is held, a newcomer may take its slot
+        // and end it. (Not its own address's newcomer at the address's cap: bytes the client
+        // still sends, unread, would turn the close into a reset that can cut off the response.)
+        if slot.set_phase(Phase::Waiting) {
             tokio::select! {
                 () = linger_close(stream, linger) => {}
                 () = slot.evicted() => {}
@@ -243,16 +245,8 @@ impl<'a, S: Transport> Handler<'a, S> {
             return Flow::End; // shutting down: this response was the last
         }
         // One response per turn: a client whose next request is already here would otherwise
-        // keep this worker, while other connections' requests wait behind it. Its response is
-        // out, so meanwhile its own address's newcomer may take its slot (on a loaded server the
-        // turn may be long, and a client that closes after its response is gone already).
-        if !self.slot.set_phase(Phase::Spent) {
-            return Flow::Evicted;
-        }
+        // keep this worker, while other connections' requests wait behind it.
         tokio::task::yield_now().await;
-        if !self.slot.set_phase(Phase::Busy) {
-            return Flow::Evicted;
-        }
         Flow::Continue
     }
 

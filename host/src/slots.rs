@@ -26,7 +26,8 @@ pub enum Phase {
     Handshake,
     /// Waiting for its client: new, or part-way through a head.
     Waiting,
-    /// Waiting after it answered: idle between requests, or lingering after its last response.
+    /// Idle between requests after it answered, nothing of its client's unread: its own
+    /// address's newcomer may take its slot.
     Spent,
     /// Being answered.
     Busy,
