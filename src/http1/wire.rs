@@ -276,19 +276,17 @@ mod tests {
     #[test]
     fn framing_adds_length_and_connection_fields() {
         let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
+        let head_text = |response: &Response, framing| {
+            let date = httpdate::fmt_http_date(when);
+            String::from_utf8(head(response, framing, Protocol::Http11, &date)).unwrap()
+        };
         let response = Response::new(200, Body::bytes("hi")).with("X", "y");
         let close = Framing {
             persistence: Persistence::Close,
             delimiting: Delimiting::Length,
         };
         assert_eq!(
-            String::from_utf8(head(
-                &response,
-                close,
-                Protocol::Http11,
-                &httpdate::fmt_http_date(when)
-            ))
-            .unwrap(),
+            head_text(&response, close),
             "HTTP/1.1 200 OK\r\nServer: hhttpp\r\nDate: Tue, 24 Nov 2026 08:12:01 GMT\r\nX: y\r\n\
              Content-Length: 2\r\nConnection: close\r\n\r\n"
         );
@@ -297,13 +295,7 @@ mod tests {
             persistence: Persistence::KeepAliveHttp10,
             delimiting: Delimiting::Length,
         };
-        let text = String::from_utf8(head(
-            &bodiless,
-            http10,
-            Protocol::Http11,
-            &httpdate::fmt_http_date(when),
-        ))
-        .unwrap();
+        let text = head_text(&bodiless, http10);
         assert!(
             text.ends_with("GMT\r\nConnection: keep-alive\r\n\r\n"),
             "{text}"
@@ -312,25 +304,13 @@ mod tests {
         let coding = crate::responder::encoding::Coding::Gzip;
         let streamed = Response::new(200, Body::encoded(Body::bytes("x"), coding));
         let framing = Framing::of(&streamed, Persistence::KeepAlive, true);
-        let text = String::from_utf8(head(
-            &streamed,
-            framing,
-            Protocol::Http11,
-            &httpdate::fmt_http_date(when),
-        ))
-        .unwrap();
+        let text = head_text(&streamed, framing);
         assert!(
             text.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
             "{text}"
         );
         let framing = Framing::of(&streamed, Persistence::KeepAliveHttp10, false);
-        let text = String::from_utf8(head(
-            &streamed,
-            framing,
-            Protocol::Http11,
-            &httpdate::fmt_http_date(when),
-        ))
-        .unwrap();
+        let text = head_text(&streamed, framing);
         assert!(text.ends_with("GMT\r\nConnection: close\r\n\r\n"), "{text}");
         let mut out = Vec::new();
         chunk(&mut out, b"hello");
