@@ -62,7 +62,8 @@ pub struct Timeouts {
     /// preconnected socket closed this way is opened again when it is needed.)
     pub first_byte: Duration,
     /// A client that takes no bytes of a response for this long is dropped. The core cannot see
-    /// writes: drivers keep this one (the HTTP/1.1 layer's driver does).
+    /// writes: each send step carries it (`Step::Send`'s `stall`), and the door that writes
+    /// counts it from the client's last progress.
     pub write: Duration,
     /// Once the server closes its side, what the client still sends is read and dropped for this
     /// long, so that it reads the last response rather than a reset (a refused body, requests

@@ -22,9 +22,12 @@ wit_bindgen::generate!({
 use std::time::{Duration, UNIX_EPOCH};
 
 use exports::hhttpp::server::http1::{
-    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, SandboxReport, Step, Time, Wait,
+    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Outgoing, SandboxReport, Step,
+    Time, Wait,
 };
 use hhttpp::Now;
+
+use super::nanos;
 
 struct Component;
 
@@ -60,7 +63,7 @@ impl From<hhttpp::Wait> for Wait {
     fn from(wait: hhttpp::Wait) -> Wait {
         Wait {
             idle: wait.idle,
-            until_ns: u64::try_from(wait.until.as_nanos()).unwrap_or(u64::MAX),
+            until_ns: nanos(wait.until),
         }
     }
 }
@@ -143,17 +146,19 @@ impl ConnectionResource {
 /// A core step as the host takes it.
 fn step(step: connection::Step) -> Step {
     match step {
-        connection::Step::Send(bytes) => Step::Send(bytes),
-        connection::Step::SendFile(send) => Step::SendFile(FileRange {
-            file: send.file.into_inner(),
-            offset: send.offset,
-            length: send.len,
+        connection::Step::Send { bytes, stall } => Step::Send(Outgoing {
+            bytes,
+            stall_ns: nanos(stall),
+        }),
+        connection::Step::SendFile { file, stall } => Step::SendFile(FileRange {
+            file: file.file.into_inner(),
+            offset: file.offset,
+            length: file.len,
+            stall_ns: nanos(stall),
         }),
         connection::Step::Log(exchange) => Step::Log(exchange.into()),
         connection::Step::Receive(wait) => Step::Receive(wait.into()),
-        connection::Step::Close { linger } => {
-            Step::Close(u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX))
-        }
+        connection::Step::Close { linger } => Step::Close(nanos(linger)),
     }
 }
 

@@ -27,3 +27,8 @@ fn served_root() -> Result<PathBuf, String> {
         n => Err(format!("{n} folders were preopened; give the component exactly one --dir")),
     }
 }
+
+/// A monotonic reading or a duration in nanoseconds, as WASI clocks and the WIT interface count.
+fn nanos(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -14,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::nanos;
 use hhttpp::http1::driver::{Driver, Status, Transport};
 use hhttpp::http1::wire::{self, Capacity};
 use hhttpp::responder::Allowance;
@@ -170,7 +171,7 @@ fn pollable(streams: &Streams, status: Status) -> Option<(Pollable, Duration)> {
 fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
     let start = now();
     let connection = Connection::new(config.clone(), start);
-    let mut driver = Driver::new(connection, CHUNK, config.timeouts.write);
+    let mut driver = Driver::new(connection, CHUNK);
     let mut streams = Streams {
         input: wasi::cli::stdin::get_stdin(),
         output: wasi::cli::stdout::get_stdout(),
@@ -189,10 +190,6 @@ fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
         let timer = monotonic_clock::subscribe_instant(nanos(until));
         poll(&[&stream, &timer]);
     }
-}
-
-fn nanos(reading: Duration) -> u64 {
-    u64::try_from(reading.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Why listening failed.
@@ -349,7 +346,7 @@ impl Client {
             .map(|a| socket_address(a).ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Client {
-            driver: Driver::new(connection, CHUNK, config.timeouts.write),
+            driver: Driver::new(connection, CHUNK),
             streams: Streams {
                 input,
                 output,

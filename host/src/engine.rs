@@ -3,6 +3,7 @@
 //! sees one [`Session`] either way, so both engines serve exactly the same HTTP. A guest call that
 //! runs long moves off the runtime's threads ([`off_thread`]).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use hhttpp::fs::Folder;
 use hhttpp::responder::Allowance;
+use hhttpp::responder::response::FileSend;
 use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;
 
@@ -36,8 +38,16 @@ enum Core {
     Native(Arc<Config>, Folder),
 }
 
-/// One connection's HTTP state.
-pub enum Session {
+/// One connection's HTTP state, and the steps it decided that the handler has not carried out
+/// yet: the one queue between the core and the socket.
+pub struct Session {
+    state: State,
+    queue: VecDeque<Step>,
+    /// Whether, after the steps queued, a body compressed as it is sent is in progress.
+    compressing: bool,
+}
+
+enum State {
     Wasm(Box<GuestConnection>),
     Native(Box<Connection>),
     /// An idle wasm session whose instance went back to the pool; the connection keeps only its
@@ -84,11 +94,16 @@ impl Engine {
 
     /// A session for a connection opened at `now`.
     pub async fn connect(&self, now: Now) -> Result<Session> {
-        Ok(match &self.core {
-            Core::Wasm(guests) => Session::Wasm(Box::new(guests.connect(now).await?)),
-            Core::Native(config, root) => Session::Native(Box::new(
+        let state = match &self.core {
+            Core::Wasm(guests) => State::Wasm(Box::new(guests.connect(now).await?)),
+            Core::Native(config, root) => State::Native(Box::new(
                 Connection::new(config.clone(), now).serving(root.clone()),
             )),
+        };
+        Ok(Session {
+            state,
+            queue: VecDeque::new(),
+            compressing: false,
         })
     }
 
@@ -105,7 +120,7 @@ impl Engine {
 impl Session {
     /// Bytes that arrived at `now` (empty: the client closed its side). A guest answers in the
     /// same call, which starts here and moves off the runtime's threads if it runs long
-    /// ([`off_thread`]), within `limit`.
+    /// ([`off_thread`]), within `limit`; its steps join the queue.
     pub async fn feed(
         &mut self,
         data: Vec<u8>,
@@ -113,41 +128,39 @@ impl Session {
         limit: Duration,
         allowance: Allowance,
     ) -> Result<()> {
-        match self {
-            Session::Native(connection) => {
-                connection.allow(allowance);
+        match &mut self.state {
+            State::Native(connection) => {
                 connection.feed(&data, now);
                 Ok(())
             }
-            Session::Wasm(_) => {
+            State::Wasm(_) => {
                 self.call(limit, move |guest| {
                     Box::pin(async move { guest.feed(&data, now, allowance).await })
                 })
                 .await
             }
-            Session::Released | Session::Lost => Err(wasmtime::format_err!("no session to feed")),
+            State::Released | State::Lost => Err(wasmtime::format_err!("no session to feed")),
         }
     }
 
     /// The deadline of the last `Receive` came at `now`: the session ends what overran it.
     pub async fn expire(&mut self, now: Now, limit: Duration, allowance: Allowance) -> Result<()> {
-        match self {
-            Session::Native(connection) => {
-                connection.allow(allowance);
+        match &mut self.state {
+            State::Native(connection) => {
                 connection.expire(now);
                 Ok(())
             }
-            Session::Wasm(_) => {
+            State::Wasm(_) => {
                 self.call(limit, move |guest| Box::pin(guest.expire(now, allowance)))
                     .await
             }
-            Session::Released | Session::Lost => Ok(()),
+            State::Released | State::Lost => Ok(()),
         }
     }
 
-    /// What to do next at `now`: a step the guest already returned, or a call into the guest (as
-    /// for [`Session::feed`]). Natively the core runs here: its file-system work per request is
-    /// bounded by its budget, and opens never block.
+    /// What to do next at `now`: the first step queued, or the first of a new batch (a call into
+    /// the guest, as for [`Session::feed`]). Natively the core runs here: its file-system work
+    /// per request is bounded by its budget, and opens never block.
     pub async fn next(
         &mut self,
         max_bytes: u32,
@@ -155,35 +168,60 @@ impl Session {
         limit: Duration,
         allowance: Allowance,
     ) -> Result<Step> {
-        match self {
-            Session::Native(connection) => {
-                connection.allow(allowance);
-                Ok(connection.next(max_bytes as usize, now))
-            }
-            Session::Wasm(guest) => {
-                if let Some(step) = guest.pending_step() {
-                    return Ok(step);
+        if self.queue.is_empty() {
+            match &mut self.state {
+                State::Native(connection) => {
+                    connection.allow(allowance);
+                    let steps = connection.batch(max_bytes as usize, now);
+                    self.compressing = connection.is_compressing();
+                    self.queue.extend(steps);
                 }
-                self.call(limit, move |guest| {
-                    Box::pin(guest.next(max_bytes, now, allowance))
-                })
-                .await
+                State::Wasm(_) => {
+                    self.call(limit, move |guest| {
+                        Box::pin(guest.next(max_bytes, now, allowance))
+                    })
+                    .await?;
+                }
+                State::Released => {
+                    return Err(wasmtime::format_err!("a released session has no step"));
+                }
+                State::Lost => {}
             }
-            Session::Released => Err(wasmtime::format_err!("a released session has no step")),
-            Session::Lost => Ok(Step::Close {
-                linger: std::time::Duration::ZERO,
-            }),
+        }
+        // A session that returns no step would stall the connection: it closes, without a
+        // linger (it has nothing more to say).
+        let closed = Step::Close {
+            linger: Duration::ZERO,
+        };
+        Ok(self.queue.pop_front().unwrap_or(closed))
+    }
+
+    /// The next step if it is already queued and sends a file range (it follows a response's
+    /// head, which can go out with the range's first segments).
+    pub fn queued_file(&mut self) -> Option<(FileSend, Duration)> {
+        match self.queue.front() {
+            Some(Step::SendFile { file, .. }) if file.len > 0 => match self.queue.pop_front() {
+                Some(Step::SendFile { file, stall }) => Some((file, stall)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
+    /// Whether steps are queued (the session will not be called for the next one).
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     /// Runs `call` on the guest ([`off_thread`]): in place while it is quick, on a blocking
-    /// thread once it is not, within `limit`. The session is `Lost` if the call does not return.
-    async fn call<R: Send + 'static>(
+    /// thread once it is not, within `limit`; the steps it returns join the queue. The session
+    /// is `Lost` if the call does not return.
+    async fn call(
         &mut self,
         limit: Duration,
-        call: impl for<'g> FnOnce(&'g mut GuestConnection) -> GuestCall<'g, R> + Send + 'static,
-    ) -> Result<R> {
-        let Session::Wasm(mut guest) = std::mem::replace(self, Session::Lost) else {
+        call: impl for<'g> FnOnce(&'g mut GuestConnection) -> GuestCall<'g, Vec<Step>> + Send + 'static,
+    ) -> Result<()> {
+        let State::Wasm(mut guest) = std::mem::replace(&mut self.state, State::Lost) else {
             return Err(wasmtime::format_err!("not a wasm session"));
         };
         let job = async move {
@@ -191,30 +229,28 @@ impl Session {
             (guest, result)
         };
         let (guest, result) = off_thread::run(job, limit).await?;
-        *self = Session::Wasm(guest);
-        result
+        self.compressing = guest.is_compressing();
+        self.state = State::Wasm(guest);
+        self.queue.extend(result?);
+        Ok(())
     }
 
     /// Gives back what an idle session holds: a guest's instance goes back to the pool; the
     /// native core lets go of its handle on the folder.
     pub fn release(&mut self) {
-        match self {
-            Session::Native(connection) => connection.shed(),
-            _ => *self = Session::Released,
+        match &mut self.state {
+            State::Native(connection) => connection.shed(),
+            _ => self.state = State::Released,
         }
     }
 
-    /// Whether a body compressed as it is sent is in progress.
+    /// Whether, after the steps queued, a body compressed as it is sent is in progress.
     pub fn is_compressing(&self) -> bool {
-        match self {
-            Session::Native(connection) => connection.is_compressing(),
-            Session::Wasm(guest) => guest.is_compressing(),
-            Session::Released | Session::Lost => false,
-        }
+        self.compressing
     }
 
     /// Whether the session gave its instance back while idle.
     pub fn is_released(&self) -> bool {
-        matches!(self, Session::Released)
+        matches!(self.state, State::Released)
     }
 }

@@ -7,7 +7,6 @@
 //! end its own connection. Instances are never shared between connections, so one client can never
 //! observe state left by another.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
@@ -331,7 +330,6 @@ impl Guests {
             server,
             connection,
             ticks: self.ticks(),
-            pending: VecDeque::new(),
             compressing: false,
         })
     }
@@ -431,8 +429,6 @@ pub struct GuestConnection {
     server: Server,
     connection: ResourceAny,
     ticks: u64,
-    /// Steps the guest returned in its last batch and the host has not taken yet.
-    pending: VecDeque<hhttpp::Step>,
     /// Whether, after its last batch, the guest is compressing a body as it sends it.
     compressing: bool,
 }
@@ -447,13 +443,13 @@ impl From<hhttpp::responder::Allowance> for Allowance {
 
 impl GuestConnection {
     /// Hands the guest bytes that arrived at `now` (empty: the client closed its side); the steps
-    /// that follow come back in the same call and wait in `pending` for [`GuestConnection::next`].
+    /// that follow come back in the same call.
     pub async fn feed(
         &mut self,
         data: &[u8],
         now: Now,
         allowance: hhttpp::responder::Allowance,
-    ) -> Result<()> {
+    ) -> Result<Vec<hhttpp::Step>> {
         self.start_call();
         let batch = self
             .server
@@ -471,13 +467,12 @@ impl GuestConnection {
         self.take_batch(batch)
     }
 
-    /// Tells the guest the deadline of its last `receive` has come; the steps that follow wait in
-    /// `pending`.
+    /// Tells the guest the deadline of its last `receive` has come; the steps that follow.
     pub async fn expire(
         &mut self,
         now: Now,
         allowance: hhttpp::responder::Allowance,
-    ) -> Result<()> {
+    ) -> Result<Vec<hhttpp::Step>> {
         self.start_call();
         let batch = self
             .server
@@ -494,21 +489,13 @@ impl GuestConnection {
         self.take_batch(batch)
     }
 
-    /// A step the guest returned in its last batch and the host has not taken yet.
-    pub fn pending_step(&mut self) -> Option<hhttpp::Step> {
-        self.pending.pop_front()
-    }
-
-    /// The next step, as the core's own; the guest is called only when its last batch is used up.
+    /// The next steps, as the core's own.
     pub async fn next(
         &mut self,
         max_bytes: u32,
         now: Now,
         allowance: hhttpp::responder::Allowance,
-    ) -> Result<hhttpp::Step> {
-        if let Some(step) = self.pending.pop_front() {
-            return Ok(step);
-        }
+    ) -> Result<Vec<hhttpp::Step>> {
         self.start_call();
         let batch = self
             .server
@@ -522,13 +509,7 @@ impl GuestConnection {
                 allowance.into(),
             )
             .await?;
-        self.take_batch(batch)?;
-        // A guest that returns no step would stall the connection: treat it as closing, without
-        // a linger (it has nothing more to say).
-        let closed = hhttpp::Step::Close {
-            linger: Duration::ZERO,
-        };
-        Ok(self.pending.pop_front().unwrap_or(closed))
+        self.take_batch(batch)
     }
 
     /// Starts the clock of a call: [`IN_PLACE_TICKS`] before it first yields, `ticks` in all.
@@ -545,22 +526,30 @@ impl GuestConnection {
         self.compressing
     }
 
-    /// Queues the steps of one batch, as the core's own.
-    fn take_batch(&mut self, batch: Batch) -> Result<()> {
+    /// The steps of one batch, as the core's own.
+    fn take_batch(&mut self, batch: Batch) -> Result<Vec<hhttpp::Step>> {
         self.compressing = batch.compressing;
-        for step in batch.steps {
-            let step = match step {
-                Step::Send(bytes) => hhttpp::Step::Send(bytes),
-                Step::SendFile(range) => hhttpp::Step::SendFile(self.take_file(range)?),
-                Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
-                Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
-                Step::Close(linger) => hhttpp::Step::Close {
-                    linger: Duration::from_nanos(linger),
-                },
-            };
-            self.pending.push_back(step);
-        }
-        Ok(())
+        batch
+            .steps
+            .into_iter()
+            .map(|step| {
+                Ok(match step {
+                    Step::Send(out) => hhttpp::Step::Send {
+                        bytes: out.bytes,
+                        stall: Duration::from_nanos(out.stall_ns),
+                    },
+                    Step::SendFile(range) => hhttpp::Step::SendFile {
+                        stall: Duration::from_nanos(range.stall_ns),
+                        file: self.take_file(range)?,
+                    },
+                    Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
+                    Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
+                    Step::Close(linger) => hhttpp::Step::Close {
+                        linger: Duration::from_nanos(linger),
+                    },
+                })
+            })
+            .collect()
     }
 
     /// Takes a file the guest handed over out of its resource table. The descriptor is one the

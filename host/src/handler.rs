@@ -2,9 +2,10 @@
 //!
 //! The session (a guest instance, or the core linked natively) decides everything about HTTP,
 //! the request and idle deadlines included: each wait for input comes with its deadline, and the
-//! handler only waits that long, then tells the session ([`Session::expire`]). The handler owns
-//! what the core cannot see: the socket, the write timeout, the `500` when a guest fails, giving
-//! an idle guest back to the pool, and stopping between requests when the server shuts down.
+//! handler only waits that long, then tells the session ([`Session::expire`]); each send step
+//! carries its write deadline and each close its linger. The handler owns what the core cannot
+//! see: the socket, the `500` when a guest fails, giving an idle guest back to the pool, and
+//! stopping between requests when the server shuts down.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -68,8 +69,6 @@ pub struct Handler<'a, S> {
     session: Session,
     /// Whether the session holds one of the bodies compressed as they are sent that all share.
     compression: CompressionSlot,
-    /// What the session answered when asked for the step after a `Send` (see [`Handler::send`]).
-    peeked: Option<wasmtime::Result<Step>>,
     /// Whether bytes of the current response have gone out (a failure then cannot become a 500).
     responding: bool,
     /// Whether it has answered a request.
@@ -111,7 +110,6 @@ impl<'a, S: Transport> Handler<'a, S> {
             stop,
             session,
             compression: engine.compression_slot(),
-            peeked: None,
             responding: false,
             answered: false,
         };
@@ -147,17 +145,13 @@ impl<'a, S: Transport> Handler<'a, S> {
 
     /// Takes the session's next step and carries it out.
     async fn step(&mut self) -> Flow {
-        let next = match self.peeked.take() {
-            Some(next) => next,
-            None => self.next_step().await,
-        };
-        let step = match next {
+        let step = match self.next_step().await {
             Ok(step) => step,
             Err(error) => return self.failed(&error).await,
         };
         match step {
-            Step::Send(bytes) => self.send(&bytes).await,
-            Step::SendFile(file) => self.send_file(file).await,
+            Step::Send { bytes, stall } => self.send(&bytes, stall).await,
+            Step::SendFile { file, stall } => self.send_file(file, stall).await,
             Step::Log(exchange) => self.log(&exchange).await,
             Step::Receive(wait) => self.receive(wait).await,
             Step::Close { linger } => Flow::Close(linger),
@@ -165,6 +159,15 @@ impl<'a, S: Transport> Handler<'a, S> {
     }
 
     async fn next_step(&mut self) -> wasmtime::Result<Step> {
+        if !self.session.has_queued() {
+            // About to call the session for more (a body made step by step, compressed as it
+            // is sent, say): each call costs a share of work, so let the connections queued on
+            // this worker have their turn first (a write to a socket with room never waits, so
+            // nothing else would yield).
+            if self.responding {
+                tokio::task::yield_now().await;
+            }
+        }
         let limit = self.options.call_limit;
         let allowance = self.compression.allowance();
         let step = self
@@ -175,47 +178,30 @@ impl<'a, S: Transport> Handler<'a, S> {
         step
     }
 
-    /// Writes `bytes`. The session's next step is looked at first: a file range following a head
-    /// goes out with it (the head is held by the kernel for the range's first segments, not sent
-    /// as a packet of its own); any other step is kept for the next turn.
-    async fn send(&mut self, bytes: &[u8]) -> Flow {
+    /// Writes `bytes`, dropping a client that takes none of them for `stall`. A file range queued
+    /// next (after a head) goes out with them: the head is held by the kernel for the range's
+    /// first segments, not sent as a packet of its own.
+    async fn send(&mut self, bytes: &[u8], stall: Duration) -> Flow {
         self.responding = true;
-        let write_timeout = self.options.write_timeout;
-        match self.next_step().await {
-            // (Never for an empty range, which would leave the head held.)
-            Ok(Step::SendFile(file)) if file.len > 0 => {
-                if let Err(error) = self.stream.send_before_more(bytes, write_timeout).await {
-                    return stopped(&error);
-                }
-                return self.send_file(file).await;
+        if let Some((file, file_stall)) = self.session.queued_file() {
+            if let Err(error) = self.stream.send_before_more(bytes, stall).await {
+                return stopped(&error);
             }
-            // Any other step, or a failure, is taken at the next turn, once these bytes are out.
-            next => self.peeked = Some(next),
+            return self.send_file(file, file_stall).await;
         }
-        match timeout(write_timeout, self.stream.write_all(bytes)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Flow::End, // the client left
-            Err(_) => return Flow::Abort,   // the client stopped reading
+        match timeout(stall, self.stream.write_all(bytes)).await {
+            Ok(Ok(())) => Flow::Continue,
+            Ok(Err(_)) => Flow::End, // the client left
+            Err(_) => Flow::Abort,   // the client stopped reading
         }
-        // More of a body made step by step (compressed as it is sent, say): each step costs a
-        // share of work, so let the connections queued on this worker have their turn between
-        // two (a write to a socket with room never waits, so nothing else would yield).
-        if matches!(self.peeked, Some(Ok(Step::Send(_)))) {
-            tokio::task::yield_now().await;
-        }
-        Flow::Continue
     }
 
-    async fn send_file(&mut self, send: FileSend) -> Flow {
+    /// Writes a file range, dropping a client that takes no byte of it for `stall`.
+    async fn send_file(&mut self, send: FileSend, stall: Duration) -> Flow {
         self.responding = true;
         let sent = self
             .stream
-            .send_file(
-                &send.file,
-                send.offset,
-                send.len,
-                self.options.write_timeout,
-            )
+            .send_file(&send.file, send.offset, send.len, stall)
             .await;
         match sent {
             Ok(()) => Flow::Continue,
@@ -362,7 +348,8 @@ impl<'a, S: Transport> Handler<'a, S> {
             let message = "The server failed while answering this request.";
             let (protocol, now) = (self.options.protocol, self.clock.now().wall);
             let page = hhttpp::http1::wire::standalone_error(500, message, protocol, now);
-            let _ = timeout(self.options.write_timeout, self.stream.write_all(&page)).await;
+            let write = self.stream.write_all(&page);
+            let _ = timeout(hhttpp::http1::wire::STANDALONE_WRITE, write).await;
         }
         Flow::End
     }
@@ -378,13 +365,17 @@ fn stopped(error: &std::io::Error) -> Flow {
     }
 }
 
-/// Answers a connection no session will see with `page`, then closes it: within a second (a page
-/// this small fits an empty socket at once), lingering a second, as many of these run at once in
-/// a flood.
+/// Answers a connection no session will see with `page`, then closes it: written within
+/// [`STANDALONE_WRITE`](hhttpp::http1::wire::STANDALONE_WRITE), lingering
+/// [`REFUSAL_LINGER`](hhttpp::http1::wire::REFUSAL_LINGER), as many of these run at once in a
+/// flood.
 pub async fn refuse<S: Transport>(mut stream: S, page: &[u8]) {
-    if timeout(Duration::from_secs(1), stream.write_all(page))
-        .await
-        .is_ok_and(|written| written.is_ok())
+    if timeout(
+        hhttpp::http1::wire::STANDALONE_WRITE,
+        stream.write_all(page),
+    )
+    .await
+    .is_ok_and(|written| written.is_ok())
     {
         let linger = hhttpp::http1::wire::REFUSAL_LINGER;
         let _ = timeout(linger, linger_close(stream, linger)).await;

@@ -149,7 +149,6 @@ fn run(cli: Cli) -> Result<()> {
             caps: cli.caps(),
             // A handshake takes milliseconds: no more time than a new connection's first byte.
             handshake_timeout: config.timeouts.request.min(config.timeouts.first_byte),
-            write_timeout: config.timeouts.write,
             grace_period: Duration::from_secs(10),
             // A guest traps at its CPU deadline; the extra second lets that clean end come first.
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),

@@ -40,8 +40,6 @@ pub struct ServeOptions {
     pub caps: Caps,
     /// How long a TLS handshake may take.
     pub handshake_timeout: Duration,
-    /// A client that accepts no bytes of a response for this long is dropped.
-    pub write_timeout: Duration,
     /// On Ctrl-C or SIGTERM, how long in-flight responses may take to finish.
     pub grace_period: Duration,
     /// Wall-clock time one call into a connection's session may take before the connection gives

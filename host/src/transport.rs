@@ -51,7 +51,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
     /// little more.
     fn receive(&mut self) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
 
-    /// Writes `len` bytes of `file` from `offset`, waiting at most `write_timeout` each time the
+    /// Writes `len` bytes of `file` from `offset`, waiting at most `stall` each time the
     /// client accepts no bytes. Fails with `UnexpectedEof` if the file ends before the range does
     /// (it shrank after the head promised its length): the caller must then close, not pad.
     fn send_file(
@@ -59,7 +59,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
         file: &OpenFile,
         offset: u64,
         len: u64,
-        write_timeout: Duration,
+        stall: Duration,
     ) -> impl Future<Output = io::Result<()>> + Send;
 
     /// Ends the connection with a reset (`SO_LINGER` 0, as nginx's `reset_timedout_connection`):
@@ -74,10 +74,10 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
     fn send_before_more(
         &mut self,
         bytes: &[u8],
-        write_timeout: Duration,
+        stall: Duration,
     ) -> impl Future<Output = io::Result<()>> + Send {
         async move {
-            match timeout(write_timeout, self.write_all(bytes)).await {
+            match timeout(stall, self.write_all(bytes)).await {
                 Ok(result) => result,
                 Err(_) => Err(io::ErrorKind::TimedOut.into()),
             }
@@ -106,7 +106,7 @@ impl Transport for TcpStream {
         file: &OpenFile,
         offset: u64,
         len: u64,
-        write_timeout: Duration,
+        stall: Duration,
     ) -> io::Result<()> {
         use tokio::io::Interest;
         let end = offset.saturating_add(len);
@@ -124,7 +124,7 @@ impl Transport for TcpStream {
                 rustix::fs::sendfile(socket, file, Some(&mut position), count)
                     .map_err(io::Error::from)
             });
-            match timeout(write_timeout, send).await {
+            match timeout(stall, send).await {
                 Ok(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(Ok(sent)) => turns.sent(sent as u64).await,
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -136,7 +136,7 @@ impl Transport for TcpStream {
     }
 
     #[cfg(target_os = "linux")]
-    async fn send_before_more(&mut self, bytes: &[u8], write_timeout: Duration) -> io::Result<()> {
+    async fn send_before_more(&mut self, bytes: &[u8], stall: Duration) -> io::Result<()> {
         use rustix::net::SendFlags;
         use tokio::io::Interest;
         let mut rest = bytes;
@@ -146,7 +146,7 @@ impl Transport for TcpStream {
                 rustix::net::send(socket, rest, SendFlags::MORE | SendFlags::NOSIGNAL)
                     .map_err(io::Error::from)
             });
-            match timeout(write_timeout, send).await {
+            match timeout(stall, send).await {
                 Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(Ok(n)) => rest = &rest[n..],
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -163,9 +163,9 @@ impl Transport for TcpStream {
         file: &OpenFile,
         offset: u64,
         len: u64,
-        write_timeout: Duration,
+        stall: Duration,
     ) -> io::Result<()> {
-        copy_range(self, file, offset, len, write_timeout).await
+        copy_range(self, file, offset, len, stall).await
     }
 }
 
@@ -186,9 +186,9 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
         file: &OpenFile,
         offset: u64,
         len: u64,
-        write_timeout: Duration,
+        stall: Duration,
     ) -> io::Result<()> {
-        copy_range(self, file, offset, len, write_timeout).await
+        copy_range(self, file, offset, len, stall).await
     }
 }
 
@@ -206,7 +206,7 @@ async fn copy_range<S: AsyncWrite + Unpin>(
     file: &OpenFile,
     offset: u64,
     len: u64,
-    write_timeout: Duration,
+    stall: Duration,
 ) -> io::Result<()> {
     let mut buffer = vec![0u8; COPY_CHUNK.min(usize::try_from(len).unwrap_or(COPY_CHUNK))];
     let mut position = offset;
@@ -218,7 +218,7 @@ async fn copy_range<S: AsyncWrite + Unpin>(
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        match timeout(write_timeout, stream.write_all(&buffer[..n])).await {
+        match timeout(stall, stream.write_all(&buffer[..n])).await {
             Ok(result) => result?,
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         }

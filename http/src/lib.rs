@@ -40,12 +40,8 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
             Err(message) => {
                 eprintln!("hhttpp: {message}");
                 let response = Response::error(500, &format!("hhttpp is misconfigured: {message}"));
-                return send(
-                    response,
-                    request.method == Method::Head,
-                    Duration::from_secs(1),
-                    out,
-                );
+                let head = request.method == Method::Head;
+                return send(response, head, wire::STANDALONE_WRITE, out);
             }
         };
         let write_timeout = config.timeouts.write;

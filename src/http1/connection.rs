@@ -61,12 +61,14 @@ impl Exchange {
 /// What the caller must do next.
 #[derive(Debug)]
 pub enum Step {
-    /// Write these bytes to the client.
-    Send(Vec<u8>),
-    /// Write this range of this file to the client (only with [`Config::hand_off_files_from`]).
-    /// If the file turns out shorter than the range, the caller must close the connection
-    /// rather than send anything else: the response's length was already promised.
-    SendFile(FileSend),
+    /// Write these bytes to the client. A client that takes none of them for `stall` (see
+    /// [`Timeouts::write`]; it counts again from each byte taken) is dropped with a reset.
+    Send { bytes: Vec<u8>, stall: Duration },
+    /// Write this range of this file to the client (only with [`Config::hand_off_files_from`]),
+    /// dropping a client that takes no byte for `stall`, as for [`Step::Send`]. If the file turns
+    /// out shorter than the range, the caller must close the connection rather than send anything
+    /// else: the response's length was already promised.
+    SendFile { file: FileSend, stall: Duration },
     /// Record this exchange.
     Log(Exchange),
     /// Wait for the client's next bytes, then [`Connection::feed`] them; if none come by the
@@ -331,8 +333,11 @@ impl<S: Respond> Connection<S> {
                     }
                 },
                 State::Sending(out) => match out.produce(max_bytes, &mut self.work) {
-                    Produced::Bytes(bytes) => return Step::Send(bytes),
-                    Produced::File(file) => return Step::SendFile(file),
+                    Produced::Bytes(bytes) => return self.send(bytes),
+                    Produced::File(file) => {
+                        let stall = self.timeouts.write;
+                        return Step::SendFile { file, stall };
+                    }
                     Produced::Done => {
                         let exchange = out.exchange.clone();
                         let close = out.close;
@@ -343,7 +348,7 @@ impl<S: Respond> Connection<S> {
                         // client must see the connection end rather than wrong bytes.
                         self.state = State::Closed;
                         if !bytes.is_empty() {
-                            return Step::Send(bytes);
+                            return self.send(bytes);
                         }
                     }
                 },
@@ -362,6 +367,14 @@ impl<S: Respond> Connection<S> {
                     };
                 }
             }
+        }
+    }
+
+    /// A step sending `bytes`, with the write deadline.
+    fn send(&self, bytes: Vec<u8>) -> Step {
+        Step::Send {
+            bytes,
+            stall: self.timeouts.write,
         }
     }
 
@@ -397,12 +410,12 @@ impl<S: Respond> Connection<S> {
         while self.work - work_start < WORK_PER_TURN {
             let step = self.next(room.max(1), now);
             let last = match &step {
-                Step::Send(bytes) => {
+                Step::Send { bytes, .. } => {
                     room = room.saturating_sub(bytes.len());
                     room == 0
                 }
                 Step::Log(_) => false,
-                Step::SendFile(_) | Step::Receive(_) | Step::Close { .. } => true,
+                Step::SendFile { .. } | Step::Receive(_) | Step::Close { .. } => true,
             };
             steps.push(step);
             if last {
@@ -706,8 +719,8 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match conn.next(1 << 16, now()) {
-                Step::Send(bytes) => out.extend(bytes),
-                Step::SendFile(_) => panic!("no file is handed off unless asked"),
+                Step::Send { bytes, .. } => out.extend(bytes),
+                Step::SendFile { .. } => panic!("no file is handed off unless asked"),
                 Step::Log(_) => {}
                 Step::Receive(_) => return (out, false),
                 Step::Close { .. } => return (out, true),
@@ -751,8 +764,8 @@ mod tests {
             steps
                 .iter()
                 .map(|step| match step {
-                    Step::Send(_) => "send",
-                    Step::SendFile(_) => "file",
+                    Step::Send { .. } => "send",
+                    Step::SendFile { .. } => "file",
                     Step::Log(_) => "log",
                     Step::Receive(_) => "receive",
                     Step::Close { .. } => "close",
@@ -792,11 +805,28 @@ mod tests {
     }
 
     #[test]
-    fn a_close_step_carries_the_configured_linger_to_the_driver() {
+    fn send_steps_carry_the_configured_write_deadline_and_a_close_step_the_linger() {
         let dir = site();
+        std::fs::write(dir.path().join("big.bin"), vec![1u8; 40_000]).unwrap();
         let mut config = Config::new(dir.path());
         config.timeouts.linger = Duration::from_millis(1500);
+        config.timeouts.write = Duration::from_secs(9);
+        config.hand_off_files_from = Some(20_000);
         let mut conn = Connection::new(Arc::new(config.clone()), now());
+        conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", now());
+        let stalls: Vec<Duration> = conn
+            .batch(1 << 20, now())
+            .iter()
+            .filter_map(|step| match step {
+                Step::Send { stall, .. } | Step::SendFile { stall, .. } => Some(*stall),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            stalls,
+            [Duration::from_secs(9); 2],
+            "a head, then a file range"
+        );
         conn.feed(b"GET /hello.txt HTTP/1.0\r\n\r\n", now());
         let last = conn.batch(1 << 20, now()).pop();
         assert!(
@@ -804,7 +834,7 @@ mod tests {
             "{last:?}"
         );
         let conn = Connection::new(Arc::new(config), now());
-        let mut driver = driver::Driver::new(conn, 1 << 20, Duration::from_secs(30));
+        let mut driver = driver::Driver::new(conn, 1 << 20);
         assert_eq!(driver.linger(), Duration::ZERO);
         let mut client = driver::Memory::new([&b"GET /hello.txt HTTP/1.0\r\n\r\n"[..]], false);
         assert_eq!(driver.pump(&mut client, now()), driver::Status::Closed);
@@ -1011,7 +1041,7 @@ mod tests {
         std::fs::write(&path, vec![7u8; 100_000]).unwrap();
         let mut conn = connection(&dir);
         conn.feed(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", now());
-        let Step::Send(first) = conn.next(1000, now()) else {
+        let Step::Send { bytes: first, .. } = conn.next(1000, now()) else {
             panic!("expected bytes")
         };
         assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
@@ -1019,7 +1049,7 @@ mod tests {
         let mut sent = first.len();
         loop {
             match conn.next(1000, now()) {
-                Step::Send(bytes) => sent += bytes.len(),
+                Step::Send { bytes, .. } => sent += bytes.len(),
                 Step::Close { .. } => break,
                 other => panic!("unexpected {other:?}"),
             }
@@ -1036,7 +1066,7 @@ mod tests {
             b"GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
             now(),
         );
-        let Step::Send(first) = conn.next(4096, now()) else {
+        let Step::Send { bytes: first, .. } = conn.next(4096, now()) else {
             panic!("expected bytes")
         };
         assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
@@ -1044,7 +1074,7 @@ mod tests {
         let mut sent = first;
         loop {
             match conn.next(4096, now()) {
-                Step::Send(bytes) => sent.extend_from_slice(&bytes),
+                Step::Send { bytes, .. } => sent.extend_from_slice(&bytes),
                 Step::Close { .. } => break,
                 other => panic!("unexpected {other:?}"),
             }
@@ -1123,7 +1153,11 @@ mod tests {
             ),
         ] {
             let got = steps(&mut conn, request);
-            let [Step::Send(head), Step::SendFile(send), Step::Log(exchange)] = got.as_slice()
+            let [
+                Step::Send { bytes: head, .. },
+                Step::SendFile { file: send, .. },
+                Step::Log(exchange),
+            ] = got.as_slice()
             else {
                 panic!("{got:?}")
             };
@@ -1144,7 +1178,7 @@ mod tests {
         ] {
             let got = steps(&mut conn, request);
             assert!(
-                got.iter().all(|s| !matches!(s, Step::SendFile(_))),
+                got.iter().all(|s| !matches!(s, Step::SendFile { .. })),
                 "{request}: {got:?}"
             );
         }
@@ -1153,7 +1187,7 @@ mod tests {
             &mut connection(&dir),
             "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
         );
-        assert!(got.iter().all(|s| !matches!(s, Step::SendFile(_))));
+        assert!(got.iter().all(|s| !matches!(s, Step::SendFile { .. })));
     }
 
     /// The raw response bytes to `request` (no `Date` rewriting: bodies are binary here).

@@ -1,5 +1,6 @@
 //! The reference driver: moves bytes between a [`Connection`] and a non-blocking byte stream until
-//! the stream would block, keeping the deadlines the connection sets and the write timeout.
+//! the stream would block, keeping the deadlines the connection's steps carry (each wait's, each
+//! send's write deadline, each close's linger).
 //!
 //! Like rustls's `complete_io`, it is built only on the connection's public API, and it is what
 //! the unit, property and fuzz tests and the in-guest server (`wasmtime run`) all use, so they
@@ -63,9 +64,10 @@ pub struct Driver {
     /// The bytes of the last `Send` step, and how many of them went out.
     out: Vec<u8>,
     written: usize,
-    /// When the client last took bytes (or a response started): the write timeout counts from it.
+    /// When the client last took bytes (or the last `Send` step came): its `stall` counts from it.
     progress: Duration,
-    write_timeout: Duration,
+    /// How long the client may take no bytes of the last `Send` step (the step says).
+    stall: Duration,
     /// The connection said close: flush, then the stream closes.
     closing: bool,
     /// Bytes were written since the last flush (a buffered stream, such as stdout, may hold them
@@ -81,15 +83,14 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Drives `connection`, taking response bytes from it `max_bytes` at a time and dropping a
-    /// client that takes none for `write_timeout`.
-    pub fn new(connection: Connection, max_bytes: usize, write_timeout: Duration) -> Driver {
+    /// Drives `connection`, taking response bytes from it `max_bytes` at a time.
+    pub fn new(connection: Connection, max_bytes: usize) -> Driver {
         Driver {
             connection,
             out: Vec::new(),
             written: 0,
             progress: Duration::ZERO,
-            write_timeout,
+            stall: Duration::ZERO,
             closing: false,
             unflushed: false,
             exchanges: Vec::new(),
@@ -158,13 +159,14 @@ impl Driver {
                 return Status::Yielded;
             }
             match self.connection.next(self.max_bytes, now) {
-                Step::Send(bytes) => {
+                Step::Send { bytes, stall } => {
                     self.out = bytes;
                     self.written = 0;
                     self.progress = now.monotonic;
+                    self.stall = stall;
                 }
                 // Hand-off was not asked for: a connection that asks cannot go on.
-                Step::SendFile(_) => self.closing = true,
+                Step::SendFile { .. } => self.closing = true,
                 Step::Close { linger } => {
                     self.closing = true;
                     self.linger = linger;
@@ -206,9 +208,9 @@ impl Driver {
         }
     }
 
-    /// Waiting for the client to take bytes, unless it has taken none for too long.
+    /// Waiting for the client to take bytes, unless it has taken none for the step's `stall`.
     fn wait_to_write(&self, now: Now) -> Status {
-        let until = self.progress + self.write_timeout;
+        let until = self.progress + self.stall;
         if now.monotonic >= until {
             Status::Closed
         } else {
@@ -291,7 +293,7 @@ pub fn run_to_wait<P: Into<Vec<u8>>>(
     max_bytes: usize,
     now: Now,
 ) -> (Vec<u8>, Vec<Exchange>, Status) {
-    let mut driver = Driver::new(connection, max_bytes, Duration::from_secs(30));
+    let mut driver = Driver::new(connection, max_bytes);
     let mut client = Memory::new(pieces, ends);
     let mut status = driver.pump(&mut client, now);
     while status == Status::Yielded {
@@ -323,7 +325,7 @@ mod tests {
     fn a_stalled_request_gets_408_at_its_deadline_and_an_idle_one_just_closes() {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("a.txt"), "a").unwrap();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new(["GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a"], false);
         // The first request is answered; the second, partial, started at 0 s: 10 s to finish.
         let status = driver.pump(&mut client, at(0));
@@ -348,7 +350,7 @@ mod tests {
         assert_eq!(logged, [200, 408]);
 
         // Idle: 20 s after the last response, the connection closes without a word.
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new(["GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"], false);
         assert_eq!(
             driver.pump(&mut client, at(5)),
@@ -400,7 +402,7 @@ mod tests {
     fn a_large_body_compressed_as_it_is_sent_yields_between_shares_of_work() {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("big.txt"), text(6 << 20)).unwrap();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new([BR_REQUEST], false);
         let (pumps, most, status) = pump_through(&mut driver, &mut client);
         assert!(
@@ -423,7 +425,7 @@ mod tests {
     fn without_the_hosts_allowance_a_large_body_is_sent_as_it_is() {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("big.txt"), text(1 << 20)).unwrap();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         driver.allow(Allowance {
             streamed_compression: false,
         });
@@ -445,7 +447,7 @@ mod tests {
         // Sparse: 32 MiB of zeros, nothing on disk.
         let file = std::fs::File::create(dir.path().join("big.txt")).unwrap();
         file.set_len(32 << 20).unwrap();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new([BR_REQUEST], false);
         let (_, _, status) = pump_through(&mut driver, &mut client);
         assert_eq!(status, Status::Closed);
@@ -460,7 +462,7 @@ mod tests {
         assert!(!client.output.ends_with(b"\r\n0\r\n\r\n"));
         // Ordinary text well past the same point is not.
         std::fs::write(dir.path().join("big.txt"), text(6 << 20)).unwrap();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new([BR_REQUEST], false);
         let (_, _, status) = pump_through(&mut driver, &mut client);
         assert!(matches!(status, Status::Reading { .. }), "{status:?}");
@@ -469,7 +471,7 @@ mod tests {
     #[test]
     fn a_new_connection_that_sends_nothing_closes_at_its_first_byte_deadline() {
         let dir = TempDir::new();
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut silent = Memory::new(Vec::<Vec<u8>>::new(), false);
         let first_byte = Status::Reading {
             until: Duration::from_secs(5),
@@ -479,7 +481,7 @@ mod tests {
         assert_eq!(driver.pump(&mut silent, at(5)), Status::Closed);
         assert!(silent.output.is_empty());
         // Its first byte gives it the request's deadline, counted from that byte.
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut slow = Memory::new(["G"], false);
         assert_eq!(
             driver.pump(&mut slow, at(3)),
@@ -495,7 +497,7 @@ mod tests {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("a.txt"), "a").unwrap();
         let request = "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20);
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        let mut driver = Driver::new(connection(&dir), 1 << 16);
         let mut client = Memory::new([request], false);
         assert_eq!(driver.pump(&mut client, at(0)), Status::Yielded);
         assert_eq!(driver.take_exchanges().len(), RESPONSES_PER_PUMP);
@@ -532,13 +534,17 @@ mod tests {
                 Err(io::ErrorKind::WouldBlock.into())
             }
         }
-        let mut driver = Driver::new(connection(&dir), 1 << 16, Duration::from_secs(30));
+        // The send steps carry the configured write timeout; the driver keeps none of its own.
+        let mut config = Config::new(dir.path());
+        config.timeouts.write = Duration::from_secs(7);
+        let connection = Connection::new(Arc::new(config), at(0));
+        let mut driver = Driver::new(connection, 1 << 16);
         let mut client = Stuck(0);
         let waiting = Status::Writing {
-            until: Duration::from_secs(31),
+            until: Duration::from_secs(8),
         };
         assert_eq!(driver.pump(&mut client, at(1)), waiting);
-        assert_eq!(driver.pump(&mut client, at(30)), waiting);
-        assert_eq!(driver.pump(&mut client, at(31)), Status::Closed);
+        assert_eq!(driver.pump(&mut client, at(7)), waiting);
+        assert_eq!(driver.pump(&mut client, at(8)), Status::Closed);
     }
 }

@@ -191,6 +191,11 @@ pub const CHUNK_OVERHEAD: usize = 12;
 /// many.
 pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long a door may take to write a page it made without a connection machine (a refusal, a
+/// failed guest's `500`) before it gives up: such a page is small enough for any socket with
+/// room, and a flood makes many.
+pub const STANDALONE_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Which cap a connection refused for capacity met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capacity {
