@@ -228,7 +228,14 @@ impl Session {
             let result = call(&mut guest).await;
             (guest, result)
         };
-        let (guest, result) = off_thread::run(job, limit).await?;
+        // A connection compressing a body as it sends it asks for the next share: that call
+        // is long, so it leaves the worker at once.
+        let start = if self.compressing {
+            off_thread::Start::Elsewhere
+        } else {
+            off_thread::Start::Here
+        };
+        let (guest, result) = off_thread::run(job, limit, start).await?;
         self.compressing = guest.is_compressing();
         self.state = State::Wasm(guest);
         self.queue.extend(result?);

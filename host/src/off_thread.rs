@@ -44,23 +44,37 @@ impl std::fmt::Display for Lost {
 
 impl std::error::Error for Lost {}
 
-/// Runs `call` here until it finishes or first has to wait (a guest that yielded); the rest runs
-/// on a blocking thread. Fails if the whole call takes longer than `limit`.
-pub async fn run<F>(call: F, limit: Duration) -> Result<F::Output, Lost>
+/// Where a call starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// On the calling worker, moving once it has to wait (a guest that yielded).
+    Here,
+    /// On a blocking thread at once: a call known to be long (a share of a body compressed as
+    /// it is sent costs milliseconds), which in place would hold the worker's other connections
+    /// for up to [`IN_PLACE_TICKS`] every turn.
+    Elsewhere,
+}
+
+/// Runs `call` here until it finishes or first has to wait (a guest that yielded), or, with
+/// [`Start::Elsewhere`], not here at all; the rest runs on a blocking thread. Fails if the whole
+/// call takes longer than `limit`.
+pub async fn run<F>(call: F, limit: Duration, start: Start) -> Result<F::Output, Lost>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let started = Instant::now();
     let mut call = Box::pin(call);
-    let first = std::future::poll_fn(|cx| {
-        Poll::Ready(match call.as_mut().poll(cx) {
-            Poll::Ready(done) => Some(done),
-            Poll::Pending => None,
-        })
-    });
-    if let Some(done) = pin!(first).await {
-        return Ok(done);
+    if start == Start::Here {
+        let first = std::future::poll_fn(|cx| {
+            Poll::Ready(match call.as_mut().poll(cx) {
+                Poll::Ready(done) => Some(done),
+                Poll::Pending => None,
+            })
+        });
+        if let Some(done) = pin!(first).await {
+            return Ok(done);
+        }
     }
     let runtime = Handle::current();
     let rest = spawn_blocking(move || runtime.block_on(call));
