@@ -18,7 +18,8 @@ head -c 1024 /dev/urandom >"$site/1k.bin"
 head -c 102400 /dev/urandom >"$site/100k.bin"
 mkdir "$site/many" && for i in $(seq -w 1 1000); do : >"$site/many/entry-$i.txt"; done
 log="$out/server.log"
-perf record -e cpu-clock -F 999 -g -o "$out/perf.data" -- \
+# HHTTPP_PERFMAP: the guest's functions are named in /tmp/perf-PID.map (wasmtime's perfmap).
+HHTTPP_PERFMAP=1 perf record -e cpu-clock -F 999 -g -o "$out/perf.data" -- \
   "$root/target/release/hhttpp" 0 --bind 127.0.0.1 --directory "$site" -q "$@" >"$log" 2>&1 &
 perf_pid=$!
 for _ in $(seq 100); do grep -q 'port [0-9]' "$log" 2>/dev/null && break; sleep 0.05; done

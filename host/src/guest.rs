@@ -158,6 +158,11 @@ impl Generation {
 fn pooled(limits: &GuestLimits) -> wasmtime::Config {
     let mut wasm = wasmtime::Config::new();
     wasm.epoch_interruption(true);
+    // For `bench/profile.sh`: name the guest's compiled functions in /tmp/perf-PID.map, so that
+    // `perf` shows which of the core's functions the sandbox spends its time in.
+    if std::env::var_os("HHTTPP_PERFMAP").is_some() {
+        wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // The pooling allocator keeps instance slots, linear memories (reset copy-on-write) and
     // async fiber stacks ready, so a connection's instance and every call into it cost no
     // mmap: allocating a fresh fiber stack per call made small requests ten times slower.
