@@ -66,6 +66,10 @@ def main():
         opened = time.time() - started
         time.sleep(2)  # past the keep-warm period: idle connections have released their sandboxes
         held = mem(server.pid)
+        # Sandboxed, the pool's slots keep what the burst's instances dirtied until the server has
+        # been quiet a few seconds and the pool is renewed (host/src/pool_renewal.rs).
+        time.sleep(8)
+        settled = mem(server.pid)
         check = socket.create_connection(("127.0.0.1", port))
         check.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         still_serving = b"<p>idle</p>" in check.recv(4096)
@@ -74,6 +78,8 @@ def main():
         print(f"  RSS before: {baseline['VmRSS']:.0f} MiB; with them held idle: {held['VmRSS']:.0f} MiB "
               f"({(held['VmRSS'] - baseline['VmRSS']) * 1024 / args.connections:.1f} KiB each); "
               f"peak: {held['VmHWM']:.0f} MiB; still serving: {still_serving}")
+        print(f"  after 8 s more of idling: {settled['VmRSS']:.0f} MiB "
+              f"({(settled['VmRSS'] - baseline['VmRSS']) * 1024 / args.connections:.1f} KiB each)")
     finally:
         for s in sockets:
             s.close()

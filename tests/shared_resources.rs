@@ -156,7 +156,8 @@ fn clients_downloading_compressed_text_never_starve_a_bystander() {
         let worst = waits[waits.len() - 1];
         eprintln!("{door}: {}", summary(&waits));
         // Before: seconds (a median of 2.2 s sandboxed, 2.3 s natively, 4.7 s under `wasmtime
-        // run`). Now about a millisecond natively and sandboxed, 15-20 ms under `wasmtime run`.
+        // run`). Now about a millisecond natively, 1-8 ms sandboxed beside a CPU hog, 15-20 ms
+        // under `wasmtime run`.
         // (Sandboxed, one run in five had a median of 200-350 ms beside a CPU hog while the
         // shares of compressed bodies ran in place on the workers, 20 ms each; they now leave
         // the worker at once.)

@@ -26,7 +26,6 @@ mod server;
 mod slots;
 mod throttled_log;
 mod transport;
-mod workers;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -46,6 +45,10 @@ use server::ServeOptions;
 const MAX_INSTANCES: u32 = 2048;
 /// Blocking threads beyond one per connection (compiling, the sandbox check).
 const BLOCKING_SPARE: usize = 16;
+/// Tasks a runtime worker runs between two looks at the queue new connections arrive in.
+const GLOBAL_QUEUE_INTERVAL: u32 = 8;
+/// Tasks a runtime worker runs between two looks for socket and timer events.
+const EVENT_INTERVAL: u32 = 16;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_for(Door::Native, std::env::args_os()) {
@@ -105,10 +108,16 @@ fn run(cli: Cli) -> Result<()> {
             .min(MAX_INSTANCES),
     };
     let (tls, certificate) = tls(&cli)?;
-    // The accept loop and the signals run here; connections on the per-core workers, whose long
-    // guest calls finish on their blocking pools (see `off_thread`), at most one per connection.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Long guest calls finish on the blocking pool (see `off_thread`), at most one per connection.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cli.max_connections as usize + BLOCKING_SPARE)
+        // A worker busy with many ready connections (downloads to fast readers) looks at new
+        // connections (spawned from the accept loop) and at socket events every few tasks, not
+        // every 61 as tokio's defaults: a newcomer waited hundreds of milliseconds behind 50
+        // downloads, each given its turn first.
+        .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
+        .event_interval(EVENT_INTERVAL)
         .build()?;
     if cli.check_sandbox {
         let guests = Guests::new(&config, &root, limits)?;
@@ -118,11 +127,10 @@ fn run(cli: Cli) -> Result<()> {
         EngineKind::Wasm => Engine::wasm(Guests::new(&config, &root, limits)?),
         EngineKind::Native => Engine::native(&config, root.folder()?),
     };
-    let workers = workers::Workers::per_core(cli.max_connections as usize + BLOCKING_SPARE)?;
     runtime.block_on(async {
-        let listeners = bind(cli.bind, cli.port, workers.count())?;
+        let listener = bind(cli.bind, cli.port).await?;
         let signals = server::Signals::listen()?;
-        let local = listeners[0].local_addr()?;
+        let local = listener.local_addr()?;
         let network = addresses::network(local.ip());
         let banner = banner::Banner {
             tls: tls.is_some(),
@@ -147,8 +155,7 @@ fn run(cli: Cli) -> Result<()> {
             protocol: config.protocol,
             linger: config.timeouts.linger,
         };
-        let engine = Arc::new(engine);
-        server::run(listeners, engine, &root, tls, options, signals, &workers).await
+        server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })
 }
 
@@ -185,51 +192,31 @@ fn auth_file(path: &std::path::Path) -> Result<Vec<hhttpp::credentials::Credenti
     Ok(credentials)
 }
 
-/// Binds `address:port`, with a handle on the listening socket for each of `count` workers (each
-/// accepts from the same queue: whichever is free first takes the next connection); the default
-/// `::` falls back to `0.0.0.0` where IPv6 is unavailable.
-fn bind(address: IpAddr, port: u16, count: usize) -> Result<Vec<std::net::TcpListener>> {
-    let listener = match listen(SocketAddr::new(address, port)) {
+/// Binds `address:port`; the default `::` falls back to `0.0.0.0` where IPv6 is unavailable.
+async fn bind(address: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
+    let attempt = |ip: IpAddr| async move {
+        let address = SocketAddr::new(ip, port);
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|error| {
+                let hint = match error.kind() {
+                    std::io::ErrorKind::AddrInUse => {
+                        " (address already in use: is another server running?)"
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        " (permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                    }
+                    _ => "",
+                };
+                wasmtime::format_err!("cannot listen on {address}: {error}{hint}")
+            })
+    };
+    match attempt(address).await {
         Err(_) if address.is_unspecified() && address.is_ipv6() => {
-            listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))?
+            attempt(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).await
         }
-        result => result?,
-    };
-    let mut listeners = Vec::with_capacity(count);
-    for _ in 1..count {
-        listeners.push(listener.try_clone()?);
+        result => result,
     }
-    listeners.push(listener);
-    Ok(listeners)
-}
-
-/// A non-blocking listener on `address`.
-fn listen(address: SocketAddr) -> Result<std::net::TcpListener> {
-    /// Connections the kernel queues before this server accepts them (nginx's default is 511).
-    const BACKLOG: u32 = 1024;
-    let socket = match address {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    let listener = socket
-        .bind(address)
-        .and_then(|()| socket.listen(BACKLOG))
-        .and_then(tokio::net::TcpListener::into_std)
-        .map_err(|error| {
-            let hint = match error.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    " (address already in use: is another server running?)"
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    " (permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                }
-                _ => "",
-            };
-            wasmtime::format_err!("cannot listen on {address}: {error}{hint}")
-        })?;
-    Ok(listener)
 }
 
 /// The TLS acceptor the command line asks for, if any, and what the banner says of the

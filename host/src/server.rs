@@ -27,7 +27,6 @@ use crate::pool_renewal;
 use crate::root::ServedRoot;
 use crate::slots::{Phase, Refused, Slot, Slots};
 use crate::throttled_log::ThrottledLog;
-use crate::workers::Workers;
 
 /// Failed TLS handshakes, which any client can cause: a line a second at most.
 static HANDSHAKE_FAILURES: ThrottledLog = ThrottledLog::new(Duration::from_secs(1));
@@ -52,17 +51,15 @@ pub struct ServeOptions {
     pub linger: Duration,
 }
 
-/// Accepts connections until Ctrl-C or SIGTERM, on each of `listeners` (one handle per worker on
-/// the same listening socket), serving each connection on the worker that accepted it; then stops accepting, lets in-flight responses
-/// finish (within the grace period), and returns.
+/// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops
+/// accepting, lets in-flight responses finish (within the grace period), and returns.
 pub async fn run(
-    listeners: Vec<std::net::TcpListener>,
+    listener: TcpListener,
     engine: Arc<Engine>,
     root: &ServedRoot,
     tls: Option<TlsAcceptor>,
     options: ServeOptions,
     mut signals: Signals,
-    workers: &Workers,
 ) -> wasmtime::Result<()> {
     // CPU deadlines count epoch ticks. They are driven by their own thread, not a tokio task: a
     // task could be starved by the very guests whose time it measures.
@@ -83,20 +80,55 @@ pub async fn run(
         pool_renewal::watch(engine.clone(), options.quiet, running.clone())?;
     }
     root.watch(running.clone())?;
+    let clock = Clock::start();
     let slots = Slots::new(options.caps, handshakes_at_once(options.caps));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        engine,
-        tls,
-        options,
-        clock: Clock::start(),
-        slots: slots.clone(),
-        stop: stop_rx,
-    });
-    for (index, listener) in listeners.into_iter().enumerate() {
-        workers.spawn_on(index, accept(listener, shared.clone()));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    backoff = Duration::from_millis(5);
+                    let _ = stream.set_nodelay(true);
+                    let phase = if tls.is_some() { Phase::Handshake } else { Phase::Waiting };
+                    let slot = match slots.admit(peer.ip(), phase) {
+                        Ok(slot) => slot,
+                        Err(refused) => {
+                            turn_away(stream, refused, tls.is_some(), &slots, options.protocol);
+                            continue;
+                        }
+                    };
+                    let engine = engine.clone();
+                    let stop = stop_rx.clone();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        match tls {
+                            None => Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await,
+                            // Boxed: TLS state is large, and plain connections should not pay
+                            // for it in every task.
+                            Some(tls) => Box::pin(async {
+                                let Some(stream) = handshake(&tls, stream, peer, &slot, &options).await else {
+                                    return;
+                                };
+                                if !slot.set_phase(Phase::Waiting) {
+                                    return; // its slot went to a newcomer
+                                }
+                                Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await;
+                            }).await,
+                        }
+                    });
+                }
+                Err(error) => {
+                    // EMFILE and friends: wait for descriptors to free up instead of spinning.
+                    eprintln!("hhttpp: accept failed: {error}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            },
+            () = signals.received() => break,
+        }
     }
-    signals.received().await;
+    drop(listener);
     eprintln!("\nKeyboard interrupt received, exiting.");
     let _ = stop_tx.send(true);
     if timeout(options.grace_period, slots.emptied())
@@ -107,92 +139,6 @@ pub async fn run(
     }
     running.store(false, Ordering::Relaxed);
     Ok(())
-}
-
-/// What every worker's accept loop and connections share.
-struct Shared {
-    engine: Arc<Engine>,
-    tls: Option<TlsAcceptor>,
-    options: ServeOptions,
-    clock: Clock,
-    slots: Arc<Slots>,
-    /// Turns true when the server stops: accept loops end, idle connections close.
-    stop: watch::Receiver<bool>,
-}
-
-/// One worker's accept loop: admits each connection on `listener` and serves it in a task of
-/// this worker, until the server stops.
-async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) {
-    let listener = match TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(error) => return eprintln!("hhttpp: cannot accept connections: {error}"),
-    };
-    let mut stop = shared.stop.clone();
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|stopping| *stopping) => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                backoff = Duration::from_millis(5);
-                serve(stream, peer, &shared);
-            }
-            Err(error) => {
-                // EMFILE and friends: wait for descriptors to free up instead of spinning.
-                eprintln!("hhttpp: accept failed: {error}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
-/// Serves an accepted connection in its own task, if it gets a slot; turns it away if not.
-fn serve(stream: TcpStream, peer: std::net::SocketAddr, shared: &Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    let tls = shared.tls.is_some();
-    let phase = if tls {
-        Phase::Handshake
-    } else {
-        Phase::Waiting
-    };
-    let slot = match shared.slots.admit(peer.ip(), phase) {
-        Ok(slot) => slot,
-        Err(refused) => {
-            let protocol = shared.options.protocol;
-            return turn_away(stream, refused, tls, &shared.slots, protocol);
-        }
-    };
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        let Shared {
-            engine,
-            options,
-            clock,
-            stop,
-            ..
-        } = &*shared;
-        let stop = stop.clone();
-        match &shared.tls {
-            None => Handler::serve(stream, peer, slot, engine, options, clock, stop).await,
-            // Boxed: TLS state is large, and plain connections should not pay for it in every
-            // task.
-            Some(tls) => {
-                Box::pin(async {
-                    let Some(stream) = handshake(tls, stream, peer, &slot, options).await else {
-                        return;
-                    };
-                    if !slot.set_phase(Phase::Waiting) {
-                        return; // its slot went to a newcomer
-                    }
-                    Handler::serve(stream, peer, slot, engine, options, clock, stop).await;
-                })
-                .await
-            }
-        }
-    });
 }
 
 /// TLS handshakes in progress at once: a quarter of the slots (at least 16). Each costs CPU, and
