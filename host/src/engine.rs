@@ -1,7 +1,8 @@
 //! Where the core runs for each connection: in its own WebAssembly sandbox (the default), or
 //! linked natively into this process (`--engine native`, for trusted folders). The server loop
-//! sees one [`Session`] either way, so both engines serve exactly the same HTTP. A guest call that
-//! runs long moves off the runtime's threads ([`off_thread`]).
+//! sees one [`Session`] either way, so both engines serve exactly the same HTTP; the session keeps
+//! the one queue of steps decided and not yet carried out. A guest call that runs long moves off
+//! the runtime's threads ([`off_thread`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
