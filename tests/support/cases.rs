@@ -109,7 +109,9 @@ pub fn responder_cases() -> Vec<Case> {
         case!("redirect never protocol-relative", "GET //blog HTTP/1.1\r\nHost: t\r\n\r\n" => 301, headers: [("Location", "/blog/")]),
         case!("file with slash", "GET /hello.txt/ HTTP/1.1\r\nHost: t\r\n\r\n" => 404),
         case!("listing", "GET /dir/ HTTP/1.1\r\nHost: t\r\n\r\n" => 200, headers: [("Content-Type", HTML)],
-            contains: ["<title>Directory listing for /dir/</title>", "<li class=\"folder\"><a href=\"sub/\">sub/</a>", "<li class=\"file\"><a href=\"A.txt\">A.txt</a>"]),
+            contains: ["<title>Directory listing for /dir/</title>", "<li class=\"folder\"><a href=\"sub/\">sub/</a>",
+                       // Each entry's size and time are its own (a `stat` of its name).
+                       "<li class=\"file\"><a href=\"A.txt\">A.txt</a><span class=\"size\" data-bytes=\"1\">1 B</span><time datetime=\"20"]),
         case!("root listing", "GET / HTTP/1.1\r\nHost: t\r\n\r\n" => 200, headers: [("Content-Type", HTML)],
             contains: ["<title>Directory listing for /</title>", "<a href=\"hello.txt\">hello.txt</a>"]),
         case!("listing sorted by size", "GET /dir/?sort=size&order=desc HTTP/1.1\r\nHost: t\r\n\r\n" => 200,
