@@ -120,6 +120,14 @@ fn downloaders(
     (running, threads)
 }
 
+/// Asks `stream` for `/ok.txt`, keeping it alive, and reads the answer.
+fn get_ok(stream: &mut TcpStream) -> support::Response {
+    stream
+        .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_response(stream, false)
+}
+
 fn stop(attack: (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>)) {
     attack.0.store(false, Ordering::Relaxed);
     for thread in attack.1 {
@@ -363,10 +371,7 @@ fn an_address_at_its_cap_is_served_in_place_of_its_idle_connections() {
             let until = Instant::now() + Duration::from_secs(5);
             let (stream, response) = loop {
                 let mut stream = server.connect();
-                stream
-                    .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-                    .unwrap();
-                let response = read_response(&mut stream, false);
+                let response = get_ok(&mut stream);
                 if response.status != 503 || Instant::now() > until {
                     break (stream, response);
                 }
@@ -381,10 +386,7 @@ fn an_address_at_its_cap_is_served_in_place_of_its_idle_connections() {
         }
         assert!(closed_by_server(&mut done[0]), "{door}");
         let newest = done.last_mut().unwrap();
-        newest
-            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        assert_eq!(read_response(newest, false).text(), "ok", "{door}");
+        assert_eq!(get_ok(newest).text(), "ok", "{door}");
     }
 }
 
@@ -403,10 +405,7 @@ fn a_full_server_gives_a_newcomer_the_slot_of_its_oldest_waiting_connection() {
         for host in 10..14 {
             for _ in 0..4 {
                 let mut stream = connect_from(Ipv4Addr::new(127, 0, 0, host), server.port).unwrap();
-                stream
-                    .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-                    .unwrap();
-                assert_eq!(read_response(&mut stream, false).text(), "ok", "{door}");
+                assert_eq!(get_ok(&mut stream).text(), "ok", "{door}");
                 idle.push(stream);
                 thread::sleep(Duration::from_millis(20));
             }
@@ -419,10 +418,7 @@ fn a_full_server_gives_a_newcomer_the_slot_of_its_oldest_waiting_connection() {
         // The oldest idle connection was closed for it; the newest still works.
         assert!(closed_by_server(&mut idle[0]), "{door}");
         let newest = idle.last_mut().unwrap();
-        newest
-            .write_all(b"GET /ok.txt HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        assert_eq!(read_response(newest, false).text(), "ok", "{door}");
+        assert_eq!(get_ok(newest).text(), "ok", "{door}");
     }
 }
 

@@ -134,10 +134,13 @@ fn is_plain_open(follow: PathFlags, path: &str, how: OpenFlags, flags: Descripto
     !follow.contains(PathFlags::SYMLINK_FOLLOW)
         && OpenFlags::DIRECTORY.contains(how)
         && DescriptorFlags::READ.contains(flags)
-        && !path.is_empty()
-        && path != "."
-        && path != ".."
-        && !path.contains(['/', '\0'])
+        && is_single_name(path)
+}
+
+/// Whether `path` names one entry of a folder: not empty, `.` or `..`, and no `/` or NUL in it
+/// (a call with such a path cannot reach outside the folder it is made on).
+fn is_single_name(path: &str) -> bool {
+    !path.is_empty() && path != "." && path != ".." && !path.contains(['/', '\0'])
 }
 
 type OpenResult = Result<Result<Resource<Descriptor>, ErrorCode>>;
@@ -228,12 +231,7 @@ async fn stat_at<T: WasiView>(
     follow: PathFlags,
     path: String,
 ) -> Result<Result<DescriptorStat, ErrorCode>> {
-    let plain = !follow.contains(PathFlags::SYMLINK_FOLLOW)
-        && !path.is_empty()
-        && path != "."
-        && path != ".."
-        && !path.contains(['/', '\0']);
-    if !plain {
+    if follow.contains(PathFlags::SYMLINK_FOLLOW) || !is_single_name(&path) {
         return match state.filesystem().stat_at(folder, follow, path).await {
             Ok(stat) => Ok(Ok(stat)),
             Err(error) => error.downcast().map(Err),

@@ -159,14 +159,12 @@ impl<'a, S: Transport> Handler<'a, S> {
     }
 
     async fn next_step(&mut self) -> wasmtime::Result<Step> {
-        if !self.session.has_queued() {
-            // About to call the session for more (a body made step by step, compressed as it
-            // is sent, say): each call costs a share of work, so let the connections queued on
-            // this worker have their turn first (a write to a socket with room never waits, so
-            // nothing else would yield).
-            if self.responding {
-                tokio::task::yield_now().await;
-            }
+        if self.responding && !self.session.has_queued() {
+            // About to call the session for more of a response (a body made step by step,
+            // compressed as it is sent, say): each call costs a share of work, so let the
+            // connections queued on this worker have their turn first (a write to a socket with
+            // room never waits, so nothing else would yield).
+            tokio::task::yield_now().await;
         }
         let limit = self.options.call_limit;
         let allowance = self.compression.allowance();
