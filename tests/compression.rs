@@ -1,10 +1,13 @@
 //! Compression through the native binary, sandboxed and with `--engine native`: a 200 MB text
-//! file compresses as it is sent in bounded memory, and `--no-compress` turns it all off. (Every
+//! file compresses as it is sent in bounded memory, a kept compressed copy follows its file, and
+//! `--no-compress` turns it all off. (Every
 //! door also runs `support::compression::check` beside its table of cases.)
 
 mod support;
 
-use support::compression::{CODINGS, assert_compresses_in_bounded_memory};
+use support::compression::{
+    CODINGS, SeesChanges, assert_compresses_in_bounded_memory, assert_kept_copies_follow_their_file,
+};
 use support::{Server, cases};
 
 #[test]
@@ -15,6 +18,19 @@ fn a_large_text_file_compresses_in_bounded_memory_sandboxed() {
 #[test]
 fn a_large_text_file_compresses_in_bounded_memory_natively() {
     assert_compresses_in_bounded_memory(|dir| Server::hhttpp_with(dir, &["--engine", "native"]));
+}
+
+#[test]
+fn kept_compressed_copies_follow_their_file_sandboxed() {
+    assert_kept_copies_follow_their_file(Server::hhttpp, SeesChanges::Always);
+}
+
+#[test]
+fn kept_compressed_copies_follow_their_file_natively() {
+    assert_kept_copies_follow_their_file(
+        |dir| Server::hhttpp_with(dir, &["--engine", "native"]),
+        SeesChanges::Always,
+    );
 }
 
 #[test]

@@ -93,6 +93,14 @@ fn a_large_text_file_compresses_in_bounded_memory() {
 }
 
 #[test]
+fn kept_compressed_copies_follow_their_file() {
+    support::compression::assert_kept_copies_follow_their_file(
+        |dir| serve(dir, &[]),
+        support::compression::SeesChanges::WhenModified,
+    );
+}
+
+#[test]
 fn the_native_command_line_means_the_same_in_the_guest() {
     let site = Site::new();
     site.file("hello.txt", "hello")

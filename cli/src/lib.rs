@@ -30,8 +30,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
         gets its own sandbox with capped memory and CPU time, so a hostile folder or client can \
         at worst end its own connection.\n\n\
         Files are served with Content-Type, Last-Modified, ETag, ranges and conditional requests; \
-        text is compressed (zstd, br or gzip, as the client asks) inside the sandbox, or taken \
-        from precompressed .zst/.br/.gz siblings; folders with index.html, or a listing.\n\n\
+        text is compressed (zstd, br or gzip, as the client asks), or taken from precompressed \
+        .zst/.br/.gz siblings; folders with index.html, or a listing.\n\n\
         The same flags work for hhttpp.wasm under `wasmtime run` and (through HHTTPP_ARGS) for \
         hhttpp-http.wasm; a flag one of them cannot honour is refused.",
     after_help = "Examples:\n  \
@@ -110,6 +110,12 @@ pub struct Cli {
     /// Do not compress responses on the fly (precompressed .zst/.br/.gz siblings are still served).
     #[arg(long)]
     pub no_compress: bool,
+
+    /// Memory for text files compressed on the fly and kept for the next client that asks for the
+    /// same coding, in MiB (files up to 256 KiB; least recently used dropped first; 0 keeps none).
+    /// A file is compressed again once its size, modification or status-change time changes.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=65536))]
+    pub compress_cache: u32,
 
     /// Header field added to every response, as 'Name: value' (repeatable).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_field)]
@@ -432,6 +438,11 @@ const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
     ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
     (
+        "compress_cache",
+        "--compress-cache",
+        "each request runs in an instance of its own, which keeps nothing for the next",
+    ),
+    (
         "check_sandbox",
         "--check-sandbox",
         "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
@@ -542,6 +553,13 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 impl Cli {
+    /// Bytes of compressed files kept for later requests (`--compress-cache`).
+    pub fn compress_cache_bytes(&self) -> usize {
+        usize::try_from(self.compress_cache)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1024 * 1024)
+    }
+
     /// The caps on connection slots.
     pub fn caps(&self) -> admission::Caps {
         admission::Caps {
@@ -668,6 +686,10 @@ mod tests {
         assert!(refused(Door::WasmtimeRun, &["-d", "site"]).contains("wasmtime run --dir DIR"));
         assert!(refused(Door::WasiHttp, &["8080"]).starts_with("PORT cannot apply"));
         assert!(refused(Door::WasiHttp, &["--idle-timeout", "3"]).contains("platform owns"));
+        assert!(
+            refused(Door::WasiHttp, &["--compress-cache", "8"]).contains("keeps nothing"),
+            "a cache that could hold nothing is refused, not ignored"
+        );
         assert!(
             refused(Door::Native, &["--stdio"])
                 .starts_with("--stdio cannot apply to the native binary")

@@ -22,10 +22,11 @@ wit_bindgen::generate!({
 use std::time::{Duration, UNIX_EPOCH};
 
 use exports::hhttpp::server::http1::{
-    Allowance, Batch, Exchange, FileRange, Guest, GuestConnection, Outgoing, SandboxReport, Step,
-    Time, Wait,
+    Allowance, Batch, Coding, CompressError, Exchange, FileRange, FileToCompress, Guest,
+    GuestConnection, Outgoing, SandboxReport, Step, Time, Wait,
 };
 use hhttpp::Now;
+use hhttpp::responder::compressed_cache::EncodeError;
 
 use super::nanos;
 
@@ -111,6 +112,22 @@ impl GuestConnection for ConnectionResource {
         self.batch(now.into(), max_bytes, allowance)
     }
 
+    fn compressed(
+        &self,
+        body: Result<Vec<u8>, CompressError>,
+        now: Time,
+        max_bytes: u32,
+        allowance: Allowance,
+    ) -> Batch {
+        let now = Now::from(now);
+        let result = body.map_err(|error| match error {
+            CompressError::Changed => EncodeError::Changed,
+            CompressError::Unreadable => EncodeError::Io(std::io::ErrorKind::Other.into()),
+        });
+        self.0.borrow_mut().encoded(result, now);
+        self.batch(now, max_bytes, allowance)
+    }
+
     fn expire(&self, now: Time, max_bytes: u32, allowance: Allowance) -> Batch {
         let now = Now::from(now);
         self.0.borrow_mut().expire(now);
@@ -155,6 +172,15 @@ fn step(step: connection::Step) -> Step {
             offset: file.offset,
             length: file.len,
             stall_ns: nanos(stall),
+        }),
+        connection::Step::Encode { file, coding } => Step::Compress(FileToCompress {
+            file: file.file.into_inner(),
+            length: file.len,
+            coding: match coding {
+                hhttpp::responder::encoding::Coding::Gzip => Coding::Gzip,
+                hhttpp::responder::encoding::Coding::Brotli => Coding::Br,
+                hhttpp::responder::encoding::Coding::Zstd => Coding::Zstd,
+            },
         }),
         connection::Step::Log(exchange) => Step::Log(exchange.into()),
         connection::Step::Receive(wait) => Step::Receive(wait.into()),

@@ -18,6 +18,7 @@ use super::nanos;
 use hhttpp::http1::driver::{Driver, Status, Transport};
 use hhttpp::http1::wire::{self, Capacity};
 use hhttpp::responder::Allowance;
+use hhttpp::responder::compressed_cache::CompressedCache;
 use hhttpp::{Config, Connection, Exchange, Now};
 use hhttpp_cli::admission::{self, AddressKey, Admit, Caps, Held};
 use hhttpp_cli::{Cli, CliError, Door};
@@ -171,7 +172,8 @@ fn pollable(streams: &Streams, status: Status) -> Option<(Pollable, Duration)> {
 fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
     let start = now();
     let connection = Connection::new(config.clone(), start);
-    let mut driver = Driver::new(connection, CHUNK);
+    let cache = CompressedCache::new(cli.compress_cache_bytes());
+    let mut driver = Driver::new(connection, CHUNK).keeping(cache);
     let mut streams = Streams {
         input: wasi::cli::stdin::get_stdin(),
         output: wasi::cli::stdout::get_stdout(),
@@ -332,21 +334,23 @@ struct Closing {
     drained: bool,
 }
 
+/// What every client of the loop shares.
+struct Shared {
+    config: Arc<Config>,
+    /// Files compressed whole, kept for the next client (`--compress-cache`).
+    cache: Arc<CompressedCache>,
+}
+
 impl Client {
-    fn new(
-        config: &Arc<Config>,
-        socket: TcpSocket,
-        input: InputStream,
-        output: OutputStream,
-    ) -> Client {
+    fn new(shared: &Shared, socket: TcpSocket, input: InputStream, output: OutputStream) -> Client {
         let start = now();
-        let connection = Connection::new(config.clone(), start);
+        let connection = Connection::new(shared.config.clone(), start);
         let peer = socket
             .remote_address()
             .map(|a| socket_address(a).ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Client {
-            driver: Driver::new(connection, CHUNK),
+            driver: Driver::new(connection, CHUNK).keeping(shared.cache.clone()),
             streams: Streams {
                 input,
                 output,
@@ -521,6 +525,10 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     if let Some(warning) = cli.cleartext_warning() {
         eprintln!("hhttpp: {warning}");
     }
+    let shared = Shared {
+        config,
+        cache: CompressedCache::new(cli.compress_cache_bytes()),
+    };
     let mut clients: Vec<Client> = Vec::new();
     let mut first = 0;
     loop {
@@ -562,7 +570,7 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         }
         for (index, listener) in listeners.iter().enumerate() {
             if ready.listeners.contains(&index) {
-                accept(listener, &config, &mut clients, cli.caps());
+                accept(listener, &shared, &mut clients, cli.caps());
             }
         }
     }
@@ -664,11 +672,12 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
 /// answered `503`. A refused connection then lingers like any closed one (so its client reads the
 /// `503` rather than a reset for the request it had sent) while clients, served or lingering, are
 /// fewer than twice the cap; beyond that it is closed at once.
-fn accept(listener: &TcpSocket, config: &Arc<Config>, clients: &mut Vec<Client>, caps: Caps) {
+fn accept(listener: &TcpSocket, shared: &Shared, clients: &mut Vec<Client>, caps: Caps) {
+    let config = &shared.config;
     loop {
         match listener.accept() {
             Ok((socket, input, output)) => {
-                let mut client = Client::new(config, socket, input, output);
+                let mut client = Client::new(shared, socket, input, output);
                 let held: Vec<Held<usize>> = clients
                     .iter()
                     .enumerate()

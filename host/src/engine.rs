@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use hhttpp::fs::Folder;
 use hhttpp::responder::Allowance;
+use hhttpp::responder::compressed_cache::{CompressedCache, EncodeError, Lookup};
+use hhttpp::responder::encoding::Coding;
 use hhttpp::responder::response::FileSend;
 use hhttpp::{Config, Connection, Now, Step};
 use wasmtime::Result;
@@ -31,6 +33,8 @@ type GuestCall<'g, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'g>>;
 pub struct Engine {
     core: Core,
     compression: Arc<CompressionSlots>,
+    /// Files compressed whole, kept for every connection (`--compress-cache`).
+    cache: Arc<CompressedCache>,
 }
 
 enum Core {
@@ -46,6 +50,7 @@ pub struct Session {
     queue: VecDeque<Step>,
     /// Whether, after the steps queued, a body compressed as it is sent is in progress.
     compressing: bool,
+    cache: Arc<CompressedCache>,
 }
 
 enum State {
@@ -72,19 +77,23 @@ pub fn as_served(config: &Config) -> Config {
 }
 
 impl Engine {
-    /// Each connection in its own instance of `guests`.
-    pub fn wasm(guests: Guests) -> Engine {
+    /// Each connection in its own instance of `guests`; up to `cache_bytes` of compressed files
+    /// kept.
+    pub fn wasm(guests: Guests, cache_bytes: usize) -> Engine {
         Engine {
             core: Core::Wasm(Box::new(guests)),
             compression: CompressionSlots::per_core(),
+            cache: CompressedCache::new(cache_bytes),
         }
     }
 
-    /// The core in-process, serving `root` with `config`.
-    pub fn native(config: &Config, root: Folder) -> Engine {
+    /// The core in-process, serving `root` with `config`; up to `cache_bytes` of compressed
+    /// files kept.
+    pub fn native(config: &Config, root: Folder, cache_bytes: usize) -> Engine {
         Engine {
             core: Core::Native(Arc::new(as_served(config)), root),
             compression: CompressionSlots::per_core(),
+            cache: CompressedCache::new(cache_bytes),
         }
     }
 
@@ -105,6 +114,7 @@ impl Engine {
             state,
             queue: VecDeque::new(),
             compressing: false,
+            cache: self.cache.clone(),
         })
     }
 
@@ -161,7 +171,8 @@ impl Session {
 
     /// What to do next at `now`: the first step queued, or the first of a new batch (a call into
     /// the guest, as for [`Session::feed`]). Natively the core runs here: its file-system work
-    /// per request is bounded by its budget, and opens never block.
+    /// per request is bounded by its budget, and opens never block. A file to compress whole is
+    /// compressed (or found kept) here, and the steps that follow are the next.
     pub async fn next(
         &mut self,
         max_bytes: u32,
@@ -169,32 +180,78 @@ impl Session {
         limit: Duration,
         allowance: Allowance,
     ) -> Result<Step> {
-        if self.queue.is_empty() {
-            match &mut self.state {
-                State::Native(connection) => {
-                    connection.allow(allowance);
-                    let steps = connection.batch(max_bytes as usize, now);
-                    self.compressing = connection.is_compressing();
-                    self.queue.extend(steps);
+        loop {
+            if self.queue.is_empty() {
+                self.fill(max_bytes, now, limit, allowance).await?;
+            }
+            match self.queue.pop_front() {
+                Some(Step::Encode { file, coding }) => {
+                    let result = compress(self.cache.clone(), file, coding, now, limit).await?;
+                    self.compressed(result, max_bytes, now, limit, allowance)
+                        .await?;
                 }
-                State::Wasm(_) => {
-                    self.call(limit, move |guest| {
-                        Box::pin(guest.next(max_bytes, now, allowance))
-                    })
-                    .await?;
+                Some(step) => return Ok(step),
+                // A session that returns no step would stall the connection: it closes,
+                // without a linger (it has nothing more to say).
+                None => {
+                    return Ok(Step::Close {
+                        linger: Duration::ZERO,
+                    });
                 }
-                State::Released => {
-                    return Err(wasmtime::format_err!("a released session has no step"));
-                }
-                State::Lost => {}
             }
         }
-        // A session that returns no step would stall the connection: it closes, without a
-        // linger (it has nothing more to say).
-        let closed = Step::Close {
-            linger: Duration::ZERO,
-        };
-        Ok(self.queue.pop_front().unwrap_or(closed))
+    }
+
+    /// Queues the next batch of steps.
+    async fn fill(
+        &mut self,
+        max_bytes: u32,
+        now: Now,
+        limit: Duration,
+        allowance: Allowance,
+    ) -> Result<()> {
+        match &mut self.state {
+            State::Native(connection) => {
+                connection.allow(allowance);
+                let steps = connection.batch(max_bytes as usize, now);
+                self.compressing = connection.is_compressing();
+                self.queue.extend(steps);
+                Ok(())
+            }
+            State::Wasm(_) => {
+                self.call(limit, move |guest| {
+                    Box::pin(guest.next(max_bytes, now, allowance))
+                })
+                .await
+            }
+            State::Released => Err(wasmtime::format_err!("a released session has no step")),
+            State::Lost => Ok(()),
+        }
+    }
+
+    /// Gives the core the file it asked to compress (or why it could not be); the steps that
+    /// follow join the queue.
+    async fn compressed(
+        &mut self,
+        result: Result<Arc<[u8]>, EncodeError>,
+        max_bytes: u32,
+        now: Now,
+        limit: Duration,
+        allowance: Allowance,
+    ) -> Result<()> {
+        match &mut self.state {
+            State::Native(connection) => {
+                connection.encoded(result.map(|bytes| bytes.to_vec()), now);
+                Ok(())
+            }
+            State::Wasm(_) => {
+                self.call(limit, move |guest| {
+                    Box::pin(guest.compressed(result, now, max_bytes, allowance))
+                })
+                .await
+            }
+            State::Released | State::Lost => Ok(()),
+        }
     }
 
     /// The next step if it is already queued and sends a file range (it follows a response's
@@ -261,4 +318,22 @@ impl Session {
     pub fn is_released(&self) -> bool {
         matches!(self.state, State::Released)
     }
+}
+
+/// `file` compressed whole in `coding`: kept from an earlier request, or made now (off the
+/// runtime's threads, within `limit`: the folder's file system may be slow) and kept in `cache`.
+async fn compress(
+    cache: Arc<CompressedCache>,
+    file: FileSend,
+    coding: Coding,
+    now: Now,
+    limit: Duration,
+) -> Result<Result<Arc<[u8]>, EncodeError>> {
+    let key = match cache.lookup(&file.file, file.len, coding) {
+        Ok(Lookup::Hit(bytes)) => return Ok(Ok(bytes)),
+        Ok(Lookup::Miss(key)) => key,
+        Err(error) => return Ok(Err(error)),
+    };
+    let job = async move { cache.fill(key, &file.file, now.wall) };
+    Ok(off_thread::run(job, limit, off_thread::Start::Elsewhere).await?)
 }

@@ -27,8 +27,11 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::hhttpp::server::http1::SandboxReport;
-use exports::hhttpp::server::http1::{Allowance, Batch, Exchange, FileRange, Step, Time, Wait};
+use exports::hhttpp::server::http1::{
+    Allowance, Batch, Coding, CompressError, Exchange, Step, Time, Wait,
+};
 use hhttpp::Now;
+use hhttpp::responder::compressed_cache::EncodeError;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::DescriptorStat;
 
@@ -494,6 +497,37 @@ impl GuestConnection {
         self.take_batch(batch)
     }
 
+    /// Gives the guest the file of its last `compress` step, compressed (or why it could not
+    /// be); the steps that follow.
+    pub async fn compressed(
+        &mut self,
+        result: Result<std::sync::Arc<[u8]>, EncodeError>,
+        now: Now,
+        max_bytes: u32,
+        allowance: hhttpp::responder::Allowance,
+    ) -> Result<Vec<hhttpp::Step>> {
+        let body = match &result {
+            Ok(bytes) => Ok(&bytes[..]),
+            Err(EncodeError::Io(_)) => Err(CompressError::Unreadable),
+            Err(_) => Err(CompressError::Changed),
+        };
+        self.start_call();
+        let batch = self
+            .server
+            .hhttpp_server_http1()
+            .connection()
+            .call_compressed(
+                &mut self.store,
+                self.connection,
+                body,
+                now.into(),
+                max_bytes,
+                allowance.into(),
+            )
+            .await?;
+        self.take_batch(batch)
+    }
+
     /// The next steps, as the core's own.
     pub async fn next(
         &mut self,
@@ -545,7 +579,15 @@ impl GuestConnection {
                     },
                     Step::SendFile(range) => hhttpp::Step::SendFile {
                         stall: Duration::from_nanos(range.stall_ns),
-                        file: self.take_file(range)?,
+                        file: self.take_file(range.file, range.offset, range.length)?,
+                    },
+                    Step::Compress(compress) => hhttpp::Step::Encode {
+                        coding: match compress.coding {
+                            Coding::Gzip => hhttpp::responder::encoding::Coding::Gzip,
+                            Coding::Br => hhttpp::responder::encoding::Coding::Brotli,
+                            Coding::Zstd => hhttpp::responder::encoding::Coding::Zstd,
+                        },
+                        file: self.take_file(compress.file, 0, compress.length)?,
                     },
                     Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
                     Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
@@ -560,8 +602,13 @@ impl GuestConnection {
     /// Takes a file the guest handed over out of its resource table. The descriptor is one the
     /// guest opened through its read-only preopen, so the host sends only what the sandbox could
     /// already read; the guest keeps no handle to it.
-    fn take_file(&mut self, range: FileRange) -> Result<hhttpp::responder::response::FileSend> {
-        let file = match self.store.data_mut().table.delete(range.file)? {
+    fn take_file(
+        &mut self,
+        file: wasmtime::component::Resource<Descriptor>,
+        offset: u64,
+        len: u64,
+    ) -> Result<hhttpp::responder::response::FileSend> {
+        let file = match self.store.data_mut().table.delete(file)? {
             Descriptor::File(file) => file.file,
             Descriptor::Dir(_) => wasmtime::bail!("the guest handed over a folder to send"),
         };
@@ -570,8 +617,8 @@ impl GuestConnection {
         let file = std::sync::Arc::try_unwrap(file).or_else(|shared| shared.try_clone())?;
         Ok(hhttpp::responder::response::FileSend {
             file: file.into(),
-            offset: range.offset,
-            len: range.length,
+            offset,
+            len,
         })
     }
 }

@@ -155,6 +155,8 @@ impl<'a, S: Transport> Handler<'a, S> {
             Step::Log(exchange) => self.log(&exchange).await,
             Step::Receive(wait) => self.receive(wait).await,
             Step::Close { linger } => Flow::Close(linger),
+            // The session compresses the file itself and never hands this step on.
+            Step::Encode { .. } => Flow::Abort,
         }
     }
 

@@ -124,8 +124,11 @@ fn run(cli: Cli) -> Result<()> {
         return sandbox_check::run(Arc::new(guests), &root);
     }
     let engine = match cli.engine {
-        EngineKind::Wasm => Engine::wasm(Guests::new(&config, &root, limits)?),
-        EngineKind::Native => Engine::native(&config, root.folder()?),
+        EngineKind::Wasm => Engine::wasm(
+            Guests::new(&config, &root, limits)?,
+            cli.compress_cache_bytes(),
+        ),
+        EngineKind::Native => Engine::native(&config, root.folder()?, cli.compress_cache_bytes()),
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;

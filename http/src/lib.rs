@@ -17,6 +17,7 @@ use std::time::Duration;
 use hhttpp::Config;
 use hhttpp::http1::wire::{self, Framing};
 use hhttpp::message::{Headers, Method, Request, Version};
+use hhttpp::responder::compressed_cache;
 use hhttpp::responder::response::{BodyCursor, Response};
 use hhttpp::responder::site::Site;
 use hhttpp_cli::{Cli, Door};
@@ -54,7 +55,8 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
             Response::error(400, "The Host header field is not a valid host and port.")
         } else {
             let allowance = hhttpp::responder::Allowance::default();
-            Site::new(std::sync::Arc::new(config)).respond(&request, allowance)
+            let response = Site::new(std::sync::Arc::new(config)).respond(&request, allowance);
+            compressed_cache::compress_here(response)
         };
         send(response, request.method == Method::Head, write_timeout, out);
     }

@@ -55,6 +55,23 @@ impl Metadata {
     }
 }
 
+/// Which file an open handle reads, and which version of it: enough to tell, later, that a
+/// handle reads the same bytes (a cache of what was made from a file is keyed by it). Two
+/// handles of one unchanged file have equal identities; a write, a truncation or a `touch`
+/// changes its size, modification or status-change time (the last cannot be set back by a
+/// user), and a rename of another file into its place changes the file itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// The file: device and inode natively; the runtime's metadata hash in a WASI guest.
+    pub file: (u64, u64),
+    pub len: u64,
+    /// Modification and status-change times, in nanoseconds since the Unix epoch (0 unknown).
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+    /// Whether it is a regular file (nothing else is ever read whole).
+    pub regular: bool,
+}
+
 /// Why a name could not be opened.
 #[derive(Debug)]
 pub enum OpenError {
@@ -148,6 +165,11 @@ impl OpenFile {
     /// Reads into `buffer` from `position`; `Ok(0)` at the end of the file.
     pub fn read_at(&self, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         imp::read_at(&self.0, buffer, position)
+    }
+
+    /// Which file this is, and which version of it, as the handle says now.
+    pub fn identity(&self) -> io::Result<Identity> {
+        imp::identity(&self.0)
     }
 
     /// The platform's handle to the file: a `std::fs::File` natively, the `wasi:filesystem`
@@ -344,6 +366,22 @@ pub mod imp {
     pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         std::os::unix::fs::FileExt::read_at(file, buffer, position)
     }
+
+    pub fn identity(file: &Inner) -> io::Result<super::Identity> {
+        let stat = rustix::fs::fstat(file)?;
+        // Field widths differ between targets.
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let nanos =
+            |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        Ok(super::Identity {
+            file: (stat.st_dev as u64, stat.st_ino as u64),
+            len: u64::try_from(stat.st_size).unwrap_or(0),
+            modified_ns: nanos(stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            changed_ns: nanos(stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+            regular: FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile,
+        })
+    }
 }
 
 /// The platform side: `wasi:filesystem` descriptors.
@@ -501,6 +539,23 @@ pub mod imp {
         let n = data.len().min(buffer.len());
         buffer[..n].copy_from_slice(&data[..n]);
         Ok(n)
+    }
+
+    pub fn identity(file: &Inner) -> io::Result<super::Identity> {
+        let stat = file.stat().map_err(to_io)?;
+        let hash = file.metadata_hash().map_err(to_io)?;
+        let nanos = |t: Option<wasi::clocks::wall_clock::Datetime>| {
+            t.map_or(0, |t| {
+                i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanoseconds)
+            })
+        };
+        Ok(super::Identity {
+            file: (hash.lower, hash.upper),
+            len: stat.size,
+            modified_ns: nanos(stat.data_modification_timestamp),
+            changed_ns: nanos(stat.status_change_timestamp),
+            regular: stat.type_ == DescriptorType::RegularFile,
+        })
     }
 
     fn to_io(error: ErrorCode) -> io::Error {

@@ -19,7 +19,9 @@ use crate::http1::request_body::Discard;
 use crate::http1::wire::{self, Delimiting, Framing, Persistence};
 use crate::message::{Method, Request, Version};
 use crate::responder::Allowance;
-use crate::responder::response::{BodyCursor, FileSend, Response};
+use crate::responder::compressed_cache::EncodeError;
+use crate::responder::encoding::Coding;
+use crate::responder::response::{Body, BodyCursor, FileSend, Response};
 use crate::responder::site::Site;
 use crate::time::Now;
 
@@ -69,6 +71,10 @@ pub enum Step {
     /// out shorter than the range, the caller must close the connection rather than send anything
     /// else: the response's length was already promised.
     SendFile { file: FileSend, stall: Duration },
+    /// Compress this whole file in `coding` (from a cache of such files, or now), then call
+    /// [`Connection::encoded`] with the result: the response's head waits for its length. Ends a
+    /// batch.
+    Encode { file: FileSend, coding: Coding },
     /// Record this exchange.
     Log(Exchange),
     /// Wait for the client's next bytes, then [`Connection::feed`] them; if none come by the
@@ -144,6 +150,8 @@ enum State {
     Head,
     /// Reading past the body of `request` before answering it.
     Discarding { request: Request, discard: Discard },
+    /// Waiting for the caller to compress a response's file whole ([`Step::Encode`]).
+    Encoding(Box<Pending>),
     /// Producing a response.
     Sending(Outgoing),
     /// A response was produced; log it, then go on (or close).
@@ -164,6 +172,16 @@ struct Outgoing {
     chunked: bool,
     close: bool,
     exchange: Exchange,
+}
+
+/// A response whose body the caller is compressing: the file and coding until the step asking
+/// for it is taken.
+#[derive(Debug)]
+struct Pending {
+    response: Response,
+    exchange: Exchange,
+    delivery: Delivery,
+    encode: Option<(FileSend, Coding)>,
 }
 
 /// How a response is to be sent, decided by the request it answers.
@@ -332,6 +350,10 @@ impl<S: Respond> Connection<S> {
                         self.refuse(error, line, now);
                     }
                 },
+                State::Encoding(pending) => match pending.encode.take() {
+                    Some((file, coding)) => return Step::Encode { file, coding },
+                    None => self.encoded(Err(EncodeError::Unanswered), now),
+                },
                 State::Sending(out) => match out.produce(max_bytes, &mut self.work) {
                     Produced::Bytes(bytes) => return self.send(bytes),
                     Produced::File(file) => {
@@ -415,7 +437,10 @@ impl<S: Respond> Connection<S> {
                     room == 0
                 }
                 Step::Log(_) => false,
-                Step::SendFile { .. } | Step::Receive(_) | Step::Close { .. } => true,
+                Step::SendFile { .. }
+                | Step::Encode { .. }
+                | Step::Receive(_)
+                | Step::Close { .. } => true,
             };
             steps.push(step);
             if last {
@@ -469,7 +494,38 @@ impl<S: Respond> Connection<S> {
         self.start(response, Exchange::of(request_line), delivery, now);
     }
 
-    fn start(&mut self, response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
+    /// The file a [`Step::Encode`] asked for, compressed (or why it could not be) at `now`: the
+    /// response waiting for it starts. (Outside that wait, nothing happens.)
+    pub fn encoded(&mut self, result: Result<Vec<u8>, EncodeError>, now: Now) {
+        if !matches!(self.state, State::Encoding(_)) {
+            return;
+        }
+        let State::Encoding(pending) = std::mem::replace(&mut self.state, State::Closed) else {
+            unreachable!("state checked above")
+        };
+        let Pending {
+            mut response,
+            exchange,
+            delivery,
+            ..
+        } = *pending;
+        match result {
+            Ok(bytes) => response.body = Body::bytes(bytes),
+            Err(error) => response = error.response(),
+        }
+        self.start(response, exchange, delivery, now);
+    }
+
+    fn start(&mut self, mut response: Response, exchange: Exchange, delivery: Delivery, now: Now) {
+        if let Some(encode) = response.body.take_whole() {
+            self.state = State::Encoding(Box::new(Pending {
+                response,
+                exchange,
+                delivery,
+                encode: Some(encode),
+            }));
+            return;
+        }
         let framing = Framing::of(&response, delivery.persistence, delivery.chunked_ok);
         let head = wire::head(&response, framing, self.protocol, self.date.at(now.wall));
         let length = response.body.known_len();
@@ -721,6 +777,7 @@ mod tests {
             match conn.next(1 << 16, now()) {
                 Step::Send { bytes, .. } => out.extend(bytes),
                 Step::SendFile { .. } => panic!("no file is handed off unless asked"),
+                Step::Encode { .. } => panic!("the stub answers with no file"),
                 Step::Log(_) => {}
                 Step::Receive(_) => return (out, false),
                 Step::Close { .. } => return (out, true),
@@ -757,6 +814,80 @@ mod tests {
         assert_eq!(conn.site.shed, 0, "a connection mid-request keeps its site");
     }
 
+    /// The bytes of the `Send` steps among `steps`, and the names of the others.
+    fn sent(steps: Vec<Step>) -> (String, Vec<&'static str>) {
+        let mut out = Vec::new();
+        let mut others = Vec::new();
+        for step in steps {
+            match step {
+                Step::Send { bytes, .. } => out.extend(bytes),
+                Step::SendFile { .. } => others.push("file"),
+                Step::Encode { .. } => others.push("encode"),
+                Step::Log(_) => others.push("log"),
+                Step::Receive(_) => others.push("receive"),
+                Step::Close { .. } => others.push("close"),
+            }
+        }
+        (normalize(&out), others)
+    }
+
+    #[test]
+    fn a_file_compressed_whole_is_asked_of_the_caller_and_sent_with_its_length() {
+        let dir = site();
+        let css = "p { margin: 0 }\n".repeat(100);
+        std::fs::write(dir.path().join("site.css"), &css).unwrap();
+        let get = "GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
+        let mut conn = connection(&dir);
+        conn.feed(get.as_bytes(), now());
+        let mut steps = conn.batch(1 << 20, now());
+        assert_eq!(steps.len(), 1, "the batch ends at the file to compress");
+        let Some(Step::Encode { file, coding }) = steps.pop() else {
+            panic!("a compressed file is asked of the caller");
+        };
+        assert_eq!(
+            (coding, file.len, file.offset),
+            (Coding::Gzip, css.len() as u64, 0)
+        );
+        assert_eq!(read_range(&file), css.as_bytes());
+        conn.encoded(Ok(b"GZIPPED".to_vec()), now());
+        let (out, others) = sent(conn.batch(1 << 20, now()));
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains("\r\nContent-Encoding: gzip\r\n"), "{out}");
+        assert!(
+            out.ends_with("\r\nContent-Length: 7\r\n\r\nGZIPPED"),
+            "{out}"
+        );
+        assert_eq!(others, ["log", "receive"]);
+
+        // A file that changed meanwhile is a 500, and the connection goes on.
+        conn.feed(get.as_bytes(), now());
+        assert!(matches!(
+            conn.batch(1 << 20, now()).pop(),
+            Some(Step::Encode { .. })
+        ));
+        conn.encoded(Err(EncodeError::Changed), now());
+        let (out, others) = sent(conn.batch(1 << 20, now()));
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("The file changed while it was read."), "{out}");
+        assert_eq!(others, ["log", "receive"]);
+
+        // A caller that goes on without compressing gets a 500, not a stall; an answer that
+        // comes when none was asked for changes nothing.
+        conn.feed(format!("HEAD{}", &get[3..]).as_bytes(), now());
+        assert!(matches!(
+            conn.batch(1 << 20, now()).pop(),
+            Some(Step::Encode { .. })
+        ));
+        let (out, _) = sent(conn.batch(1 << 20, now()));
+        assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+        conn.encoded(Ok(b"late".to_vec()), now());
+        let (out, others) = sent(conn.batch(1 << 20, now()));
+        assert_eq!((out.as_str(), others), ("", vec!["receive"]));
+    }
+
     #[test]
     fn a_batch_ends_at_a_wait_a_close_a_file_or_its_bytes() {
         let dir = site();
@@ -766,6 +897,7 @@ mod tests {
                 .map(|step| match step {
                     Step::Send { .. } => "send",
                     Step::SendFile { .. } => "file",
+                    Step::Encode { .. } => "encode",
                     Step::Log(_) => "log",
                     Step::Receive(_) => "receive",
                     Step::Close { .. } => "close",

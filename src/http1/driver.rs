@@ -10,10 +10,12 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http1::connection::{Connection, Exchange, Step, WORK_PER_TURN};
 use crate::responder::Allowance;
+use crate::responder::compressed_cache::{self, CompressedCache};
 use crate::time::Now;
 
 /// Bytes read from the transport at once.
@@ -80,6 +82,9 @@ pub struct Driver {
     /// How long to read and drop the client's bytes once closed, as the close step said (none if
     /// the connection ended otherwise: the client left, or took no bytes).
     linger: Duration,
+    /// Files compressed whole, shared with the loop's other connections (none: each response
+    /// compresses its own).
+    cache: Option<Arc<CompressedCache>>,
 }
 
 impl Driver {
@@ -97,7 +102,14 @@ impl Driver {
             max_bytes,
             bytes_written: 0,
             linger: Duration::ZERO,
+            cache: None,
         }
+    }
+
+    /// Keeps the files it compresses whole in `cache` (and serves them from it).
+    pub fn keeping(mut self, cache: Arc<CompressedCache>) -> Driver {
+        self.cache = Some(cache);
+        self
     }
 
     /// What the host can spare for the responses the connection starts from now on.
@@ -167,6 +179,15 @@ impl Driver {
                 }
                 // Hand-off was not asked for: a connection that asks cannot go on.
                 Step::SendFile { .. } => self.closing = true,
+                Step::Encode { file, coding } => {
+                    let result = match &self.cache {
+                        Some(cache) => cache
+                            .encode(&file.file, file.len, coding, now.wall)
+                            .map(|bytes| bytes.to_vec()),
+                        None => compressed_cache::compress_file(&file.file, file.len, coding),
+                    };
+                    self.connection.encoded(result, now);
+                }
                 Step::Close { linger } => {
                     self.closing = true;
                     self.linger = linger;

@@ -3,7 +3,7 @@
 //! coding when it is compressed on the fly ([`crate::responder::compression`]) — which one to send.
 
 /// A content coding hhttpp sends, stored beside a file or made on the fly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     Zstd,
     Brotli,

@@ -7,6 +7,7 @@
 //! It reads the folder only through [`crate::fs`], below it.
 
 pub mod auth;
+pub mod compressed_cache;
 pub mod compression;
 pub mod conditional;
 pub mod cors;
@@ -560,8 +561,9 @@ fn vary_of(base: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     base.iter().filter(|(n, _)| *n == "Vary").cloned().collect()
 }
 
-/// The file compressed on the fly: whole, in memory, with a `Content-Length`, when it is small;
-/// as it is sent, in chunks, when it is not.
+/// The file compressed on the fly: whole, with a `Content-Length`, when it is small (by whoever
+/// sends the response, which may keep it: [`Body::compressed_whole`]); as it is sent, in chunks,
+/// when it is not.
 fn compressed(
     file: OpenFile,
     len: u64,
@@ -569,11 +571,7 @@ fn compressed(
     base: &[(&'static str, String)],
 ) -> Response {
     let body = if len <= compression::WHOLE_MAX {
-        match crate::responder::response::read_whole(&file, len) {
-            Ok(bytes) => Body::bytes(compression::compress(coding, &bytes)),
-            // Most likely it shrank while it was read: never send part of it as the whole.
-            Err(_) => return Response::error(500, "The file changed while it was read."),
-        }
+        Body::compressed_whole(file, len, coding)
     } else {
         Body::encoded(Body::file_range(file, 0, len), coding)
     };
@@ -655,6 +653,7 @@ fn multipart(
         file: Some(file),
         segments,
         coding: None,
+        whole: None,
     };
     let fields: Vec<_> = base
         .iter()

@@ -31,6 +31,10 @@ pub struct Body {
     pub file: Option<OpenFile>,
     pub segments: Vec<Segment>,
     pub coding: Option<Coding>,
+    /// The coding the body (one whole file) is to be compressed in before its head is written,
+    /// by whoever sends it ([`Body::take_whole`]): a connection asks its caller, which may keep
+    /// the result for the next request ([`crate::responder::compressed_cache`]).
+    pub whole: Option<Coding>,
 }
 
 impl Body {
@@ -45,6 +49,7 @@ impl Body {
             file: None,
             segments: vec![Segment::Bytes(bytes.into())],
             coding: None,
+            whole: None,
         }
     }
 
@@ -54,6 +59,7 @@ impl Body {
             file: Some(file),
             segments: vec![Segment::FileRange { offset, len }],
             coding: None,
+            whole: None,
         }
     }
 
@@ -63,6 +69,31 @@ impl Body {
             coding: Some(coding),
             ..body
         }
+    }
+
+    /// The `len` bytes of `file`, to be compressed whole in `coding` before the response is sent:
+    /// then sent with a `Content-Length`.
+    pub fn compressed_whole(file: OpenFile, len: u64, coding: Coding) -> Body {
+        Body {
+            whole: Some(coding),
+            ..Body::file_range(file, 0, len)
+        }
+    }
+
+    /// The file to compress whole and the coding, when the body is still to be compressed whole
+    /// (the body is left empty: the compressed bytes replace it).
+    pub fn take_whole(&mut self) -> Option<(FileSend, Coding)> {
+        let coding = self.whole?;
+        let len = self.source_len();
+        let file = std::mem::take(self).file?;
+        Some((
+            FileSend {
+                file,
+                offset: 0,
+                len,
+            },
+            coding,
+        ))
     }
 
     /// The length of the segments (before any compression).
@@ -79,20 +110,21 @@ impl Body {
     /// The body's length in bytes, when it is known before sending (not when it is compressed on
     /// the way out).
     pub fn known_len(&self) -> Option<u64> {
-        self.coding.is_none().then(|| self.source_len())
+        (self.coding.is_none() && self.whole.is_none()).then(|| self.source_len())
     }
 
     /// The body as one range of one file, when that is all it is (the common `200` and
     /// single-range `206`), so a transport can send it without copying; otherwise the body back.
     pub fn into_file_send(self) -> Result<FileSend, Body> {
-        match (self.file, self.segments.as_slice(), self.coding) {
-            (Some(file), &[Segment::FileRange { offset, len }], None) => {
+        match (self.file, self.segments.as_slice(), self.coding, self.whole) {
+            (Some(file), &[Segment::FileRange { offset, len }], None, None) => {
                 Ok(FileSend { file, offset, len })
             }
-            (file, _, coding) => Err(Body {
+            (file, _, coding, whole) => Err(Body {
                 file,
                 segments: self.segments,
                 coding,
+                whole,
             }),
         }
     }

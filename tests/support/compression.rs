@@ -357,3 +357,56 @@ pub fn write_text_file(path: &std::path::Path, len: u64) {
         written += take as u64;
     }
 }
+
+/// Whether a door sees a file's status-change time: the native binary does (`fstat`), a guest
+/// under `wasmtime run` does not (wasmtime reports the creation time in its place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeesChanges {
+    /// Any rewrite, also one that puts the modification time back.
+    Always,
+    /// A rewrite that leaves a new modification time.
+    WhenModified,
+}
+
+/// A text file compressed whole and kept between connections (`--compress-cache`) is sent as it
+/// is now once it is rewritten in place with the same size: on another connection, in every
+/// coding, also when the rewrite put the modification time back (where the door sees changes).
+pub fn assert_kept_copies_follow_their_file(
+    start: impl FnOnce(&std::path::Path) -> Server,
+    sees: SeesChanges,
+) {
+    let site = super::Site::new();
+    let path = site.path().join("kept.js");
+    let first = "let a = 1;\n".repeat(1000);
+    let second = "let b = 2;\n".repeat(1000);
+    std::fs::write(&path, &first).unwrap();
+    // Kept only once the file has settled (`compressed_cache::SETTLE`, 2 s).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let server = start(site.path());
+    let fetch = |coding: &str| {
+        let request =
+            format!("GET /kept.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {coding}\r\n\r\n");
+        let response = server.request(request.as_bytes());
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert_eq!(
+            response.header("Content-Encoding"),
+            Some(coding),
+            "{}",
+            response.head
+        );
+        String::from_utf8(decode(coding, &response.body)).unwrap()
+    };
+    for coding in CODINGS {
+        assert_eq!(fetch(coding), first, "{coding}, first");
+        assert_eq!(fetch(coding), first, "{coding}, kept");
+    }
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, &second).unwrap();
+    if sees == SeesChanges::Always {
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(modified).unwrap();
+    }
+    for coding in CODINGS {
+        assert_eq!(fetch(coding), second, "{coding}, after the rewrite");
+    }
+}

@@ -1,0 +1,376 @@
+//! Files compressed whole, kept for the next request that asks for the same coding: a text file
+//! is compressed once, not once per response (`--compress-cache MIB`).
+//!
+//! Whoever sends a connection's responses owns one and shares it between the connections of one
+//! server: the native host (for both engines: a sandboxed connection asks its host with
+//! `Step::Encode`) and the in-guest server of `wasmtime run`. What is kept is made here, from the
+//! file's own bytes, by the code that keeps it: a connection (or the guest serving it) chooses
+//! which file and coding, never the bytes, so no connection can decide what another is sent.
+//!
+//! An entry is keyed by the file's [`Identity`] (device and inode, size, modification and
+//! status-change times) read from the open handle on every request, and the coding. A file
+//! rewritten in place changes its status-change time (which no user can set back), so it is
+//! compressed again; what the key cannot see is a second write of the same size within the
+//! file system's clock tick after a compression read the first. To keep that window closed, a
+//! file changed within the last [`SETTLE`] is compressed but not kept, and one whose identity
+//! changed while it was read is not served either. Entries are evicted least recently used
+//! first once their bytes pass the budget.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::fs::{Identity, OpenFile};
+use crate::responder::compression;
+use crate::responder::encoding::Coding;
+use crate::responder::response::{Body, Response, read_whole};
+
+/// A file changed this recently is compressed for the request but not kept: it may be being
+/// written still, faster than its times can show.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// What an entry costs besides its bytes (its key, the map's slot, the shared buffer's counts).
+const ENTRY_OVERHEAD: usize = 128;
+
+/// Why a file could not be compressed whole.
+#[derive(Debug)]
+pub enum EncodeError {
+    /// It is not a regular file of the promised length, or it changed while it was read.
+    Changed,
+    /// It is longer than [`compression::WHOLE_MAX`]: such a file is compressed as it is sent.
+    TooLarge,
+    /// Reading it failed.
+    Io(io::Error),
+    /// The connection's caller went on without compressing it.
+    Unanswered,
+}
+
+impl EncodeError {
+    /// The answer instead of the compressed file: a `500` (the response's length cannot be
+    /// promised; never part of the file as the whole).
+    pub fn response(&self) -> Response {
+        let message = match self {
+            EncodeError::Changed => "The file changed while it was read.",
+            EncodeError::Io(_) => "The file could not be read.",
+            EncodeError::TooLarge | EncodeError::Unanswered => "The file could not be compressed.",
+        };
+        Response::error(500, message)
+    }
+}
+
+/// `response` with its body compressed here and now, if it is still to be compressed whole:
+/// for a door that keeps nothing between requests (wasi:http, where each request has its own
+/// instance).
+pub fn compress_here(mut response: Response) -> Response {
+    let Some((send, coding)) = response.body.take_whole() else {
+        return response;
+    };
+    match compress_file(&send.file, send.len, coding) {
+        Ok(bytes) => {
+            response.body = Body::bytes(bytes);
+            response
+        }
+        Err(error) => error.response(),
+    }
+}
+
+impl From<io::Error> for EncodeError {
+    fn from(error: io::Error) -> EncodeError {
+        EncodeError::Io(error)
+    }
+}
+
+/// What a lookup found: the bytes kept, or the key to fill.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(Arc<[u8]>),
+    Miss(Key),
+}
+
+/// An entry's key: which version of which file, in which coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    identity: Identity,
+    coding: Coding,
+}
+
+/// Compressed files, up to a budget of bytes; shared by reference between connections.
+#[derive(Debug)]
+pub struct CompressedCache {
+    budget: usize,
+    inner: Mutex<Entries>,
+}
+
+#[derive(Debug)]
+struct Entries {
+    map: lru::LruCache<Key, Arc<[u8]>>,
+    /// What the entries cost, counted as [`cost`] does.
+    bytes: usize,
+}
+
+fn cost(bytes: &[u8]) -> usize {
+    bytes.len() + ENTRY_OVERHEAD
+}
+
+impl CompressedCache {
+    /// A cache keeping at most `budget` bytes (0 keeps nothing: every request compresses).
+    pub fn new(budget: usize) -> Arc<CompressedCache> {
+        Arc::new(CompressedCache {
+            budget,
+            inner: Mutex::new(Entries {
+                map: lru::LruCache::unbounded(),
+                bytes: 0,
+            }),
+        })
+    }
+
+    /// The bytes kept for `file` (`len` bytes, as the response promised) in `coding`, or the key
+    /// to [`CompressedCache::fill`]. One `fstat` of the handle; no read.
+    pub fn lookup(&self, file: &OpenFile, len: u64, coding: Coding) -> Result<Lookup, EncodeError> {
+        let identity = checked_identity(file, len)?;
+        let key = Key { identity, coding };
+        let mut entries = self.lock();
+        Ok(match entries.map.get(&key) {
+            Some(bytes) => Lookup::Hit(bytes.clone()),
+            None => Lookup::Miss(key),
+        })
+    }
+
+    /// Compresses `file` for `key` (from [`CompressedCache::lookup`]) and keeps the result if the
+    /// file is settled at `now` and did not change while it was read. The slow part, run without
+    /// the lock: two connections missing at once both compress, and the second's result is kept.
+    pub fn fill(
+        &self,
+        key: Key,
+        file: &OpenFile,
+        now: SystemTime,
+    ) -> Result<Arc<[u8]>, EncodeError> {
+        let bytes: Arc<[u8]> = compress_file(file, key.identity.len, key.coding)?.into();
+        if file.identity()? != key.identity {
+            return Err(EncodeError::Changed);
+        }
+        if settled(&key.identity, now) {
+            self.keep(key, bytes.clone());
+        }
+        Ok(bytes)
+    }
+
+    /// [`CompressedCache::lookup`], then [`CompressedCache::fill`] on a miss.
+    pub fn encode(
+        &self,
+        file: &OpenFile,
+        len: u64,
+        coding: Coding,
+        now: SystemTime,
+    ) -> Result<Arc<[u8]>, EncodeError> {
+        match self.lookup(file, len, coding)? {
+            Lookup::Hit(bytes) => Ok(bytes),
+            Lookup::Miss(key) => self.fill(key, file, now),
+        }
+    }
+
+    /// Bytes the entries cost now.
+    pub fn held(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn keep(&self, key: Key, bytes: Arc<[u8]>) {
+        let size = cost(&bytes);
+        if size > self.budget {
+            return;
+        }
+        let mut entries = self.lock();
+        if let Some(old) = entries.map.put(key, bytes) {
+            entries.bytes -= cost(&old);
+        }
+        entries.bytes += size;
+        while entries.bytes > self.budget {
+            match entries.map.pop_lru() {
+                Some((_, old)) => entries.bytes -= cost(&old),
+                None => break,
+            }
+        }
+    }
+
+    /// The entries; a panic elsewhere while they were held leaves them consistent (each change
+    /// is one map operation and one count), so a poisoned lock is taken as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `file` compressed whole in `coding`, read as `len` bytes (no cache): for a door that keeps
+/// none, and for the cache's misses.
+pub fn compress_file(file: &OpenFile, len: u64, coding: Coding) -> Result<Vec<u8>, EncodeError> {
+    if len > compression::WHOLE_MAX {
+        return Err(EncodeError::TooLarge);
+    }
+    checked_identity(file, len)?;
+    let bytes = read_whole(file, len).map_err(|error| match error.kind() {
+        io::ErrorKind::UnexpectedEof => EncodeError::Changed,
+        _ => EncodeError::Io(error),
+    })?;
+    Ok(compression::compress(coding, &bytes))
+}
+
+/// The identity of `file`, which must be a regular file of `len` bytes (what the response
+/// promised): a file that changed since it was looked at is refused, never compressed.
+fn checked_identity(file: &OpenFile, len: u64) -> Result<Identity, EncodeError> {
+    let identity = file.identity()?;
+    if !identity.regular || identity.len != len {
+        return Err(EncodeError::Changed);
+    }
+    Ok(identity)
+}
+
+/// Whether the file last changed at least [`SETTLE`] before `now` (and not in `now`'s future).
+fn settled(identity: &Identity, now: SystemTime) -> bool {
+    let Ok(now) = now.duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    let last = identity.modified_ns.max(identity.changed_ns);
+    last > 0 && last + SETTLE.as_nanos() as i128 <= now.as_nanos() as i128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::responder::compression::tests::decode;
+    use crate::test_support::TempDir;
+
+    fn open(dir: &TempDir, name: &str) -> OpenFile {
+        let root = crate::fs::Folder::root(dir.path()).unwrap();
+        match root.open(name).unwrap() {
+            crate::fs::Opened::File(file, _) => file,
+            other => panic!("not a file: {other:?}"),
+        }
+    }
+
+    fn later() -> SystemTime {
+        SystemTime::now() + SETTLE * 2
+    }
+
+    #[test]
+    fn a_file_is_compressed_once_and_served_from_then_on() {
+        let dir = TempDir::new();
+        let text = "body { color: red }\n".repeat(100);
+        std::fs::write(dir.path().join("a.css"), &text).unwrap();
+        let cache = CompressedCache::new(1 << 20);
+        let file = open(&dir, "a.css");
+        let len = text.len() as u64;
+        let Lookup::Miss(key) = cache.lookup(&file, len, Coding::Gzip).unwrap() else {
+            panic!("an empty cache has nothing");
+        };
+        let made = cache.fill(key, &file, later()).unwrap();
+        assert_eq!(decode(Coding::Gzip, &made), text.as_bytes());
+        let Lookup::Hit(kept) = cache
+            .lookup(&open(&dir, "a.css"), len, Coding::Gzip)
+            .unwrap()
+        else {
+            panic!("a settled file is kept");
+        };
+        assert!(Arc::ptr_eq(&kept, &made));
+        // Another coding is another entry.
+        assert!(matches!(
+            cache.lookup(&file, len, Coding::Brotli).unwrap(),
+            Lookup::Miss(_)
+        ));
+    }
+
+    #[test]
+    fn a_file_changed_in_place_is_compressed_again() {
+        let dir = TempDir::new();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "a".repeat(2000)).unwrap();
+        let cache = CompressedCache::new(1 << 20);
+        let first = cache
+            .encode(&open(&dir, "a.txt"), 2000, Coding::Gzip, later())
+            .unwrap();
+        // Same size, modification time put back: the status-change time still moves.
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, "b".repeat(2000)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let second = cache
+            .encode(&open(&dir, "a.txt"), 2000, Coding::Gzip, later())
+            .unwrap();
+        assert_eq!(decode(Coding::Gzip, &first), "a".repeat(2000).as_bytes());
+        assert_eq!(decode(Coding::Gzip, &second), "b".repeat(2000).as_bytes());
+    }
+
+    #[test]
+    fn a_file_changed_just_now_is_compressed_but_not_kept() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
+        let cache = CompressedCache::new(1 << 20);
+        let file = open(&dir, "a.txt");
+        cache
+            .encode(&file, 2000, Coding::Gzip, SystemTime::now())
+            .unwrap();
+        assert_eq!(cache.held(), 0);
+        assert!(matches!(
+            cache.lookup(&file, 2000, Coding::Gzip).unwrap(),
+            Lookup::Miss(_)
+        ));
+    }
+
+    #[test]
+    fn a_length_other_than_promised_or_a_large_file_is_refused() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
+        let cache = CompressedCache::new(1 << 20);
+        let file = open(&dir, "a.txt");
+        assert!(matches!(
+            cache.encode(&file, 1999, Coding::Gzip, later()),
+            Err(EncodeError::Changed)
+        ));
+        assert!(matches!(
+            compress_file(&file, compression::WHOLE_MAX + 1, Coding::Gzip),
+            Err(EncodeError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn the_least_recently_used_go_first_once_past_the_budget() {
+        let dir = TempDir::new();
+        for name in ["a", "b", "c"] {
+            // Incompressible bytes: each entry costs about its 4 KB.
+            let mut x = u64::from(name.as_bytes()[0]);
+            let bytes: Vec<u8> = (0..4096)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (x >> 56) as u8
+                })
+                .collect();
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let cache = CompressedCache::new(9000);
+        for name in ["a", "b", "a", "c"] {
+            cache
+                .encode(&open(&dir, name), 4096, Coding::Gzip, later())
+                .unwrap();
+        }
+        assert!(cache.held() <= 9000);
+        let kept = |name| {
+            matches!(
+                cache.lookup(&open(&dir, name), 4096, Coding::Gzip).unwrap(),
+                Lookup::Hit(_)
+            )
+        };
+        assert!(
+            kept("a") && kept("c") && !kept("b"),
+            "b was used least recently"
+        );
+        let none = CompressedCache::new(0);
+        none.encode(&open(&dir, "a"), 4096, Coding::Gzip, later())
+            .unwrap();
+        assert_eq!(none.held(), 0, "a budget of 0 keeps nothing");
+    }
+}
