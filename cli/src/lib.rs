@@ -438,11 +438,6 @@ const WASMTIME_RUN_REFUSES: &[Refusal] = &[
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
     ("guest_cpu_ms", "--guest-cpu-ms", GUEST_LIMITS),
     (
-        "compress_cache",
-        "--compress-cache",
-        "each request runs in an instance of its own, which keeps nothing for the next",
-    ),
-    (
         "check_sandbox",
         "--check-sandbox",
         "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
@@ -489,6 +484,11 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ),
     ("max_connections", "--max-connections", PLATFORM_CONNECTIONS),
     ("max_per_address", "--max-per-address", PLATFORM_CONNECTIONS),
+    (
+        "compress_cache",
+        "--compress-cache",
+        "each request runs in an instance of its own, which keeps nothing for the next",
+    ),
     ("header_timeout", "--header-timeout", PLATFORM_CONNECTIONS),
     ("idle_timeout", "--idle-timeout", PLATFORM_CONNECTIONS),
     ("guest_memory", "--guest-memory", GUEST_LIMITS),
