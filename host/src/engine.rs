@@ -16,6 +16,7 @@ use hhttpp::responder::compressed_cache::{CompressedCache, EncodeError, Lookup};
 use hhttpp::responder::encoding::Coding;
 use hhttpp::responder::response::FileSend;
 use hhttpp::{Config, Connection, Now, Step};
+use tokio::sync::Semaphore;
 use wasmtime::Result;
 
 use crate::compression_slots::{CompressionSlot, CompressionSlots};
@@ -35,6 +36,8 @@ pub struct Engine {
     compression: Arc<CompressionSlots>,
     /// Files compressed whole, kept for every connection (`--compress-cache`).
     cache: Arc<CompressedCache>,
+    /// Files being compressed whole for it, at once: one per core.
+    fills: Arc<Semaphore>,
 }
 
 enum Core {
@@ -51,6 +54,7 @@ pub struct Session {
     /// Whether, after the steps queued, a body compressed as it is sent is in progress.
     compressing: bool,
     cache: Arc<CompressedCache>,
+    fills: Arc<Semaphore>,
 }
 
 enum State {
@@ -84,6 +88,7 @@ impl Engine {
             core: Core::Wasm(Box::new(guests)),
             compression: CompressionSlots::per_core(),
             cache: CompressedCache::new(cache_bytes),
+            fills: per_core(),
         }
     }
 
@@ -94,6 +99,7 @@ impl Engine {
             core: Core::Native(Arc::new(as_served(config)), root),
             compression: CompressionSlots::per_core(),
             cache: CompressedCache::new(cache_bytes),
+            fills: per_core(),
         }
     }
 
@@ -115,6 +121,7 @@ impl Engine {
             queue: VecDeque::new(),
             compressing: false,
             cache: self.cache.clone(),
+            fills: self.fills.clone(),
         })
     }
 
@@ -186,7 +193,8 @@ impl Session {
             }
             match self.queue.pop_front() {
                 Some(Step::Encode { file, coding }) => {
-                    let result = compress(self.cache.clone(), file, coding, now, limit).await?;
+                    let shared = (self.cache.clone(), self.fills.clone());
+                    let result = compress(shared, file, coding, now, limit).await?;
                     self.compressed(result, max_bytes, now, limit, allowance)
                         .await?;
                 }
@@ -320,20 +328,38 @@ impl Session {
     }
 }
 
-/// `file` compressed whole in `coding`: kept from an earlier request, or made now (off the
-/// runtime's threads, within `limit`: the folder's file system may be slow) and kept in `cache`.
+/// One permit per core.
+fn per_core() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(1, usize::from),
+    ))
+}
+
+/// `file` compressed whole in `coding`: kept from an earlier request, or made now and kept in
+/// `cache`: off the runtime's threads (the folder's file system may be slow), one per core at
+/// most (a client asking for many files no one asked for before takes no more), all within
+/// `limit`.
 async fn compress(
-    cache: Arc<CompressedCache>,
+    (cache, fills): (Arc<CompressedCache>, Arc<Semaphore>),
     file: FileSend,
     coding: Coding,
     now: Now,
     limit: Duration,
 ) -> Result<Result<Arc<[u8]>, EncodeError>> {
-    let key = match cache.lookup(&file.file, file.len, coding) {
+    let miss = match cache.lookup(&file.file, file.len, coding) {
         Ok(Lookup::Hit(bytes)) => return Ok(Ok(bytes)),
-        Ok(Lookup::Miss(key)) => key,
+        Ok(Lookup::Miss(miss)) => miss,
         Err(error) => return Ok(Err(error)),
     };
-    let job = async move { cache.fill(key, &file.file, now.wall) };
-    Ok(off_thread::run(job, limit, off_thread::Start::Elsewhere).await?)
+    let started = std::time::Instant::now();
+    let permit = match tokio::time::timeout(limit, fills.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(off_thread::Lost::Overran(limit).into()),
+    };
+    let job = async move {
+        let _permit = permit;
+        cache.fill(miss, &file.file, now.wall)
+    };
+    let rest = limit.saturating_sub(started.elapsed());
+    Ok(off_thread::run(job, rest, off_thread::Start::Elsewhere).await?)
 }

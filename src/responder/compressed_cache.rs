@@ -80,11 +80,20 @@ impl From<io::Error> for EncodeError {
     }
 }
 
-/// What a lookup found: the bytes kept, or the key to fill.
+/// What a lookup found: the bytes kept, or what to fill.
 #[derive(Debug)]
 pub enum Lookup {
     Hit(Arc<[u8]>),
-    Miss(Key),
+    Miss(Miss),
+}
+
+/// A file to compress: its key, and the length the response promised. A file found longer than
+/// that (it grew since it was looked at) is compressed as its first `len` bytes, as a body sent
+/// as it is would be, but not kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Miss {
+    key: Key,
+    len: u64,
 }
 
 /// An entry's key: which version of which file, in which coding.
@@ -129,27 +138,30 @@ impl CompressedCache {
     pub fn lookup(&self, file: &OpenFile, len: u64, coding: Coding) -> Result<Lookup, EncodeError> {
         let identity = checked_identity(file, len)?;
         let key = Key { identity, coding };
-        let mut entries = self.lock();
-        Ok(match entries.map.get(&key) {
-            Some(bytes) => Lookup::Hit(bytes.clone()),
-            None => Lookup::Miss(key),
-        })
+        if identity.len == len
+            && let Some(bytes) = self.lock().map.get(&key)
+        {
+            return Ok(Lookup::Hit(bytes.clone()));
+        }
+        Ok(Lookup::Miss(Miss { key, len }))
     }
 
-    /// Compresses `file` for `key` (from [`CompressedCache::lookup`]) and keeps the result if the
-    /// file is settled at `now` and did not change while it was read. The slow part, run without
-    /// the lock: two connections missing at once both compress, and the second's result is kept.
+    /// Compresses `file` (from a [`CompressedCache::lookup`] that missed) and keeps the result
+    /// if the file is whole as promised, settled at `now`, and did not change while it was read.
+    /// The slow part, run without the lock: two connections missing at once both compress, and
+    /// the second's result is kept.
     pub fn fill(
         &self,
-        key: Key,
+        miss: Miss,
         file: &OpenFile,
         now: SystemTime,
     ) -> Result<Arc<[u8]>, EncodeError> {
-        let bytes: Arc<[u8]> = compress_file(file, key.identity.len, key.coding)?.into();
-        if file.identity()? != key.identity {
-            return Err(EncodeError::Changed);
-        }
-        if settled(&key.identity, now) {
+        let Miss { key, len } = miss;
+        let bytes: Arc<[u8]> = compress_file(file, len, key.coding)?.into();
+        let keep = key.identity.len == len
+            && settled(&key.identity, now)
+            && file.identity()? == key.identity;
+        if keep {
             self.keep(key, bytes.clone());
         }
         Ok(bytes)
@@ -165,7 +177,7 @@ impl CompressedCache {
     ) -> Result<Arc<[u8]>, EncodeError> {
         match self.lookup(file, len, coding)? {
             Lookup::Hit(bytes) => Ok(bytes),
-            Lookup::Miss(key) => self.fill(key, file, now),
+            Lookup::Miss(miss) => self.fill(miss, file, now),
         }
     }
 
@@ -213,11 +225,11 @@ pub fn compress_file(file: &OpenFile, len: u64, coding: Coding) -> Result<Vec<u8
     Ok(compression::compress(coding, &bytes))
 }
 
-/// The identity of `file`, which must be a regular file of `len` bytes (what the response
-/// promised): a file that changed since it was looked at is refused, never compressed.
+/// The identity of `file`, which must be a regular file of at least `len` bytes (what the
+/// response promised): a file that shrank since it was looked at is refused, never compressed.
 fn checked_identity(file: &OpenFile, len: u64) -> Result<Identity, EncodeError> {
     let identity = file.identity()?;
-    if !identity.regular || identity.len != len {
+    if !identity.regular || identity.len < len {
         return Err(EncodeError::Changed);
     }
     Ok(identity)
@@ -258,10 +270,10 @@ mod tests {
         let cache = CompressedCache::new(1 << 20);
         let file = open(&dir, "a.css");
         let len = text.len() as u64;
-        let Lookup::Miss(key) = cache.lookup(&file, len, Coding::Gzip).unwrap() else {
+        let Lookup::Miss(miss) = cache.lookup(&file, len, Coding::Gzip).unwrap() else {
             panic!("an empty cache has nothing");
         };
-        let made = cache.fill(key, &file, later()).unwrap();
+        let made = cache.fill(miss, &file, later()).unwrap();
         assert_eq!(decode(Coding::Gzip, &made), text.as_bytes());
         let Lookup::Hit(kept) = cache
             .lookup(&open(&dir, "a.css"), len, Coding::Gzip)
@@ -320,13 +332,20 @@ mod tests {
     }
 
     #[test]
-    fn a_length_other_than_promised_or_a_large_file_is_refused() {
+    fn a_file_grown_is_compressed_as_promised_and_not_kept_and_one_shrunk_is_refused() {
         let dir = TempDir::new();
         std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
         let cache = CompressedCache::new(1 << 20);
         let file = open(&dir, "a.txt");
+        let grown = cache.encode(&file, 1999, Coding::Gzip, later()).unwrap();
+        assert_eq!(decode(Coding::Gzip, &grown), "a".repeat(1999).as_bytes());
+        assert_eq!(
+            cache.held(),
+            0,
+            "only a file of the promised length is kept"
+        );
         assert!(matches!(
-            cache.encode(&file, 1999, Coding::Gzip, later()),
+            cache.encode(&file, 2001, Coding::Gzip, later()),
             Err(EncodeError::Changed)
         ));
         assert!(matches!(
