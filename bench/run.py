@@ -29,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HHTTPP = os.path.join(ROOT, "target", "release", "hhttpp")
+COMPONENT = os.path.join(ROOT, "target", "wasm", "hhttpp.wasm")  # `wasmtime-run`: hhttpp.wasm under `wasmtime run`
 SWS_VERSION = "2.44.1"
 SWS = os.path.join(ROOT, "target", "bench-tools", "bin", "static-web-server")
 # 100 KB of real JavaScript for the compressed scenario: TypeScript's, from the npm install that
@@ -54,6 +55,9 @@ def ensure_tools():
     if not os.path.exists(JS_SOURCE):
         sh(os.path.join(ROOT, "scripts", "setup"), "--test")
     sh("cargo", "build", "--release", "--locked", "-p", "hhttpp-host", cwd=ROOT)
+    sh(os.path.join(ROOT, "scripts", "build-wasm"), stdout=subprocess.DEVNULL)
+    if shutil.which("wasmtime") is None:
+        sh(os.path.join(ROOT, "scripts", "setup"), "--test")
 
 
 def make_site(base, big):
@@ -100,6 +104,9 @@ def start(name, site, base):
         if name.endswith("-native"):
             cmd += ["--engine", "native"]
         cmd += HHTTPP_ARGS
+    elif name == "wasmtime-run":
+        cmd = ["wasmtime", "run", "-S", "inherit-network", "--dir", f"{site}::/", COMPONENT,
+               str(port), "--bind", "127.0.0.1", "-q"] + HHTTPP_ARGS
     elif name == "sws":
         cmd = [SWS, "--port", str(port), "--host", "127.0.0.1", "--root", site, "--directory-listing", "true",
                "--log-level", "error", "--threads-multiplier", "1"]
@@ -199,7 +206,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--quick", action="store_true", help="a 100 MB 'big' file instead of 1 GB")
     parser.add_argument("--only", default="", help="run only scenarios whose title contains this text")
-    parser.add_argument("--servers", default="hhttpp,hhttpp-native,nginx,sws,python", help="comma-separated")
+    parser.add_argument("--servers", default="hhttpp,hhttpp-native,wasmtime-run,nginx,sws,python",
+                        help="comma-separated, of hhttpp, hhttpp-native, wasmtime-run, nginx, sws, python")
     parser.add_argument("--compare", metavar="OLD_HHTTPP", help="an earlier hhttpp binary to run beside this one")
     parser.add_argument("--hhttpp-args", default="", help="more flags for every hhttpp server (e.g. '--max-per-address 1000')")
     args = parser.parse_args()
@@ -215,7 +223,7 @@ def main():
     try:
         site = make_site(base, (100 if args.quick else 1024) * 2**20)
         names = args.servers.split(",")
-        known = ("hhttpp", "hhttpp-native", "before", "before-native", "nginx", "sws", "python")
+        known = ("hhttpp", "hhttpp-native", "wasmtime-run", "before", "before-native", "nginx", "sws", "python")
         servers = [start(n, site, base) for n in names if n in known]
         scenarios = [
             ("1 KB keep-alive, c=50", "/1k.bin", 50, False, None),
