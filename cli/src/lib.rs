@@ -112,9 +112,11 @@ pub struct Cli {
     pub no_compress: bool,
 
     /// Memory for text files compressed on the fly and kept for the next client that asks for the
-    /// same coding, in MiB (files up to 256 KiB; least recently used dropped first; 0 keeps none).
-    /// A file is compressed again once its size, modification or status-change time changes.
-    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=65536))]
+    /// same coding, in MiB, 1024 at most (files up to 256 KiB; least recently used dropped first;
+    /// 0 keeps none). A file is compressed again once its size, modification or status-change
+    /// time changes (under wasmtime run, which reports no status-change time: its size or
+    /// modification time).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(0..=1024))]
     pub compress_cache: u32,
 
     /// Header field added to every response, as 'Name: value' (repeatable).

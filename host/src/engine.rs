@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hhttpp::fs::Folder;
 use hhttpp::responder::Allowance;
-use hhttpp::responder::compressed_cache::{CompressedCache, EncodeError, Lookup};
+use hhttpp::responder::compressed_cache::{self, CompressedCache, EncodeError, Lookup};
 use hhttpp::responder::encoding::Coding;
 use hhttpp::responder::response::FileSend;
 use hhttpp::{Config, Connection, Now, Step};
@@ -187,12 +187,21 @@ impl Session {
         limit: Duration,
         allowance: Allowance,
     ) -> Result<Step> {
+        let mut compressed = false;
         loop {
             if self.queue.is_empty() {
                 self.fill(max_bytes, now, limit, allowance).await?;
             }
             match self.queue.pop_front() {
+                // A response's head goes out before the next file is asked for: a guest asking
+                // again at once would keep this thread in a loop of its own making.
+                Some(Step::Encode { .. }) if compressed => {
+                    return Err(wasmtime::format_err!(
+                        "the guest asked to compress a file twice without sending anything"
+                    ));
+                }
                 Some(Step::Encode { file, coding }) => {
+                    compressed = true;
                     let shared = (self.cache.clone(), self.fills.clone());
                     let result = compress(shared, file, coding, now, limit).await?;
                     self.compressed(result, max_bytes, now, limit, allowance)
@@ -336,9 +345,9 @@ fn per_core() -> Arc<Semaphore> {
 }
 
 /// `file` compressed whole in `coding`: kept from an earlier request, or made now and kept in
-/// `cache`: off the runtime's threads (the folder's file system may be slow), one per core at
-/// most (a client asking for many files no one asked for before takes no more), all within
-/// `limit`.
+/// `cache`: read and compressed off the runtime's threads (the folder's file system may be
+/// slow), compressed one per core at most (a client asking for many files no one asked for
+/// before takes no more), all within `limit`.
 async fn compress(
     (cache, fills): (Arc<CompressedCache>, Arc<Semaphore>),
     file: FileSend,
@@ -351,15 +360,15 @@ async fn compress(
         Ok(Lookup::Miss(miss)) => miss,
         Err(error) => return Ok(Err(error)),
     };
-    let started = std::time::Instant::now();
-    let permit = match tokio::time::timeout(limit, fills.acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        _ => return Err(off_thread::Lost::Overran(limit).into()),
-    };
     let job = async move {
-        let _permit = permit;
-        cache.fill(miss, &file.file, now.wall)
+        let source = match compressed_cache::read(miss, &file.file) {
+            Ok(source) => source,
+            Err(error) => return Ok(Err(error)),
+        };
+        // Only the compression waits for a core's turn: a file that is slow to read holds its
+        // own connection, not the others' compressions.
+        let _permit = fills.acquire_owned().await?;
+        Ok(cache.fill_from(miss, &source, &file.file, now.wall))
     };
-    let rest = limit.saturating_sub(started.elapsed());
-    Ok(off_thread::run(job, rest, off_thread::Start::Elsewhere).await?)
+    off_thread::run(job, limit, off_thread::Start::Elsewhere).await?
 }

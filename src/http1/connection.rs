@@ -511,7 +511,7 @@ impl<S: Respond> Connection<S> {
         } = *pending;
         match result {
             Ok(bytes) => response.body = Body::bytes(bytes),
-            Err(error) => response = error.response(),
+            Err(error) => response = error.response(&response),
         }
         self.start(response, exchange, delivery, now);
     }
@@ -837,7 +837,9 @@ mod tests {
         let css = "p { margin: 0 }\n".repeat(100);
         std::fs::write(dir.path().join("site.css"), &css).unwrap();
         let get = "GET /site.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n";
-        let mut conn = connection(&dir);
+        let mut config = Config::new(dir.path());
+        config.options.extra_headers = vec![("X-Frame-Options".into(), "DENY".into())];
+        let mut conn = Connection::new(Arc::new(config), now());
         conn.feed(get.as_bytes(), now());
         let mut steps = conn.batch(1 << 20, now());
         assert_eq!(steps.len(), 1, "the batch ends at the file to compress");
@@ -872,6 +874,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("The file changed while it was read."), "{out}");
+        // It keeps the fields that do not describe the file, and drops those that do.
+        assert!(out.contains("\r\nX-Frame-Options: DENY\r\n"), "{out}");
+        assert!(out.contains("\r\nVary: Accept-Encoding\r\n"), "{out}");
+        assert!(
+            !out.contains("Content-Encoding") && !out.contains("ETag"),
+            "{out}"
+        );
         assert_eq!(others, ["log", "receive"]);
 
         // A caller that goes on without compressing gets a 500, not a stall; an answer that

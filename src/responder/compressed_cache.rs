@@ -12,9 +12,12 @@
 //! rewritten in place changes its status-change time (which no user can set back), so it is
 //! compressed again; what the key cannot see is a second write of the same size within the
 //! file system's clock tick after a compression read the first. To keep that window closed, a
-//! file changed within the last [`SETTLE`] is compressed but not kept, and one whose identity
-//! changed while it was read is not served either. Entries are evicted least recently used
-//! first once their bytes pass the budget.
+//! file changed within the last [`SETTLE`] is compressed but not kept, nor is one whose identity
+//! changed while it was read (its bytes are sent, as a body sent as it is would be). Under
+//! `wasmtime run` the runtime reports the creation time where the status-change time belongs,
+//! so there a same-size rewrite that puts the modification time back (`cp -p`) is sent as kept
+//! until it is dropped. Entries are evicted least recently used first once their bytes pass the
+//! budget.
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,8 +32,9 @@ use crate::responder::response::{Body, Response, read_whole};
 /// written still, faster than its times can show.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
-/// What an entry costs besides its bytes (its key, the map's slot, the shared buffer's counts).
-const ENTRY_OVERHEAD: usize = 128;
+/// What an entry costs besides its bytes (its key, the list node and map slot, the shared
+/// buffer's counts), rounded up.
+const ENTRY_OVERHEAD: usize = 256;
 
 /// Why a file could not be compressed whole.
 #[derive(Debug)]
@@ -45,16 +49,35 @@ pub enum EncodeError {
     Unanswered,
 }
 
+/// Fields of a compressed response that describe its representation, which a `500` sent in its
+/// place must not carry (the others — CORS, `--header` fields, `Vary` — it keeps).
+const REPRESENTATION_FIELDS: [&str; 6] = [
+    "Content-Type",
+    "Content-Encoding",
+    "ETag",
+    "Last-Modified",
+    "Accept-Ranges",
+    "Cache-Control",
+];
+
 impl EncodeError {
-    /// The answer instead of the compressed file: a `500` (the response's length cannot be
-    /// promised; never part of the file as the whole).
-    pub fn response(&self) -> Response {
+    /// The answer instead of `compressed`, the response whose file could not be compressed: a
+    /// `500` (the response's length cannot be promised; never part of the file as the whole),
+    /// with the fields it had that do not describe the file.
+    pub fn response(&self, compressed: &Response) -> Response {
         let message = match self {
             EncodeError::Changed => "The file changed while it was read.",
             EncodeError::Io(_) => "The file could not be read.",
             EncodeError::TooLarge | EncodeError::Unanswered => "The file could not be compressed.",
         };
-        Response::error(500, message)
+        let mut response = Response::error(500, message);
+        let kept = compressed.headers.iter().filter(|(name, _)| {
+            !REPRESENTATION_FIELDS
+                .iter()
+                .any(|field| name.eq_ignore_ascii_case(field))
+        });
+        response.headers.extend(kept.cloned());
+        response
     }
 }
 
@@ -70,7 +93,7 @@ pub fn compress_here(mut response: Response) -> Response {
             response.body = Body::bytes(bytes);
             response
         }
-        Err(error) => error.response(),
+        Err(error) => error.response(&response),
     }
 }
 
@@ -146,18 +169,32 @@ impl CompressedCache {
         Ok(Lookup::Miss(Miss { key, len }))
     }
 
-    /// Compresses `file` (from a [`CompressedCache::lookup`] that missed) and keeps the result
-    /// if the file is whole as promised, settled at `now`, and did not change while it was read.
-    /// The slow part, run without the lock: two connections missing at once both compress, and
-    /// the second's result is kept.
+    /// Compresses `file` (from a [`CompressedCache::lookup`] that missed) and keeps the result:
+    /// [`read`] then [`CompressedCache::fill_from`].
     pub fn fill(
         &self,
         miss: Miss,
         file: &OpenFile,
         now: SystemTime,
     ) -> Result<Arc<[u8]>, EncodeError> {
+        let source = read(miss, file)?;
+        self.fill_from(miss, &source, file, now)
+    }
+
+    /// Compresses `source` (what [`read`] read of `file` for `miss`) and keeps the result if the
+    /// file is whole as promised, settled at `now`, and did not change while it was read (if it
+    /// did, the bytes are sent, as a body sent as it is would be, but not kept). The slow part,
+    /// run without the lock: two connections missing at once both compress, and the second's
+    /// result is kept.
+    pub fn fill_from(
+        &self,
+        miss: Miss,
+        source: &[u8],
+        file: &OpenFile,
+        now: SystemTime,
+    ) -> Result<Arc<[u8]>, EncodeError> {
         let Miss { key, len } = miss;
-        let bytes: Arc<[u8]> = compress_file(file, len, key.coding)?.into();
+        let bytes: Arc<[u8]> = compression::compress(key.coding, source).into();
         let keep = key.identity.len == len
             && settled(&key.identity, now)
             && file.identity()? == key.identity;
@@ -212,22 +249,35 @@ impl CompressedCache {
 }
 
 /// `file` compressed whole in `coding`, read as `len` bytes (no cache): for a door that keeps
-/// none, and for the cache's misses.
+/// none.
 pub fn compress_file(file: &OpenFile, len: u64, coding: Coding) -> Result<Vec<u8>, EncodeError> {
+    checked_identity(file, len)?;
+    Ok(compression::compress(coding, &read_source(file, len)?))
+}
+
+/// The `len` bytes of `file` a miss is to compress (the slow part, which a host may run apart
+/// from compressing: the folder's file system may be slow).
+pub fn read(miss: Miss, file: &OpenFile) -> Result<Vec<u8>, EncodeError> {
+    read_source(file, miss.len)
+}
+
+/// The first `len` bytes of `file`, at most [`compression::WHOLE_MAX`].
+fn read_source(file: &OpenFile, len: u64) -> Result<Vec<u8>, EncodeError> {
     if len > compression::WHOLE_MAX {
         return Err(EncodeError::TooLarge);
     }
-    checked_identity(file, len)?;
-    let bytes = read_whole(file, len).map_err(|error| match error.kind() {
+    read_whole(file, len).map_err(|error| match error.kind() {
         io::ErrorKind::UnexpectedEof => EncodeError::Changed,
         _ => EncodeError::Io(error),
-    })?;
-    Ok(compression::compress(coding, &bytes))
+    })
 }
 
 /// The identity of `file`, which must be a regular file of at least `len` bytes (what the
 /// response promised): a file that shrank since it was looked at is refused, never compressed.
 fn checked_identity(file: &OpenFile, len: u64) -> Result<Identity, EncodeError> {
+    if len > compression::WHOLE_MAX {
+        return Err(EncodeError::TooLarge);
+    }
     let identity = file.identity()?;
     if !identity.regular || identity.len < len {
         return Err(EncodeError::Changed);
