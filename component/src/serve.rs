@@ -40,6 +40,12 @@ const TICK: Duration = Duration::from_secs(1);
 const DRAIN_CHUNKS_PER_TURN: usize = 4;
 /// How often clients in the middle of a response are pumped, at least (see [`wait`]).
 const WRITE_TICK: Duration = Duration::from_millis(1);
+/// Bytes a turn of the loop writes to busy clients (those in the middle of a response) before
+/// it leaves the rest for the next turn: a crowd of downloads starting at once (each socket
+/// taking a mebibyte) made a turn last 200 ms, and a newcomer waited that long to be accepted.
+/// Clients that are due for another reason (their request came, their deadline) are still
+/// pumped; the next turn starts with the first one left.
+const WRITTEN_PER_TURN: u64 = 4 * 1024 * 1024;
 /// Bodies compressed as they are sent at once: the loop has one thread. Other clients meanwhile
 /// get a large text as it is (see `hhttpp::responder::Allowance`).
 const STREAMED_COMPRESSIONS: usize = 1;
@@ -531,24 +537,35 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
     };
     let mut clients: Vec<Client> = Vec::new();
     let mut first = 0;
+    // The first busy client a turn left for the next, once it had written its share.
+    let mut left: Option<usize> = None;
     loop {
-        let ready = wait(listeners, &clients);
+        let ready = wait(listeners, &clients, left.is_some());
         let now = now();
         let mut done = Vec::new();
         let mut compressing = clients.iter().filter(|c| c.is_compressing()).count();
         let mut budget = Budget::default();
-        // Each turn starts with another client, so that none is always served last.
-        first = if clients.is_empty() {
-            0
-        } else {
-            (first + 1) % clients.len()
+        let mut written = 0;
+        // Each turn starts with the client the last one left, or else with another client, so
+        // that none is always served last.
+        first = match left.take() {
+            Some(position) if position < clients.len() => position,
+            _ if clients.is_empty() => 0,
+            _ => (first + 1) % clients.len(),
         };
         for position in (first..clients.len()).chain(0..first) {
             let client = &mut clients[position];
-            let due = ready.clients.contains(&position)
-                || client.is_busy()
+            let busy = client.is_busy();
+            let due = ready.clients.get(position).copied().unwrap_or(false)
+                || busy
                 || now.monotonic >= client.deadline();
             if !due {
+                continue;
+            }
+            if busy && written >= WRITTEN_PER_TURN {
+                // The others' turn: accepting newcomers and hearing clients that sent a
+                // request come sooner than a round of every download would.
+                left.get_or_insert(position);
                 continue;
             }
             budget.before_pump();
@@ -562,7 +579,9 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
             }
             compressing =
                 compressing + usize::from(client.is_compressing()) - usize::from(was_compressing);
-            budget.after_pump(client.driver.bytes_written() - written_before);
+            let wrote = client.driver.bytes_written() - written_before;
+            budget.after_pump(wrote);
+            written += wrote;
         }
         done.sort_unstable();
         for position in done.into_iter().rev() {
@@ -617,10 +636,10 @@ impl Budget {
     }
 }
 
-/// Which listeners and clients (by position) a wait found ready.
+/// Which listeners (by position) and clients (whether each, by position) a wait found ready.
 struct Ready {
     listeners: Vec<usize>,
-    clients: Vec<usize>,
+    clients: Vec<bool>,
 }
 
 /// Waits until a listener or a waiting client is ready, or the earliest deadline comes.
@@ -631,11 +650,14 @@ struct Ready {
 /// 64 KiB (a crowd of 1,000 downloads went quadratic). And under `wasmtime run` a poll that finds
 /// something ready at once returns without letting the runtime do its I/O, so a pollable that is
 /// always ready starves the sockets' background writes (a crowd of 300 stalled for good).
-fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
+///
+/// `behind`: the last turn left busy clients for this one (see [`WRITTEN_PER_TURN`]): then the
+/// wait only lets the runtime do its I/O, and the turn comes at once.
+fn wait(listeners: &[TcpSocket], clients: &[Client], behind: bool) -> Ready {
     let start = now().monotonic;
     let mut pollables: Vec<Pollable> = listeners.iter().map(TcpSocket::subscribe).collect();
     let mut positions = Vec::with_capacity(clients.len());
-    let mut deadline = start + TICK;
+    let mut deadline = if behind { start } else { start + TICK };
     for (position, client) in clients.iter().enumerate() {
         if client.is_yielded() {
             // More to do at once: the turn after this wait's yield to the runtime.
@@ -655,13 +677,13 @@ fn wait(listeners: &[TcpSocket], clients: &[Client]) -> Ready {
     let listener_count = listeners.len() as u32;
     let mut found = Ready {
         listeners: Vec::new(),
-        clients: Vec::new(),
+        clients: vec![false; clients.len()],
     };
     for index in ready {
         if index < listener_count {
             found.listeners.push(index as usize);
         } else if let Some(&position) = positions.get((index - listener_count) as usize) {
-            found.clients.push(position);
+            found.clients[position] = true;
         }
     }
     found
