@@ -112,12 +112,29 @@ fn log(cli: &Cli, peer: IpAddr, exchanges: Vec<Exchange>) {
     }
 }
 
-/// A pair of WASI streams as the driver's transport.
+/// A pair of WASI streams as the driver's transport, with their pollables, made once: a loop
+/// that subscribed to every waiting client on every turn made two host calls per client per
+/// turn (the subscription and its drop).
 struct Streams {
+    // Field order matters: a pollable must be dropped before its stream.
+    readable: Pollable,
+    writable: Pollable,
     input: InputStream,
     output: OutputStream,
     /// A flush was asked for and has not completed.
     flushing: bool,
+}
+
+impl Streams {
+    fn new(input: InputStream, output: OutputStream) -> Streams {
+        Streams {
+            readable: input.subscribe(),
+            writable: output.subscribe(),
+            input,
+            output,
+            flushing: false,
+        }
+    }
 }
 
 impl Transport for Streams {
@@ -166,10 +183,10 @@ impl Transport for Streams {
 
 /// What a client waits on: its stream, or the timer at its deadline (nothing when it yielded: it
 /// is due at once, or closed).
-fn pollable(streams: &Streams, status: Status) -> Option<(Pollable, Duration)> {
+fn pollable(streams: &Streams, status: Status) -> Option<(&Pollable, Duration)> {
     match status {
-        Status::Reading { until, .. } => Some((streams.input.subscribe(), until)),
-        Status::Writing { until } => Some((streams.output.subscribe(), until)),
+        Status::Reading { until, .. } => Some((&streams.readable, until)),
+        Status::Writing { until } => Some((&streams.writable, until)),
         Status::Yielded | Status::Closed => None,
     }
 }
@@ -180,11 +197,10 @@ fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
     let connection = Connection::new(config.clone(), start);
     let cache = CompressedCache::new(cli.compress_cache_bytes());
     let mut driver = Driver::new(connection, CHUNK).keeping(cache);
-    let mut streams = Streams {
-        input: wasi::cli::stdin::get_stdin(),
-        output: wasi::cli::stdout::get_stdout(),
-        flushing: false,
-    };
+    let mut streams = Streams::new(
+        wasi::cli::stdin::get_stdin(),
+        wasi::cli::stdout::get_stdout(),
+    );
     let peer = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     loop {
         let status = driver.pump(&mut streams, now());
@@ -196,7 +212,7 @@ fn serve_stdio(config: Arc<Config>, cli: &Cli) -> Result<(), String> {
             return Ok(());
         };
         let timer = monotonic_clock::subscribe_instant(nanos(until));
-        poll(&[&stream, &timer]);
+        poll(&[stream, &timer]);
     }
 }
 
@@ -357,11 +373,7 @@ impl Client {
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Client {
             driver: Driver::new(connection, CHUNK).keeping(shared.cache.clone()),
-            streams: Streams {
-                input,
-                output,
-                flushing: false,
-            },
+            streams: Streams::new(input, output),
             socket,
             peer,
             key: AddressKey::of(peer),
@@ -432,14 +444,14 @@ impl Client {
     }
 
     /// What this client waits on, and until when.
-    fn pollable(&self) -> Option<(Pollable, Duration)> {
+    fn pollable(&self) -> Option<(&Pollable, Duration)> {
         match self.closing {
             None => pollable(&self.streams, self.status),
             Some(closing) if !closing.drained => {
-                Some((self.streams.input.subscribe(), closing.linger_until))
+                Some((&self.streams.readable, closing.linger_until))
             }
             // Parked: until its write is over, however long that takes.
-            Some(_) => Some((self.streams.output.subscribe(), Duration::MAX)),
+            Some(_) => Some((&self.streams.writable, Duration::MAX)),
         }
     }
 
@@ -535,12 +547,14 @@ fn serve_network(listeners: &[TcpSocket], config: Arc<Config>, cli: &Cli) -> Res
         config,
         cache: CompressedCache::new(cli.compress_cache_bytes()),
     };
+    // Made once, as the clients' (see `Streams`).
+    let listening: Vec<Pollable> = listeners.iter().map(TcpSocket::subscribe).collect();
     let mut clients: Vec<Client> = Vec::new();
     let mut first = 0;
     // The first busy client a turn left for the next, once it had written its share.
     let mut left: Option<usize> = None;
     loop {
-        let ready = wait(listeners, &clients, left.is_some());
+        let ready = wait(&listening, &clients, left.is_some());
         let now = now();
         let mut done = Vec::new();
         let mut compressing = clients.iter().filter(|c| c.is_compressing()).count();
@@ -653,9 +667,9 @@ struct Ready {
 ///
 /// `behind`: the last turn left busy clients for this one (see [`WRITTEN_PER_TURN`]): then the
 /// wait only lets the runtime do its I/O, and the turn comes at once.
-fn wait(listeners: &[TcpSocket], clients: &[Client], behind: bool) -> Ready {
+fn wait(listeners: &[Pollable], clients: &[Client], behind: bool) -> Ready {
     let start = now().monotonic;
-    let mut pollables: Vec<Pollable> = listeners.iter().map(TcpSocket::subscribe).collect();
+    let mut pollables: Vec<&Pollable> = listeners.iter().collect();
     let mut positions = Vec::with_capacity(clients.len());
     let mut deadline = if behind { start } else { start + TICK };
     for (position, client) in clients.iter().enumerate() {
@@ -671,9 +685,9 @@ fn wait(listeners: &[TcpSocket], clients: &[Client], behind: bool) -> Ready {
             positions.push(position);
         }
     }
-    pollables.push(monotonic_clock::subscribe_instant(nanos(deadline)));
-    let refs: Vec<&Pollable> = pollables.iter().collect();
-    let ready = poll(&refs);
+    let timer = monotonic_clock::subscribe_instant(nanos(deadline));
+    pollables.push(&timer);
+    let ready = poll(&pollables);
     let listener_count = listeners.len() as u32;
     let mut found = Ready {
         listeners: Vec::new(),
