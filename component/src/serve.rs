@@ -28,6 +28,8 @@
 //!   wasmtime reads a file stream on another thread unless the call blocks, and the blocking
 //!   form (`blocking-splice`) waits until the whole chunk is written, so one client that stops
 //!   reading would freeze the loop. Not kept (10 MB went from 0.63× to 0.97× nginx with it).
+//! - The same core behind wstd's executor (`bench/wstd.sh`) served 2,200–2,300 requests a second
+//!   of 1 KB with a p99 near a second, against this loop's 16,000–17,000 with 6 ms.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
