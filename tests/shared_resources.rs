@@ -82,38 +82,44 @@ fn bystander(port: u16, seconds: u64) -> Vec<Duration> {
 /// each at about 10 MB/s, as a client across a network would (fifty of them reading as fast as
 /// loopback allows took the machine's two cores from the server they attack, and the bystander
 /// measured that) — until the returned flag is cleared (then they stop within a second).
-fn downloaders(
-    port: u16,
-    path: &str,
-    headers: &str,
-    clients: usize,
-) -> (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>) {
-    let running = Arc::new(AtomicBool::new(true));
+fn downloaders(port: u16, path: &str, headers: &str, clients: usize) -> Attack {
     let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n{headers}Connection: close\r\n\r\n");
+    attackers(clients, move |running| {
+        let mut buffer = vec![0u8; 1 << 16];
+        while running.load(Ordering::Relaxed) {
+            let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            if stream.write_all(request.as_bytes()).is_err() {
+                continue;
+            }
+            while running.load(Ordering::Relaxed) {
+                match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(_) => thread::sleep(READ_PAUSE),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    })
+}
+
+/// Attacking clients: the flag that keeps them going, and their threads.
+type Attack = (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>);
+
+/// `clients` threads, each at the least CPU priority running `attacker` with the flag that
+/// keeps it going, until [`stop`] clears it.
+fn attackers(clients: usize, attacker: impl Fn(&AtomicBool) + Clone + Send + 'static) -> Attack {
+    let running = Arc::new(AtomicBool::new(true));
     let threads = (0..clients)
         .map(|_| {
             let running = running.clone();
-            let request = request.clone();
+            let attacker = attacker.clone();
             thread::spawn(move || {
                 as_attacker();
-                let mut buffer = vec![0u8; 1 << 16];
-                while running.load(Ordering::Relaxed) {
-                    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-                        continue;
-                    };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-                    if stream.write_all(request.as_bytes()).is_err() {
-                        continue;
-                    }
-                    while running.load(Ordering::Relaxed) {
-                        match stream.read(&mut buffer) {
-                            Ok(0) => break,
-                            Ok(_) => thread::sleep(READ_PAUSE),
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                            Err(_) => break,
-                        }
-                    }
-                }
+                attacker(&running);
             })
         })
         .collect();
@@ -128,7 +134,7 @@ fn get_ok(stream: &mut TcpStream) -> support::Response {
     read_response(stream, false)
 }
 
-fn stop(attack: (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>)) {
+fn stop(attack: Attack) {
     attack.0.store(false, Ordering::Relaxed);
     for thread in attack.1 {
         let _ = thread.join();
@@ -180,37 +186,22 @@ fn clients_downloading_compressed_text_never_starve_a_bystander() {
 /// Clients that ask for `path` and then read `bytes` every `pause` (a slow reader), or nothing
 /// at all (`bytes` 0: a client that stalls), until the returned flag is cleared; each holds its
 /// connection open meanwhile.
-fn slow_readers(
-    port: u16,
-    path: &str,
-    clients: usize,
-    bytes: usize,
-    pause: Duration,
-) -> (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>) {
-    let running = Arc::new(AtomicBool::new(true));
+fn slow_readers(port: u16, path: &str, clients: usize, bytes: usize, pause: Duration) -> Attack {
     let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
-    let threads = (0..clients)
-        .map(|_| {
-            let running = running.clone();
-            let request = request.clone();
-            thread::spawn(move || {
-                as_attacker();
-                let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-                    return;
-                };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-                let _ = stream.write_all(request.as_bytes());
-                let mut buffer = vec![0u8; bytes.max(1)];
-                while running.load(Ordering::Relaxed) {
-                    if bytes > 0 && stream.read(&mut buffer).is_err() {
-                        break;
-                    }
-                    thread::sleep(pause);
-                }
-            })
-        })
-        .collect();
-    (running, threads)
+    attackers(clients, move |running| {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let _ = stream.write_all(request.as_bytes());
+        let mut buffer = vec![0u8; bytes.max(1)];
+        while running.load(Ordering::Relaxed) {
+            if bytes > 0 && stream.read(&mut buffer).is_err() {
+                break;
+            }
+            thread::sleep(pause);
+        }
+    })
 }
 
 /// The crowd of issue 23, all at once: 50 clients downloading a large file (each at about

@@ -34,10 +34,7 @@ type GuestCall<'g, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'g>>;
 pub struct Engine {
     core: Core,
     compression: Arc<CompressionSlots>,
-    /// Files compressed whole, kept for every connection (`--compress-cache`).
-    cache: Arc<CompressedCache>,
-    /// Files being compressed whole for it, at once: one per core.
-    fills: Arc<Semaphore>,
+    copies: Copies,
 }
 
 enum Core {
@@ -53,6 +50,13 @@ pub struct Session {
     queue: VecDeque<Step>,
     /// Whether, after the steps queued, a body compressed as it is sent is in progress.
     compressing: bool,
+    copies: Copies,
+}
+
+/// Files compressed whole, kept for every connection (`--compress-cache`), and the turns to
+/// compress one: one per core at once. Cheap to clone (both are shared).
+#[derive(Clone)]
+struct Copies {
     cache: Arc<CompressedCache>,
     fills: Arc<Semaphore>,
 }
@@ -87,8 +91,7 @@ impl Engine {
         Engine {
             core: Core::Wasm(Box::new(guests)),
             compression: CompressionSlots::per_core(),
-            cache: CompressedCache::new(cache_bytes),
-            fills: per_core(),
+            copies: Copies::new(cache_bytes),
         }
     }
 
@@ -98,8 +101,7 @@ impl Engine {
         Engine {
             core: Core::Native(Arc::new(as_served(config)), root),
             compression: CompressionSlots::per_core(),
-            cache: CompressedCache::new(cache_bytes),
-            fills: per_core(),
+            copies: Copies::new(cache_bytes),
         }
     }
 
@@ -120,8 +122,7 @@ impl Engine {
             state,
             queue: VecDeque::new(),
             compressing: false,
-            cache: self.cache.clone(),
-            fills: self.fills.clone(),
+            copies: self.copies.clone(),
         })
     }
 
@@ -202,8 +203,8 @@ impl Session {
                 }
                 Some(Step::Encode { file, coding }) => {
                     compressed = true;
-                    let shared = (self.cache.clone(), self.fills.clone());
-                    let result = compress(shared, file, coding, now, limit).await?;
+                    let copies = self.copies.clone();
+                    let result = copies.compress(file, coding, now, limit).await?;
                     self.compressed(result, max_bytes, now, limit, allowance)
                         .await?;
                 }
@@ -337,38 +338,44 @@ impl Session {
     }
 }
 
-/// One permit per core.
-fn per_core() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(
-        std::thread::available_parallelism().map_or(1, usize::from),
-    ))
-}
+impl Copies {
+    /// Up to `cache_bytes` kept, and one compression per core at once.
+    fn new(cache_bytes: usize) -> Copies {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Copies {
+            cache: CompressedCache::new(cache_bytes),
+            fills: Arc::new(Semaphore::new(cores)),
+        }
+    }
 
-/// `file` compressed whole in `coding`: kept from an earlier request, or made now and kept in
-/// `cache`: read and compressed off the runtime's threads (the folder's file system may be
-/// slow), compressed one per core at most (a client asking for many files no one asked for
-/// before takes no more), all within `limit`.
-async fn compress(
-    (cache, fills): (Arc<CompressedCache>, Arc<Semaphore>),
-    file: FileSend,
-    coding: Coding,
-    now: Now,
-    limit: Duration,
-) -> Result<Result<Arc<[u8]>, EncodeError>> {
-    let miss = match cache.lookup(&file.file, file.len, coding) {
-        Ok(Lookup::Hit(bytes)) => return Ok(Ok(bytes)),
-        Ok(Lookup::Miss(miss)) => miss,
-        Err(error) => return Ok(Err(error)),
-    };
-    let job = async move {
-        let source = match compressed_cache::read(miss, &file.file) {
-            Ok(source) => source,
+    /// `file` compressed whole in `coding`: kept from an earlier request, or made now and kept:
+    /// read and compressed off the runtime's threads (the folder's file system may be slow),
+    /// compressed one per core at most (a client asking for many files no one asked for before
+    /// takes no more), all within `limit`. (By value: a session is not shared across threads,
+    /// and this waits.)
+    async fn compress(
+        self,
+        file: FileSend,
+        coding: Coding,
+        now: Now,
+        limit: Duration,
+    ) -> Result<Result<Arc<[u8]>, EncodeError>> {
+        let Copies { cache, fills } = self;
+        let miss = match cache.lookup(&file.file, file.len, coding) {
+            Ok(Lookup::Hit(bytes)) => return Ok(Ok(bytes)),
+            Ok(Lookup::Miss(miss)) => miss,
             Err(error) => return Ok(Err(error)),
         };
-        // Only the compression waits for a core's turn: a file that is slow to read holds its
-        // own connection, not the others' compressions.
-        let _permit = fills.acquire_owned().await?;
-        Ok(cache.fill_from(miss, &source, &file.file, now.wall))
-    };
-    off_thread::run(job, limit, off_thread::Start::Elsewhere).await?
+        let job = async move {
+            let source = match compressed_cache::read(miss, &file.file) {
+                Ok(source) => source,
+                Err(error) => return Ok(Err(error)),
+            };
+            // Only the compression waits for a core's turn: a file that is slow to read holds
+            // its own connection, not the others' compressions.
+            let _permit = fills.acquire_owned().await?;
+            Ok(cache.fill_from(miss, &source, &file.file, now.wall))
+        };
+        off_thread::run(job, limit, off_thread::Start::Elsewhere).await?
+    }
 }

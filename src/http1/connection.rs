@@ -814,18 +814,26 @@ mod tests {
         assert_eq!(conn.site.shed, 0, "a connection mid-request keeps its site");
     }
 
-    /// The bytes of the `Send` steps among `steps`, and the names of the others.
+    /// What kind of step `step` is, by name.
+    fn kind(step: &Step) -> &'static str {
+        match step {
+            Step::Send { .. } => "send",
+            Step::SendFile { .. } => "file",
+            Step::Encode { .. } => "encode",
+            Step::Log(_) => "log",
+            Step::Receive(_) => "receive",
+            Step::Close { .. } => "close",
+        }
+    }
+
+    /// The bytes of the `Send` steps among `steps`, and the kinds of the others.
     fn sent(steps: Vec<Step>) -> (String, Vec<&'static str>) {
         let mut out = Vec::new();
         let mut others = Vec::new();
         for step in steps {
             match step {
                 Step::Send { bytes, .. } => out.extend(bytes),
-                Step::SendFile { .. } => others.push("file"),
-                Step::Encode { .. } => others.push("encode"),
-                Step::Log(_) => others.push("log"),
-                Step::Receive(_) => others.push("receive"),
-                Step::Close { .. } => others.push("close"),
+                other => others.push(kind(&other)),
             }
         }
         (normalize(&out), others)
@@ -900,19 +908,7 @@ mod tests {
     #[test]
     fn a_batch_ends_at_a_wait_a_close_a_file_or_its_bytes() {
         let dir = site();
-        let kinds = |steps: &[Step]| -> Vec<&'static str> {
-            steps
-                .iter()
-                .map(|step| match step {
-                    Step::Send { .. } => "send",
-                    Step::SendFile { .. } => "file",
-                    Step::Encode { .. } => "encode",
-                    Step::Log(_) => "log",
-                    Step::Receive(_) => "receive",
-                    Step::Close { .. } => "close",
-                })
-                .collect()
-        };
+        let kinds = |steps: &[Step]| -> Vec<&'static str> { steps.iter().map(kind).collect() };
         let get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
         let mut conn = connection(&dir);
         conn.feed(get.repeat(3).as_bytes(), now());

@@ -312,6 +312,14 @@ mod tests {
         SystemTime::now() + SETTLE * 2
     }
 
+    /// A folder holding `a.txt`, 2,000 bytes of `a`, opened; and an empty cache of a mebibyte.
+    fn a_file() -> (TempDir, OpenFile, Arc<CompressedCache>) {
+        let dir = TempDir::new();
+        std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
+        let file = open(&dir, "a.txt");
+        (dir, file, CompressedCache::new(1 << 20))
+    }
+
     #[test]
     fn a_file_is_compressed_once_and_served_from_then_on() {
         let dir = TempDir::new();
@@ -341,13 +349,9 @@ mod tests {
 
     #[test]
     fn a_file_changed_in_place_is_compressed_again() {
-        let dir = TempDir::new();
+        let (dir, file, cache) = a_file();
         let path = dir.path().join("a.txt");
-        std::fs::write(&path, "a".repeat(2000)).unwrap();
-        let cache = CompressedCache::new(1 << 20);
-        let first = cache
-            .encode(&open(&dir, "a.txt"), 2000, Coding::Gzip, later())
-            .unwrap();
+        let first = cache.encode(&file, 2000, Coding::Gzip, later()).unwrap();
         // Same size, modification time put back: the status-change time still moves.
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
@@ -367,10 +371,7 @@ mod tests {
 
     #[test]
     fn a_file_changed_just_now_is_compressed_but_not_kept() {
-        let dir = TempDir::new();
-        std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
-        let cache = CompressedCache::new(1 << 20);
-        let file = open(&dir, "a.txt");
+        let (_dir, file, cache) = a_file();
         cache
             .encode(&file, 2000, Coding::Gzip, SystemTime::now())
             .unwrap();
@@ -383,10 +384,7 @@ mod tests {
 
     #[test]
     fn a_file_grown_is_compressed_as_promised_and_not_kept_and_one_shrunk_is_refused() {
-        let dir = TempDir::new();
-        std::fs::write(dir.path().join("a.txt"), "a".repeat(2000)).unwrap();
-        let cache = CompressedCache::new(1 << 20);
-        let file = open(&dir, "a.txt");
+        let (_dir, file, cache) = a_file();
         let grown = cache.encode(&file, 1999, Coding::Gzip, later()).unwrap();
         assert_eq!(decode(Coding::Gzip, &grown), "a".repeat(1999).as_bytes());
         assert_eq!(

@@ -84,9 +84,9 @@ impl Body {
     /// (the body is left empty: the compressed bytes replace it).
     pub fn take_whole(&mut self) -> Option<(FileSend, Coding)> {
         let coding = self.whole?;
-        self.file.as_ref()?;
         let len = self.source_len();
-        let file = std::mem::take(self).file?;
+        let file = self.file.take()?;
+        *self = Body::empty();
         Some((
             FileSend {
                 file,
