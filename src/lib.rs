@@ -10,6 +10,8 @@
 //! - [`http1`], the **HTTP/1.1 byte layer**: the connection machine (framing, keep-alive,
 //!   pipelining, deadlines), head parsing, request bodies, how a response is written, and the
 //!   reference loop that moves its bytes;
+//! - [`streams`], **requests answered whole, several at once**, for a host that frames them
+//!   itself (HTTP/2): the same responder, the reply as a description of head and body;
 //! - [`responder`], the **static-file responder**: what a request is answered with, as a
 //!   description ([`responder::response`]): paths, the folder boundary, listings, validators,
 //!   ranges, content codings, media types, authentication;
@@ -27,6 +29,7 @@ pub mod html;
 pub mod http1;
 pub mod message;
 pub mod responder;
+pub mod streams;
 pub mod time;
 
 #[cfg(test)]

@@ -3,11 +3,24 @@
 //! Plain data: the HTTP/1.1 layer's parser makes it, the responder reads it,
 //! and a door that parses HTTP itself (wasi:http) builds one from its platform's request.
 
-/// The HTTP version of a request. Only HTTP/1.x reaches the responder.
+/// The HTTP version of a request: HTTP/1.x from the connection machine, HTTP/2 from a host that
+/// speaks it and hands each stream's request over as it is ([`crate::streams`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     Http10,
     Http11,
+    Http2,
+}
+
+impl Version {
+    /// The version as a request line and an access log name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2.0",
+        }
+    }
 }
 
 /// The request method, split by how the server treats it.
@@ -136,6 +149,8 @@ impl Request {
         match self.version {
             Version::Http11 => !self.headers.has_token("connection", "close"),
             Version::Http10 => self.asks_keep_alive(),
+            // Streams end, the connection goes on (RFC 9113 §8.2.2: no `Connection` field).
+            Version::Http2 => true,
         }
     }
 

@@ -161,6 +161,11 @@ pub struct Cli {
     #[arg(long)]
     pub qr: bool,
 
+    /// Speak HTTP/1.1 only: no HTTP/2 by ALPN over TLS, nor with prior knowledge (h2c) on a
+    /// cleartext port. (`--protocol 1.0` speaks HTTP/1.0 only, so no HTTP/2 either.)
+    #[arg(long)]
+    pub no_http2: bool,
+
     /// Most connections served at once. When all are held, the oldest one that is only waiting
     /// (idle, part-way through a request head, or in its TLS handshake) is closed for a newcomer;
     /// if none is, the newcomer is answered 503 (closed, over TLS).
@@ -501,7 +506,19 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
         "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
     ),
     ("stdio", "--stdio", PLATFORM_CONNECTIONS),
+    (
+        "no_http2",
+        "--no-http2",
+        "the wasi:http platform chooses the HTTP versions it speaks",
+    ),
 ];
+
+impl Cli {
+    /// Whether the native binary offers HTTP/2 (over TLS by ALPN, h2c with prior knowledge).
+    pub fn http2(&self) -> bool {
+        !self.no_http2 && self.protocol == hhttpp::Protocol::Http11
+    }
+}
 
 impl Door {
     /// How the door is named in messages.

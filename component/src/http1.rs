@@ -30,7 +30,7 @@ use hhttpp::responder::compressed_cache::EncodeError;
 
 use super::nanos;
 
-struct Component;
+pub struct Component;
 
 impl Guest for Component {
     type Connection = ConnectionResource;
@@ -85,7 +85,7 @@ impl From<connection::Exchange> for Exchange {
 /// The core's configuration from the host's record (see `Config::to_record`), serving the single
 /// preopened folder (with none there is nothing to serve: every request gets a `404`). A record
 /// that cannot be read is the host's bug: the guest traps, and the host answers `500`.
-fn config(record: &[u8]) -> Config {
+pub(crate) fn config(record: &[u8]) -> Config {
     let config = Config::from_record(record).expect("the host's configuration record is readable");
     Config {
         root: super::served_root().unwrap_or_default(),
@@ -94,7 +94,7 @@ fn config(record: &[u8]) -> Config {
 }
 
 /// One client connection.
-struct ConnectionResource(RefCell<Connection>);
+pub struct ConnectionResource(RefCell<Connection>);
 
 impl GuestConnection for ConnectionResource {
     fn new(config: Vec<u8>, now: Time) -> Self {
@@ -120,10 +120,7 @@ impl GuestConnection for ConnectionResource {
         allowance: Allowance,
     ) -> Batch {
         let now = Now::from(now);
-        let result = body.map_err(|error| match error {
-            CompressError::Changed => EncodeError::Changed,
-            CompressError::Unreadable => EncodeError::Io(std::io::ErrorKind::Other.into()),
-        });
+        let result = body.map_err(EncodeError::from);
         self.0.borrow_mut().encoded(result, now);
         self.batch(now, max_bytes, allowance)
     }
@@ -160,6 +157,25 @@ impl ConnectionResource {
     }
 }
 
+impl From<hhttpp::responder::encoding::Coding> for Coding {
+    fn from(coding: hhttpp::responder::encoding::Coding) -> Coding {
+        match coding {
+            hhttpp::responder::encoding::Coding::Gzip => Coding::Gzip,
+            hhttpp::responder::encoding::Coding::Brotli => Coding::Br,
+            hhttpp::responder::encoding::Coding::Zstd => Coding::Zstd,
+        }
+    }
+}
+
+impl From<CompressError> for EncodeError {
+    fn from(error: CompressError) -> EncodeError {
+        match error {
+            CompressError::Changed => EncodeError::Changed,
+            CompressError::Unreadable => EncodeError::Io(std::io::ErrorKind::Other.into()),
+        }
+    }
+}
+
 /// A core step as the host takes it.
 fn step(step: connection::Step) -> Step {
     match step {
@@ -176,11 +192,7 @@ fn step(step: connection::Step) -> Step {
         connection::Step::Encode { file, coding } => Step::Compress(FileToCompress {
             file: file.file.into_inner(),
             length: file.len,
-            coding: match coding {
-                hhttpp::responder::encoding::Coding::Gzip => Coding::Gzip,
-                hhttpp::responder::encoding::Coding::Brotli => Coding::Br,
-                hhttpp::responder::encoding::Coding::Zstd => Coding::Zstd,
-            },
+            coding: Coding::from(coding),
         }),
         connection::Step::Log(exchange) => Step::Log(exchange.into()),
         connection::Step::Receive(wait) => Step::Receive(wait.into()),

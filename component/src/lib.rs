@@ -3,6 +3,8 @@
 //!
 //! - [`http1`]: the `hhttpp:server/http1` interface, a connection resource the native host feeds
 //!   with the raw bytes of each client socket.
+//! - [`streams`]: the `hhttpp:server/streams` interface, each HTTP/2 stream's request answered
+//!   whole for the native host, which frames it;
 //! - [`serve`]: `wasi:cli/run`, so `wasmtime run -S inherit-network --dir ./site hhttpp.wasm`
 //!   listens and serves by itself (the native binary's command line, many clients at once through
 //!   a `wasi:io/poll` loop), or serves one connection over stdin and stdout.
@@ -15,6 +17,7 @@
 mod http1;
 mod probe;
 mod serve;
+mod streams;
 
 use std::path::PathBuf;
 

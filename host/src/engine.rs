@@ -11,16 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hhttpp::fs::Folder;
+use hhttpp::message::Request;
 use hhttpp::responder::Allowance;
 use hhttpp::responder::compressed_cache::{self, CompressedCache, EncodeError, Lookup};
 use hhttpp::responder::encoding::Coding;
 use hhttpp::responder::response::FileSend;
+use hhttpp::streams::{Answer, Reply, StreamError, Streams};
 use hhttpp::{Config, Connection, Now, Step};
 use tokio::sync::Semaphore;
 use wasmtime::Result;
 
 use crate::compression_slots::{CompressionSlot, CompressionSlots};
-use crate::guest::{GuestConnection, Guests};
+use crate::guest::{GuestConnection, GuestStreams, Guests};
 use crate::off_thread;
 
 /// File bodies at least this large go out with `sendfile(2)` (see [`crate::transport`]); smaller
@@ -122,6 +124,20 @@ impl Engine {
             state,
             queue: VecDeque::new(),
             compressing: false,
+            copies: self.copies.clone(),
+        })
+    }
+
+    /// The streams of an HTTP/2 connection opened at `now`.
+    pub async fn streams(&self, now: Now) -> Result<StreamsSession> {
+        let state = match &self.core {
+            Core::Wasm(guests) => StreamsState::Wasm(Box::new(guests.streams(now).await?)),
+            Core::Native(config, root) => StreamsState::Native(Box::new(
+                Streams::new(config.clone(), now).serving(root.clone()),
+            )),
+        };
+        Ok(StreamsSession {
+            state,
             copies: self.copies.clone(),
         })
     }
@@ -335,6 +351,133 @@ impl Session {
     /// Whether the session gave its instance back while idle.
     pub fn is_released(&self) -> bool {
         matches!(self.state, State::Released)
+    }
+}
+
+/// One HTTP/2 connection's streams, answered in either engine: the guest (or the core natively)
+/// says what each stream is answered with; files to compress whole are found or made here, as
+/// for [`Session`].
+pub struct StreamsSession {
+    state: StreamsState,
+    copies: Copies,
+}
+
+enum StreamsState {
+    Wasm(Box<GuestStreams>),
+    Native(Box<Streams>),
+    /// Idle, its instance given back to the pool until the next stream.
+    Released,
+    /// A call did not come back: the connection can only end.
+    Lost,
+}
+
+impl StreamsSession {
+    /// Stream `id`'s reply to `request` at `now`: asked of the guest within `limit` (a file to
+    /// compress whole is compressed, or found kept, and handed back first).
+    pub async fn respond(
+        &mut self,
+        id: u32,
+        request: Request,
+        now: Now,
+        limit: Duration,
+        allowance: Allowance,
+    ) -> Result<Reply> {
+        let answer = match &mut self.state {
+            StreamsState::Native(streams) => streams.respond(id, &request, now, allowance),
+            _ => {
+                self.call(limit, move |guest| {
+                    Box::pin(async move { guest.respond(id, &request, now, allowance).await })
+                })
+                .await?
+            }
+        };
+        let (file, coding) = match answer {
+            Answer::Reply(reply) => return Ok(reply),
+            Answer::Encode { file, coding } => (file, coding),
+        };
+        let result = self
+            .copies
+            .clone()
+            .compress(file, coding, now, limit)
+            .await?;
+        match &mut self.state {
+            StreamsState::Native(streams) => {
+                let result = result.map(|bytes| bytes.to_vec());
+                streams
+                    .compressed(id, result, now)
+                    .ok_or_else(|| wasmtime::format_err!("no compressed file was asked for"))
+            }
+            _ => {
+                self.call(limit, move |guest| {
+                    Box::pin(async move { guest.compressed(id, result, now).await })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Up to `max_bytes` more of stream `id`'s body (empty once it is done).
+    pub async fn pull(
+        &mut self,
+        id: u32,
+        max_bytes: u32,
+        limit: Duration,
+    ) -> Result<std::result::Result<Vec<u8>, StreamError>> {
+        match &mut self.state {
+            StreamsState::Native(streams) => Ok(streams.pull(id, max_bytes as usize)),
+            _ => {
+                self.call(limit, move |guest| Box::pin(guest.pull(id, max_bytes)))
+                    .await
+            }
+        }
+    }
+
+    /// Forgets what stream `id` still had to send.
+    pub async fn cancel(&mut self, id: u32, limit: Duration) -> Result<()> {
+        match &mut self.state {
+            StreamsState::Native(streams) => {
+                streams.cancel(id);
+                Ok(())
+            }
+            StreamsState::Wasm(_) => {
+                self.call(limit, move |guest| Box::pin(guest.cancel(id)))
+                    .await
+            }
+            StreamsState::Released | StreamsState::Lost => Ok(()),
+        }
+    }
+
+    /// Gives back what the idle connection holds (an instance, or natively its folder handle).
+    pub fn release(&mut self) {
+        match &mut self.state {
+            StreamsState::Native(streams) => streams.shed(),
+            _ => self.state = StreamsState::Released,
+        }
+    }
+
+    /// Whether the session gave its instance back while idle.
+    pub fn is_released(&self) -> bool {
+        matches!(self.state, StreamsState::Released)
+    }
+
+    /// Runs `call` on the guest, as [`Session`] does: in place while quick, on a blocking thread
+    /// once not, within `limit`; the session is `Lost` if it does not return.
+    async fn call<R: Send + 'static>(
+        &mut self,
+        limit: Duration,
+        call: impl for<'g> FnOnce(&'g mut GuestStreams) -> GuestCall<'g, R> + Send + 'static,
+    ) -> Result<R> {
+        let StreamsState::Wasm(mut guest) = std::mem::replace(&mut self.state, StreamsState::Lost)
+        else {
+            return Err(wasmtime::format_err!("no guest to call"));
+        };
+        let job = async move {
+            let result = call(&mut guest).await;
+            (guest, result)
+        };
+        let (guest, result) = off_thread::run(job, limit, off_thread::Start::Here).await?;
+        self.state = StreamsState::Wasm(guest);
+        result
     }
 }
 

@@ -30,6 +30,7 @@ pub use exports::hhttpp::server::http1::SandboxReport;
 use exports::hhttpp::server::http1::{
     Allowance, Batch, Coding, CompressError, Exchange, Step, Time, Wait,
 };
+use exports::hhttpp::server::streams;
 use hhttpp::Now;
 use hhttpp::responder::compressed_cache::EncodeError;
 use wasmtime_wasi::filesystem::Descriptor;
@@ -333,12 +334,33 @@ impl Guests {
             .call_constructor(&mut store, &self.config, now.into())
             .await?;
         Ok(GuestConnection {
-            store,
-            _generation: generation,
-            server,
+            instance: Instance {
+                store,
+                _generation: generation,
+                server,
+                ticks: self.ticks(),
+            },
             connection,
-            ticks: self.ticks(),
             compressing: false,
+        })
+    }
+
+    /// A fresh instance with its own streams resource, for an HTTP/2 connection opened at `now`.
+    pub async fn streams(&self, now: Now) -> Result<GuestStreams> {
+        let (mut store, server, generation) = self.instantiate().await?;
+        let streams = server
+            .hhttpp_server_streams()
+            .connection()
+            .call_constructor(&mut store, &self.config, now.into())
+            .await?;
+        Ok(GuestStreams {
+            instance: Instance {
+                store,
+                _generation: generation,
+                server,
+                ticks: self.ticks(),
+            },
+            streams,
         })
     }
 
@@ -428,17 +450,28 @@ impl From<Exchange> for hhttpp::Exchange {
     }
 }
 
-/// One client connection's instance and connection resource.
-pub struct GuestConnection {
+/// One connection's instance: its store and the exports it is called through.
+struct Instance {
     store: Store<GuestState>,
     /// The pool the store was made from, held until after the store is dropped (fields drop in
     /// order): a pool no connection holds can be unmapped.
     _generation: Arc<Generation>,
     server: Server,
-    connection: ResourceAny,
     ticks: u64,
+}
+
+/// One client connection's instance and connection resource.
+pub struct GuestConnection {
+    instance: Instance,
+    connection: ResourceAny,
     /// Whether, after its last batch, the guest is compressing a body as it sends it.
     compressing: bool,
+}
+
+/// One HTTP/2 connection's instance and streams resource.
+pub struct GuestStreams {
+    instance: Instance,
+    streams: ResourceAny,
 }
 
 impl From<hhttpp::responder::Allowance> for Allowance {
@@ -458,13 +491,14 @@ impl GuestConnection {
         now: Now,
         allowance: hhttpp::responder::Allowance,
     ) -> Result<Vec<hhttpp::Step>> {
-        self.start_call();
-        let batch = self
+        let instance = &mut self.instance;
+        instance.start_call();
+        let batch = instance
             .server
             .hhttpp_server_http1()
             .connection()
             .call_feed(
-                &mut self.store,
+                &mut instance.store,
                 self.connection,
                 data,
                 now.into(),
@@ -481,13 +515,14 @@ impl GuestConnection {
         now: Now,
         allowance: hhttpp::responder::Allowance,
     ) -> Result<Vec<hhttpp::Step>> {
-        self.start_call();
-        let batch = self
+        let instance = &mut self.instance;
+        instance.start_call();
+        let batch = instance
             .server
             .hhttpp_server_http1()
             .connection()
             .call_expire(
-                &mut self.store,
+                &mut instance.store,
                 self.connection,
                 now.into(),
                 FEED_MAX_BYTES,
@@ -511,13 +546,14 @@ impl GuestConnection {
             Err(EncodeError::Io(_)) => Err(CompressError::Unreadable),
             Err(_) => Err(CompressError::Changed),
         };
-        self.start_call();
-        let batch = self
+        let instance = &mut self.instance;
+        instance.start_call();
+        let batch = instance
             .server
             .hhttpp_server_http1()
             .connection()
             .call_compressed(
-                &mut self.store,
+                &mut instance.store,
                 self.connection,
                 body,
                 now.into(),
@@ -535,13 +571,14 @@ impl GuestConnection {
         now: Now,
         allowance: hhttpp::responder::Allowance,
     ) -> Result<Vec<hhttpp::Step>> {
-        self.start_call();
-        let batch = self
+        let instance = &mut self.instance;
+        instance.start_call();
+        let batch = instance
             .server
             .hhttpp_server_http1()
             .connection()
             .call_next(
-                &mut self.store,
+                &mut instance.store,
                 self.connection,
                 now.into(),
                 max_bytes,
@@ -549,15 +586,6 @@ impl GuestConnection {
             )
             .await?;
         self.take_batch(batch)
-    }
-
-    /// Starts the clock of a call: [`IN_PLACE_TICKS`] before it first yields, `ticks` in all.
-    fn start_call(&mut self) {
-        self.store.data_mut().clock = CallClock {
-            granted: IN_PLACE_TICKS,
-            limit: self.ticks,
-        };
-        self.store.set_epoch_deadline(IN_PLACE_TICKS);
     }
 
     /// Whether, after its last batch, the guest is compressing a body as it sends it.
@@ -568,6 +596,7 @@ impl GuestConnection {
     /// The steps of one batch, as the core's own.
     fn take_batch(&mut self, batch: Batch) -> Result<Vec<hhttpp::Step>> {
         self.compressing = batch.compressing;
+        let instance = &mut self.instance;
         batch
             .steps
             .into_iter()
@@ -579,15 +608,11 @@ impl GuestConnection {
                     },
                     Step::SendFile(range) => hhttpp::Step::SendFile {
                         stall: Duration::from_nanos(range.stall_ns),
-                        file: self.take_file(range.file, range.offset, range.length)?,
+                        file: instance.take_file(range.file, range.offset, range.length)?,
                     },
                     Step::Compress(compress) => hhttpp::Step::Encode {
-                        coding: match compress.coding {
-                            Coding::Gzip => hhttpp::responder::encoding::Coding::Gzip,
-                            Coding::Br => hhttpp::responder::encoding::Coding::Brotli,
-                            Coding::Zstd => hhttpp::responder::encoding::Coding::Zstd,
-                        },
-                        file: self.take_file(compress.file, 0, compress.length)?,
+                        coding: compress.coding.into(),
+                        file: instance.take_file(compress.file, 0, compress.length)?,
                     },
                     Step::Log(exchange) => hhttpp::Step::Log(exchange.into()),
                     Step::Receive(wait) => hhttpp::Step::Receive(wait.into()),
@@ -597,6 +622,147 @@ impl GuestConnection {
                 })
             })
             .collect()
+    }
+}
+
+impl GuestStreams {
+    /// Asks the guest for stream `id`'s answer to `request` at `now`.
+    pub async fn respond(
+        &mut self,
+        id: u32,
+        request: &hhttpp::message::Request,
+        now: Now,
+        allowance: hhttpp::responder::Allowance,
+    ) -> Result<hhttpp::streams::Answer> {
+        let request = streams::Request {
+            method: request.method.as_str().to_owned(),
+            target: request.target.clone(),
+            fields: request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        };
+        let instance = &mut self.instance;
+        instance.start_call();
+        let answer = instance
+            .server
+            .hhttpp_server_streams()
+            .connection()
+            .call_respond(
+                &mut instance.store,
+                self.streams,
+                id,
+                &request,
+                now.into(),
+                allowance.into(),
+            )
+            .await?;
+        Ok(match answer {
+            streams::Answer::Reply(reply) => hhttpp::streams::Answer::Reply(instance.reply(reply)?),
+            streams::Answer::Compress(compress) => hhttpp::streams::Answer::Encode {
+                coding: compress.coding.into(),
+                file: instance.take_file(compress.file, 0, compress.length)?,
+            },
+        })
+    }
+
+    /// Gives the guest the file of stream `id`'s `compress` answer, compressed (or why it could
+    /// not be); the stream's reply.
+    pub async fn compressed(
+        &mut self,
+        id: u32,
+        result: Result<std::sync::Arc<[u8]>, EncodeError>,
+        now: Now,
+    ) -> Result<hhttpp::streams::Reply> {
+        let body = match &result {
+            Ok(bytes) => Ok(&bytes[..]),
+            Err(EncodeError::Io(_)) => Err(CompressError::Unreadable),
+            Err(_) => Err(CompressError::Changed),
+        };
+        let instance = &mut self.instance;
+        instance.start_call();
+        let reply = instance
+            .server
+            .hhttpp_server_streams()
+            .connection()
+            .call_compressed(&mut instance.store, self.streams, id, body, now.into())
+            .await?
+            .context("the guest had asked for no compressed file on this stream")?;
+        instance.reply(reply)
+    }
+
+    /// Up to `max_bytes` more of stream `id`'s body (empty once done).
+    pub async fn pull(
+        &mut self,
+        id: u32,
+        max_bytes: u32,
+    ) -> Result<Result<Vec<u8>, hhttpp::streams::StreamError>> {
+        let instance = &mut self.instance;
+        instance.start_call();
+        let pulled = instance
+            .server
+            .hhttpp_server_streams()
+            .connection()
+            .call_pull(&mut instance.store, self.streams, id, max_bytes)
+            .await?;
+        Ok(pulled.map_err(|error| match error {
+            streams::PullError::Unknown => hhttpp::streams::StreamError::Unknown,
+            streams::PullError::Broken => hhttpp::streams::StreamError::Broken,
+        }))
+    }
+
+    /// Tells the guest to forget stream `id`.
+    pub async fn cancel(&mut self, id: u32) -> Result<()> {
+        let instance = &mut self.instance;
+        instance.start_call();
+        instance
+            .server
+            .hhttpp_server_streams()
+            .connection()
+            .call_cancel(&mut instance.store, self.streams, id)
+            .await
+    }
+}
+
+impl From<Coding> for hhttpp::responder::encoding::Coding {
+    fn from(coding: Coding) -> hhttpp::responder::encoding::Coding {
+        match coding {
+            Coding::Gzip => hhttpp::responder::encoding::Coding::Gzip,
+            Coding::Br => hhttpp::responder::encoding::Coding::Brotli,
+            Coding::Zstd => hhttpp::responder::encoding::Coding::Zstd,
+        }
+    }
+}
+
+impl Instance {
+    /// Starts the clock of a call: [`IN_PLACE_TICKS`] before it first yields, `ticks` in all.
+    fn start_call(&mut self) {
+        self.store.data_mut().clock = CallClock {
+            granted: IN_PLACE_TICKS,
+            limit: self.ticks,
+        };
+        self.store.set_epoch_deadline(IN_PLACE_TICKS);
+    }
+
+    /// A stream's reply as the core's own, its file (if any) taken from the guest.
+    fn reply(&mut self, reply: streams::Reply) -> Result<hhttpp::streams::Reply> {
+        Ok(hhttpp::streams::Reply {
+            status: reply.status,
+            fields: reply.fields,
+            body: match reply.body {
+                streams::Body::Bytes((bytes, more)) => {
+                    hhttpp::streams::Outgoing::Bytes { bytes, more }
+                }
+                streams::Body::File(part) => hhttpp::streams::Outgoing::File(self.take_file(
+                    part.file,
+                    part.offset,
+                    part.length,
+                )?),
+            },
+            exchange: reply.exchange.into(),
+            stall: Duration::from_nanos(reply.stall_ns),
+        })
     }
 
     /// Takes a file the guest handed over out of its resource table. The descriptor is one the

@@ -15,6 +15,7 @@ mod engine;
 mod guest;
 mod guest_files;
 mod handler;
+mod http2;
 mod off_thread;
 mod pool_renewal;
 mod precompiled;
@@ -157,6 +158,8 @@ fn run(cli: Cli) -> Result<()> {
             call_limit: Duration::from_millis(cli.guest_cpu_ms) + Duration::from_secs(1),
             protocol: config.protocol,
             linger: config.timeouts.linger,
+            http2: cli.http2(),
+            idle_timeout: config.timeouts.idle,
         };
         server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })
@@ -233,7 +236,7 @@ fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<banner::Certificate>)> 
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                 .with_context(|| format!("reading the certificate {}", cert.display()))?;
             let key = private_key::load(key, cli.tls_password_file.as_deref())?;
-            Ok((Some(tls_acceptor(chain, key)?), None))
+            Ok((Some(tls_acceptor(chain, key, cli.http2())?), None))
         }
         (_, _, Some(TlsMode::SelfSigned)) => {
             let names = self_signed::names_for(
@@ -252,16 +255,18 @@ fn tls(cli: &Cli) -> Result<(Option<TlsAcceptor>, Option<banner::Certificate>)> 
                 pin,
                 origin,
             };
-            Ok((Some(tls_acceptor(chain, key)?), Some(shown)))
+            Ok((Some(tls_acceptor(chain, key, cli.http2())?), Some(shown)))
         }
         _ => Ok((None, None)),
     }
 }
 
-/// A TLS acceptor from a certificate chain and private key (rustls, HTTP/1.1 by ALPN).
+/// A TLS acceptor from a certificate chain and private key (rustls): HTTP/2 or HTTP/1.1 by ALPN,
+/// or HTTP/1.1 only when `http2` is off.
 fn tls_acceptor(
     chain: Vec<rustls_pki_types::CertificateDer<'static>>,
     key: rustls_pki_types::PrivateKeyDer<'static>,
+    http2: bool,
 ) -> Result<TlsAcceptor> {
     use tokio_rustls::rustls;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -270,6 +275,10 @@ fn tls_acceptor(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("the certificate and key do not form a usable pair")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

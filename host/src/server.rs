@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::guest::EPOCH_TICK;
 use crate::handler::{Handler, refuse};
+use crate::http2;
 use crate::pool_renewal;
 use crate::root::ServedRoot;
 use crate::slots::{Phase, Refused, Slot, Slots};
@@ -49,6 +50,10 @@ pub struct ServeOptions {
     pub protocol: hhttpp::Protocol,
     /// The linger of a connection that ends without the core's close step (the core's).
     pub linger: Duration,
+    /// Whether HTTP/2 is spoken (`h2` by ALPN, h2c with prior knowledge; see [`crate::http2`]).
+    pub http2: bool,
+    /// How long an HTTP/2 connection with no stream open is kept (the core's idle timeout).
+    pub idle_timeout: Duration,
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, serving each in its own task; then stops
@@ -103,6 +108,13 @@ pub async fn run(
                     let tls = tls.clone();
                     tokio::spawn(async move {
                         match tls {
+                            None if options.http2 => match prior_knowledge(&stream, &slot, &options).await {
+                                Some(true) => {
+                                    Box::pin(http2::serve(stream, peer, slot, engine, options, clock, stop)).await;
+                                }
+                                Some(false) => Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await,
+                                None => {}
+                            },
                             None => Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await,
                             // Boxed: TLS state is large, and plain connections should not pay
                             // for it in every task.
@@ -113,7 +125,11 @@ pub async fn run(
                                 if !slot.set_phase(Phase::Waiting) {
                                     return; // its slot went to a newcomer
                                 }
-                                Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await;
+                                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                                    http2::serve(stream, peer, slot, engine, options, clock, stop).await;
+                                } else {
+                                    Handler::serve(stream, peer, slot, &engine, &options, &clock, stop).await;
+                                }
                             }).await,
                         }
                     });
@@ -145,6 +161,36 @@ pub async fn run(
 /// a connection that never sends its hello holds a slot until the handshake timeout.
 fn handshakes_at_once(caps: Caps) -> usize {
     (caps.connections / 4).max(16)
+}
+
+/// Whether a cleartext connection opens with HTTP/2's preface (h2c with prior knowledge, RFC
+/// 9113 §3.3), looked at without taking any byte; `None` if the client sends nothing within the
+/// handshake timeout, leaves, or its slot goes to a newcomer (the connection then ends). An
+/// HTTP/1.1 request differs from the preface within its first two bytes, so it is told at once.
+async fn prior_knowledge(stream: &TcpStream, slot: &Slot, options: &ServeOptions) -> Option<bool> {
+    let preface = http2::PREFACE;
+    let look = async {
+        let mut buffer = [0u8; 24];
+        loop {
+            stream.readable().await.ok()?;
+            let seen = stream.peek(&mut buffer).await.ok()?;
+            if seen == 0 {
+                return None;
+            }
+            if buffer[..seen] != preface[..seen] {
+                return Some(false);
+            }
+            if seen == preface.len() {
+                return Some(true);
+            }
+            // Part of the preface: wait for the rest (peeking again at once would spin).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        seen = timeout(options.handshake_timeout, look) => seen.ok().flatten(),
+        () = slot.evicted() => None,
+    }
 }
 
 /// A TLS handshake, within its timeout, unless the slot goes to a newcomer first.

@@ -638,11 +638,9 @@ fn answers_before_body(request: &Request) -> bool {
         || request.headers.has_token("expect", "100-continue")
 }
 
-fn request_line(request: &Request) -> String {
-    let version = match request.version {
-        Version::Http10 => "HTTP/1.0",
-        Version::Http11 => "HTTP/1.1",
-    };
+/// The request line, as the access log shows it (`GET /a HTTP/1.1`).
+pub fn request_line(request: &Request) -> String {
+    let version = request.version.as_str();
     // Built, not formatted: one per request.
     let method = request.method.as_str();
     let mut line = String::with_capacity(method.len() + request.target.len() + 10);

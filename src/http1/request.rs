@@ -219,7 +219,7 @@ fn version_error(buf: &[u8]) -> RequestError {
 
 /// RFC 9112 §3.2: HTTP/1.1 needs exactly one `Host`; HTTP/1.0 may carry at most one; and a
 /// `Host` must be a host and port.
-fn check_host(request: &Request) -> Result<(), RequestError> {
+pub(crate) fn check_host(request: &Request) -> Result<(), RequestError> {
     match request.headers.all("host").count() {
         0 if request.version == Version::Http11 => Err(RequestError::MissingHost),
         0 => Ok(()),

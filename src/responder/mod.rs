@@ -449,8 +449,13 @@ fn compresses_on_the_fly(
 ) -> bool {
     let len = found.meta.len;
     // A body compressed as it is sent goes in chunks: to an HTTP/1.1 client of a server answering
-    // as HTTP/1.1 (otherwise it would end with the connection, and a cut one look complete).
-    let chunked = request.version == Version::Http11 && config.protocol == Protocol::Http11;
+    // as HTTP/1.1 (otherwise it would end with the connection, and a cut one look complete), or
+    // in an HTTP/2 stream's frames (a cut one ends with a reset).
+    let chunked = match request.version {
+        Version::Http11 => config.protocol == Protocol::Http11,
+        Version::Http2 => true,
+        Version::Http10 => false,
+    };
     let streamable = len <= compression::WHOLE_MAX
         || chunked && len <= compression::STREAM_MAX && allowance.streamed_compression;
     let ranged = range_asked(request).is_some() && !conditional::if_range_is_date(&request.headers);

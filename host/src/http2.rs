@@ -1,0 +1,556 @@
+//! HTTP/2 connections: `h2` by ALPN over TLS, and h2c with prior knowledge on a cleartext port.
+//!
+//! Frames, HPACK, stream states and flow control are the `h2` crate's (fuzzed, and the one hyper
+//! serves with); what each stream is answered with is the session's ([`StreamsSession`]: one
+//! guest instance per connection, or the core natively), exactly as for HTTP/1.1. This module
+//! only moves the answer: the head, then the body in DATA frames as flow control allows — bytes
+//! the guest made, more pulled from it, or a range of a file it opened, read here.
+//!
+//! Limits against the known HTTP/2 attacks: at most [`MAX_STREAMS`] streams at once; header
+//! lists of at most [`MAX_HEADER_LIST`] bytes (CONTINUATION floods and HPACK bombs meet it, in
+//! the crate); streams a client resets are counted, and a client that resets more than it lets
+//! finish (rapid reset) gets a GOAWAY; SETTINGS and PING are answered by the crate one at a time
+//! (a flood waits on its own socket); a stream whose window never opens is reset after the
+//! write timeout, and a connection with no stream open closes at the idle timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use hhttpp::message::{Headers, Method, Request, Version};
+use hhttpp::responder::response::FileSend;
+use hhttpp::streams::{Outgoing, Reply, StreamError};
+use hhttpp::{Exchange, Now};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::clock::Clock;
+use crate::compression_slots::CompressionSlot;
+use crate::engine::{Engine, StreamsSession};
+use crate::server::ServeOptions;
+use crate::slots::{Phase, Slot};
+
+/// The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4).
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Streams open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`), as nginx's default (128) and
+/// Caddy's (250) order of magnitude.
+pub const MAX_STREAMS: u32 = 100;
+/// Most bytes of one request's decoded header list (as the HTTP/1.1 head's limit).
+const MAX_HEADER_LIST: u32 = 64 * 1024;
+/// Bytes queued per stream beyond what the client's window takes: with [`MAX_STREAMS`], what a
+/// connection that stops reading can hold.
+const SEND_BUFFER: usize = 128 * 1024;
+/// Most bytes read from a file, or pulled from the session, per DATA write.
+const CHUNK: usize = 64 * 1024;
+/// Streams the client may reset before they are weighed against those answered: a browser
+/// cancels a few on a page; an attacker (rapid reset) thousands.
+const RESETS_FORGIVEN: u64 = 100;
+/// How long an idle connection keeps its instance (as an HTTP/1.1 one, [`crate::handler`]).
+const KEEP_WARM: Duration = Duration::from_millis(50);
+
+/// What every stream of a connection shares: its session and its claim on streamed compression.
+struct Shared {
+    session: StreamsSession,
+    compression: CompressionSlot,
+    /// Streams whose bodies are compressed as they are sent: while any is, the connection holds
+    /// one of the host's compression slots (as an HTTP/1.1 connection does).
+    compressing: u32,
+}
+
+impl Shared {
+    /// One more (or one fewer) stream compressing as it sends.
+    fn compressing(&mut self, started: bool) {
+        if started {
+            self.compressing += 1;
+        } else {
+            self.compressing = self.compressing.saturating_sub(1);
+        }
+        self.compression.update(self.compressing > 0);
+    }
+}
+
+/// How the connection's streams ended, for the rapid-reset rule.
+#[derive(Default)]
+struct Tally {
+    answered: AtomicU64,
+    reset_by_client: AtomicU64,
+}
+
+impl Tally {
+    /// Whether the client resets far more streams than it lets finish.
+    fn resets_too_many(&self) -> bool {
+        let resets = self.reset_by_client.load(Ordering::Relaxed);
+        resets > RESETS_FORGIVEN && resets > self.answered.load(Ordering::Relaxed)
+    }
+}
+
+/// What a stream task needs besides its stream.
+#[derive(Clone)]
+struct Context {
+    shared: Arc<Mutex<Shared>>,
+    tally: Arc<Tally>,
+    engine: Arc<Engine>,
+    options: ServeOptions,
+    clock: Clock,
+    peer: SocketAddr,
+}
+
+/// How a stream ended.
+enum Ended {
+    Answered,
+    /// The client reset it, or stopped taking its bytes.
+    Abandoned,
+    /// The session failed (a guest trap): the connection ends.
+    Failed,
+}
+
+/// Serves one HTTP/2 connection on `io` until the client or the server ends it.
+pub async fn serve<S>(
+    io: S,
+    peer: SocketAddr,
+    slot: Slot,
+    engine: Arc<Engine>,
+    options: ServeOptions,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_send_buffer_size(SEND_BUFFER)
+        .max_pending_accept_reset_streams(20)
+        .max_concurrent_reset_streams(MAX_STREAMS as usize)
+        .handshake::<S, Bytes>(io);
+    let Ok(Ok(mut connection)) = timeout(options.handshake_timeout, handshake).await else {
+        return;
+    };
+    let session = match engine.streams(clock.now()).await {
+        Ok(session) => session,
+        Err(error) => {
+            eprintln!("hhttpp: {peer}: cannot start a guest: {error:#}");
+            connection.abrupt_shutdown(Reason::REFUSED_STREAM);
+            let _ = timeout(
+                options.linger,
+                std::future::poll_fn(|cx| connection.poll_closed(cx)),
+            )
+            .await;
+            return;
+        }
+    };
+    let context = Context {
+        shared: Arc::new(Mutex::new(Shared {
+            session,
+            compression: engine.compression_slot(),
+            compressing: 0,
+        })),
+        tally: Arc::new(Tally::default()),
+        engine,
+        options,
+        clock,
+        peer,
+    };
+    let idle_timeout = options.idle_timeout;
+    let mut streams: JoinSet<Ended> = JoinSet::new();
+    let mut idle_since = Some(Instant::now());
+    let mut released = false;
+    let mut closing = false;
+    let _ = slot.set_phase(Phase::Waiting);
+    loop {
+        let idle_deadline = idle_since.map(|since| since + idle_timeout);
+        let warm_deadline = idle_since
+            .filter(|_| !released)
+            .map(|since| since + KEEP_WARM);
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    if !slot.set_phase(Phase::Busy) {
+                        break; // its slot went to a newcomer
+                    }
+                    idle_since = None;
+                    released = false;
+                    streams.spawn(stream(request, respond, context.clone()));
+                }
+                // The client ended the connection (or broke the protocol: the crate sent GOAWAY).
+                Some(Err(_)) | None => break,
+            },
+            Some(joined) = streams.join_next(), if !streams.is_empty() => {
+                if let Ok(Ended::Failed) | Err(_) = joined {
+                    connection.abrupt_shutdown(Reason::INTERNAL_ERROR);
+                    closing = true;
+                }
+                if context.tally.resets_too_many() && !closing {
+                    HTTP2_REFUSALS.print(&format!(
+                        "hhttpp: {peer}: HTTP/2 client resets more streams than it lets finish; ending it"
+                    ));
+                    connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                    closing = true;
+                }
+                if streams.is_empty() {
+                    idle_since = Some(Instant::now());
+                    let phase = if closing { Phase::Waiting } else { Phase::Spent };
+                    if !slot.set_phase(phase) {
+                        break;
+                    }
+                }
+            },
+            () = sleep_until(warm_deadline.unwrap_or_else(far)), if warm_deadline.is_some() => {
+                context.shared.lock().await.session.release();
+                released = true;
+            },
+            () = sleep_until(idle_deadline.unwrap_or_else(far)), if idle_deadline.is_some() && !closing => {
+                connection.graceful_shutdown();
+                closing = true;
+            },
+            () = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !closing => {
+                connection.graceful_shutdown();
+                closing = true;
+            },
+            () = slot.evicted() => break,
+        }
+        if closing && streams.is_empty() {
+            // GOAWAY queued: let it (and any last frames) out, within the linger.
+            let _ = timeout(
+                options.linger,
+                std::future::poll_fn(|cx| connection.poll_closed(cx)),
+            )
+            .await;
+            break;
+        }
+    }
+    streams.shutdown().await;
+}
+
+/// Failed or refused HTTP/2 connections, which any client can cause: a line a second at most.
+static HTTP2_REFUSALS: crate::throttled_log::ThrottledLog =
+    crate::throttled_log::ThrottledLog::new(Duration::from_secs(1));
+
+/// An instant far enough away to never come (for a branch that is switched off).
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
+
+/// Answers one stream: asks the session, sends the head, then the body; logs the exchange.
+async fn stream(
+    request: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    context: Context,
+) -> Ended {
+    let id = respond.stream_id().as_u32();
+    let request = to_request(request);
+    let now = context.clock.now();
+    let limit = context.options.call_limit;
+    let replied = {
+        let mut shared = context.shared.lock().await;
+        if shared.session.is_released() {
+            match context.engine.streams(now).await {
+                Ok(session) => shared.session = session,
+                Err(error) => {
+                    eprintln!("hhttpp: {}: cannot start a guest: {error:#}", context.peer);
+                    respond.send_reset(Reason::REFUSED_STREAM);
+                    return Ended::Failed;
+                }
+            }
+        }
+        let allowance = shared.compression.allowance();
+        let replied = shared
+            .session
+            .respond(id, request, now, limit, allowance)
+            .await;
+        replied
+    };
+    let reply = match replied {
+        Ok(reply) => reply,
+        Err(error) => {
+            eprintln!("hhttpp: {}: guest failed: {error:#}", context.peer);
+            let _ = respond.send_response(internal_error(), true);
+            return Ended::Failed;
+        }
+    };
+    let Reply {
+        status,
+        fields,
+        body,
+        exchange,
+        stall,
+    } = reply;
+    let empty = matches!(&body, Outgoing::Bytes { bytes, more: false } if bytes.is_empty());
+    let head = match head(status, &fields) {
+        Some(head) => head,
+        None => {
+            respond.send_reset(Reason::INTERNAL_ERROR);
+            return Ended::Failed;
+        }
+    };
+    let Ok(mut send) = respond.send_response(head, empty) else {
+        context
+            .tally
+            .reset_by_client
+            .fetch_add(1, Ordering::Relaxed);
+        cancel(&context, id).await;
+        return Ended::Abandoned;
+    };
+    // A body of unknown length, made as it is sent, is compressed as it is sent.
+    let streamed = matches!(body, Outgoing::Bytes { more: true, .. })
+        && !fields
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+    if streamed {
+        context.shared.lock().await.compressing(true);
+    }
+    let sent = if empty {
+        Ok(0)
+    } else {
+        send_body(&mut send, body, id, stall, &context).await
+    };
+    if streamed {
+        context.shared.lock().await.compressing(false);
+    }
+    let ended = match sent {
+        Ok(bytes) => {
+            context.tally.answered.fetch_add(1, Ordering::Relaxed);
+            log(&context, exchange, bytes);
+            Ended::Answered
+        }
+        Err(Cut::Client) => {
+            context
+                .tally
+                .reset_by_client
+                .fetch_add(1, Ordering::Relaxed);
+            Ended::Abandoned
+        }
+        Err(Cut::Stalled | Cut::Broken) => {
+            send.send_reset(Reason::INTERNAL_ERROR);
+            Ended::Abandoned
+        }
+        Err(Cut::Failed) => {
+            send.send_reset(Reason::INTERNAL_ERROR);
+            Ended::Failed
+        }
+    };
+    if !matches!(ended, Ended::Answered) {
+        cancel(&context, id).await;
+    }
+    ended
+}
+
+/// Tells the session to forget a stream that will not be pulled again.
+async fn cancel(context: &Context, id: u32) {
+    let limit = context.options.call_limit;
+    let _ = context.shared.lock().await.session.cancel(id, limit).await;
+}
+
+/// Why a body was not sent whole.
+enum Cut {
+    /// The client reset the stream or left.
+    Client,
+    /// The client took no byte for the write timeout.
+    Stalled,
+    /// The body cannot be made as promised (its file shrank).
+    Broken,
+    /// The session failed.
+    Failed,
+}
+
+/// Sends a reply's body; the bytes sent.
+async fn send_body(
+    send: &mut SendStream<Bytes>,
+    body: Outgoing,
+    id: u32,
+    stall: Duration,
+    context: &Context,
+) -> Result<u64, Cut> {
+    match body {
+        Outgoing::Bytes { bytes, more } => {
+            let mut sent = bytes.len() as u64;
+            write(send, Bytes::from(bytes), !more, stall).await?;
+            if more {
+                sent += pull_all(send, id, stall, context).await?;
+            }
+            Ok(sent)
+        }
+        Outgoing::File(file) => send_file(send, &file, stall).await.map(|()| file.len),
+    }
+}
+
+/// Pulls the rest of a body from the session as the client's window opens, and sends it.
+async fn pull_all(
+    send: &mut SendStream<Bytes>,
+    id: u32,
+    stall: Duration,
+    context: &Context,
+) -> Result<u64, Cut> {
+    let limit = context.options.call_limit;
+    let mut sent = 0u64;
+    loop {
+        let room = capacity(send, CHUNK, stall).await?;
+        let pulled = {
+            let mut shared = context.shared.lock().await;
+            shared.session.pull(id, room as u32, limit).await
+        };
+        match pulled {
+            Ok(Ok(piece)) if piece.is_empty() => {
+                write(send, Bytes::new(), true, stall).await?;
+                return Ok(sent);
+            }
+            Ok(Ok(piece)) => {
+                sent += piece.len() as u64;
+                write(send, Bytes::from(piece), false, stall).await?;
+            }
+            Ok(Err(StreamError::Broken | StreamError::Unknown)) => return Err(Cut::Broken),
+            Err(error) => {
+                eprintln!("hhttpp: {}: guest failed: {error:#}", context.peer);
+                return Err(Cut::Failed);
+            }
+        }
+    }
+}
+
+/// Reads a range of a file the session opened and sends it as the client's window opens. A file
+/// that ends before the range does cuts the stream: its length was promised.
+async fn send_file(
+    send: &mut SendStream<Bytes>,
+    file: &FileSend,
+    stall: Duration,
+) -> Result<(), Cut> {
+    let end = file.offset.saturating_add(file.len);
+    let mut position = file.offset;
+    while position < end {
+        let room = capacity(send, CHUNK, stall).await?;
+        let want = usize::try_from(end - position).map_or(room, |left| left.min(room));
+        let mut buffer = vec![0u8; want];
+        let read = file
+            .file
+            .read_at(&mut buffer, position)
+            .map_err(|_| Cut::Broken)?;
+        if read == 0 {
+            return Err(Cut::Broken);
+        }
+        buffer.truncate(read);
+        position += read as u64;
+        write(send, Bytes::from(buffer), position >= end, stall).await?;
+    }
+    if file.len == 0 {
+        write(send, Bytes::new(), true, stall).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the stream may send at least one byte (up to `want` asked for), within `stall`.
+async fn capacity(
+    send: &mut SendStream<Bytes>,
+    want: usize,
+    stall: Duration,
+) -> Result<usize, Cut> {
+    send.reserve_capacity(want);
+    let wait = async {
+        loop {
+            let room = send.capacity();
+            if room > 0 {
+                return Ok(room.min(want));
+            }
+            match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Err(Cut::Client),
+            }
+        }
+    };
+    timeout(stall, wait).await.unwrap_or(Err(Cut::Stalled))
+}
+
+/// Queues `data` on the stream (within the capacity just granted), ending it when `end`.
+async fn write(
+    send: &mut SendStream<Bytes>,
+    data: Bytes,
+    end: bool,
+    stall: Duration,
+) -> Result<(), Cut> {
+    let mut data = data;
+    loop {
+        if data.is_empty() || data.len() <= send.capacity() {
+            return send.send_data(data, end).map_err(|_| Cut::Client);
+        }
+        let room = capacity(send, data.len(), stall).await?;
+        let piece = data.split_to(room.min(data.len()));
+        if data.is_empty() {
+            return send.send_data(piece, end).map_err(|_| Cut::Client);
+        }
+        send.send_data(piece, false).map_err(|_| Cut::Client)?;
+    }
+}
+
+/// The core's request for an HTTP/2 stream: `:authority` as `Host` unless one came.
+fn to_request(request: http::Request<RecvStream>) -> Request {
+    let (parts, _body) = request.into_parts();
+    let mut fields: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        fields.push(("host".to_owned(), authority.as_str().to_owned()));
+    }
+    let headers: Headers = fields.into_iter().collect();
+    let target = match parts.uri.path_and_query() {
+        Some(path) => path.as_str().to_owned(),
+        None if parts.method == http::Method::OPTIONS => "*".to_owned(),
+        None => "/".to_owned(),
+    };
+    Request {
+        method: Method::from_token(parts.method.as_str()),
+        target,
+        version: Version::Http2,
+        headers,
+    }
+}
+
+/// The response head of a reply; `None` if a field cannot be sent (the core made it: a bug).
+fn head(status: u16, fields: &[(String, String)]) -> Option<http::Response<()>> {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in fields {
+        let name = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok()?;
+        let value = http::HeaderValue::from_str(value).ok()?;
+        response = response.header(name, value);
+    }
+    response.body(()).ok()
+}
+
+/// The head sent when the session failed before answering.
+fn internal_error() -> http::Response<()> {
+    let mut response = http::Response::new(());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// Logs a stream's exchange with the bytes its body took.
+fn log(context: &Context, exchange: Exchange, body_bytes: u64) {
+    if context.options.quiet {
+        return;
+    }
+    let exchange = Exchange {
+        body_bytes,
+        ..exchange
+    };
+    let now: Now = context.clock.now();
+    let line = hhttpp_cli::access_log::line(
+        context.options.log_format,
+        context.peer.ip(),
+        &exchange,
+        now.wall,
+    );
+    eprintln!("{line}");
+}
