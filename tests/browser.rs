@@ -152,8 +152,10 @@ function report() {
     const perf = frame.contentWindow.performance;
     const page = perf.getEntriesByType("navigation")[0];
     lines.push(`page ${frame.id} ${page.encodedBodySize} ${page.decodedBodySize}`);
+    lines.push(`protocol ${frame.id} ${page.nextHopProtocol}`);
     for (const r of perf.getEntriesByType("resource")) {
       lines.push(`resource ${new URL(r.name).pathname} ${r.encodedBodySize} ${r.decodedBodySize}`);
+      lines.push(`protocol ${new URL(r.name).pathname} ${r.nextHopProtocol}`);
     }
   }
   const home = document.getElementById("home");
@@ -181,6 +183,73 @@ fn copy_folder(from: &Path, to: &Path) {
     }
 }
 
+/// What the probe page reported, once Chromium loaded it (with `args`) from `url`.
+fn probe_report(args: &[&str], url: &str) -> String {
+    let output = chromium(&[args, &["--dump-dom"]].concat(), url);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    dom.split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn chromium_loads_the_example_site_over_http2_with_tls() {
+    let site = Site::new();
+    copy_folder(&support::example_site(), site.path());
+    site.file("probe.html", PROBE);
+    for engine in ["wasm", "native"] {
+        let cache = Site::new();
+        let args = [
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--tls",
+            "self-signed",
+            "--engine",
+            engine,
+        ];
+        let server = Server::hhttpp_cached(cache.path(), site.path(), &args);
+        let banner = server.stdout_until("Public-key pin:");
+        let pin = banner
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("Public-key pin: sha256//"))
+            .and_then(|rest| rest.split(' ').next())
+            .expect("a pin")
+            .to_owned();
+        let trust = format!("--ignore-certificate-errors-spki-list={pin}");
+        let url = format!("https://127.0.0.1:{}/probe.html", server.port);
+        let report = probe_report(&[&trust], &url);
+        let protocols: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with("protocol "))
+            .collect();
+        // The two pages and their stylesheet and image, at least, each over HTTP/2.
+        assert!(protocols.len() >= 4, "{engine}: {report}");
+        assert!(
+            protocols.iter().all(|l| l.ends_with(" h2")),
+            "{engine}: {report}"
+        );
+        assert!(
+            report.contains("h1 Hello from hhttpp"),
+            "{engine}: {report}"
+        );
+        assert!(
+            report.contains("accent rgb(192, 57, 43)"),
+            "{engine}: {report}"
+        );
+        assert!(report.contains("img 64"), "{engine}: {report}");
+        assert!(report.contains("listing 2"), "{engine}: {report}");
+        let log = server.stderr.lock().unwrap().clone();
+        assert!(
+            log.iter()
+                .any(|l| l.contains("\"GET /style.css HTTP/2.0\" 200")),
+            "{engine}: {log:?}"
+        );
+    }
+}
+
 #[test]
 fn chromium_renders_the_example_site_compressed() {
     let site = Site::new();
@@ -188,13 +257,8 @@ fn chromium_renders_the_example_site_compressed() {
     site.file("probe.html", PROBE);
     let server = Server::hhttpp(site.path());
     let url = format!("http://127.0.0.1:{}/probe.html", server.port);
-    let output = chromium(&["--dump-dom"], &url);
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let report = dom
-        .split("<pre id=\"out\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</pre>").next())
-        .unwrap_or_default();
+    let report = probe_report(&[], &url);
+    let dom = &report;
     let sizes = |prefix: &str| -> (u64, u64) {
         let line = report
             .lines()
@@ -263,7 +327,8 @@ fn chromium_opens_a_password_protected_https_share() {
     // wrong ones (401, 401): the page was let out once, to ann. (Its favicon requests come and go.)
     let page_fetches = |status: &str| {
         let lines = server.stderr.lock().unwrap().clone();
-        let fetch = format!("\"GET / HTTP/1.1\" {status} ");
+        // Over TLS Chromium speaks HTTP/2 (ALPN `h2`).
+        let fetch = format!("\"GET / HTTP/2.0\" {status} ");
         lines
             .into_iter()
             .filter(|l| l.contains(&fetch))

@@ -260,11 +260,10 @@ async fn stream(
             }
         }
         let allowance = shared.compression.allowance();
-        let replied = shared
+        shared
             .session
             .respond(id, request, now, limit, allowance)
-            .await;
-        replied
+            .await
     };
     let reply = match replied {
         Ok(reply) => reply,

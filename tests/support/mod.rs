@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cases;
 pub mod compression;
 pub mod flags;
+pub mod h2;
 pub mod wasi_http;
 
 use std::io::{BufRead, BufReader, Read, Write};
