@@ -12,7 +12,10 @@ fn layer(module: &str) -> u8 {
         "fs" => 1,
         "responder" => 2,
         "http1" => 3,
-        "lib" | "properties" | "layers" => 4,
+        // Requests answered whole for a host that frames them (HTTP/2): above `http1`, whose
+        // head fields, exchange record and `Host` rule it shares.
+        "streams" => 4,
+        "lib" | "properties" | "layers" => 5,
         // The leaves: message types, options, credentials, syntax, escaping, digits, time.
         _ => 0,
     }

@@ -7,11 +7,12 @@
 //! `hhttpp-http.wasm`), and under tests that feed exact bytes at exact times.
 //!
 //! Layers, each importing only those below it:
+//! - [`streams`], **requests answered whole, several at once**, for a host that frames them
+//!   itself (HTTP/2): the same responder, the reply as a description of head and body, with the
+//!   head's fields decided as `http1` decides them;
 //! - [`http1`], the **HTTP/1.1 byte layer**: the connection machine (framing, keep-alive,
 //!   pipelining, deadlines), head parsing, request bodies, how a response is written, and the
 //!   reference loop that moves its bytes;
-//! - [`streams`], **requests answered whole, several at once**, for a host that frames them
-//!   itself (HTTP/2): the same responder, the reply as a description of head and body;
 //! - [`responder`], the **static-file responder**: what a request is answered with, as a
 //!   description ([`responder::response`]): paths, the folder boundary, listings, validators,
 //!   ranges, content codings, media types, authentication;

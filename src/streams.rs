@@ -30,15 +30,17 @@ use crate::time::Now;
 /// announces, so only a host that forgets its own limit meets it (then `503`).
 pub const MAX_HELD: usize = 256;
 
-/// Most body bytes a reply carries in itself; a longer body is pulled in pieces.
-pub const INLINE_MAX: usize = 256 * 1024;
+/// Most body bytes a reply carries in itself; a longer body is pulled in pieces as the client's
+/// window opens (a stalled stream holds no more than this).
+pub const INLINE_MAX: usize = 64 * 1024;
 
 /// Header fields that belong to one HTTP/1.1 connection and must not be sent in HTTP/2
 /// (RFC 9113 §8.2.2): a `--header` naming one is left out there.
-const CONNECTION_SPECIFIC: [&str; 5] = [
+const CONNECTION_SPECIFIC: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",
+    "te",
     "transfer-encoding",
     "upgrade",
 ];
@@ -532,6 +534,7 @@ mod tests {
         let mut config = Config::new(dir.path().to_owned());
         config.options.extra_headers = vec![
             ("Connection".to_owned(), "close".to_owned()),
+            ("TE".to_owned(), "trailers".to_owned()),
             ("X-Kept".to_owned(), "yes".to_owned()),
         ];
         let mut streams = Streams::new(Arc::new(config), now());
@@ -543,5 +546,6 @@ mod tests {
         ));
         assert_eq!(field(&reply, "x-kept"), Some("yes"));
         assert!(field(&reply, "connection").is_none());
+        assert!(field(&reply, "te").is_none());
     }
 }

@@ -416,18 +416,27 @@ impl StreamsSession {
         }
     }
 
-    /// Up to `max_bytes` more of stream `id`'s body (empty once it is done).
+    /// Up to `max_bytes` more of stream `id`'s body (empty once it is done); a guest that is
+    /// `compressing` it as it is sent is called off the runtime's threads at once.
     pub async fn pull(
         &mut self,
         id: u32,
         max_bytes: u32,
         limit: Duration,
+        compressing: bool,
     ) -> Result<std::result::Result<Vec<u8>, StreamError>> {
         match &mut self.state {
             StreamsState::Native(streams) => Ok(streams.pull(id, max_bytes as usize)),
             _ => {
-                self.call(limit, move |guest| Box::pin(guest.pull(id, max_bytes)))
-                    .await
+                let start = if compressing {
+                    off_thread::Start::Elsewhere
+                } else {
+                    off_thread::Start::Here
+                };
+                self.call_from(limit, start, move |guest| {
+                    Box::pin(guest.pull(id, max_bytes))
+                })
+                .await
             }
         }
     }
@@ -467,6 +476,16 @@ impl StreamsSession {
         limit: Duration,
         call: impl for<'g> FnOnce(&'g mut GuestStreams) -> GuestCall<'g, R> + Send + 'static,
     ) -> Result<R> {
+        self.call_from(limit, off_thread::Start::Here, call).await
+    }
+
+    /// [`StreamsSession::call`], starting where `start` says.
+    async fn call_from<R: Send + 'static>(
+        &mut self,
+        limit: Duration,
+        start: off_thread::Start,
+        call: impl for<'g> FnOnce(&'g mut GuestStreams) -> GuestCall<'g, R> + Send + 'static,
+    ) -> Result<R> {
         let StreamsState::Wasm(mut guest) = std::mem::replace(&mut self.state, StreamsState::Lost)
         else {
             return Err(wasmtime::format_err!("no guest to call"));
@@ -475,7 +494,7 @@ impl StreamsSession {
             let result = call(&mut guest).await;
             (guest, result)
         };
-        let (guest, result) = off_thread::run(job, limit, off_thread::Start::Here).await?;
+        let (guest, result) = off_thread::run(job, limit, start).await?;
         self.state = StreamsState::Wasm(guest);
         result
     }

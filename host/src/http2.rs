@@ -15,7 +15,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +25,7 @@ use hhttpp::responder::response::FileSend;
 use hhttpp::streams::{Outgoing, Reply, StreamError};
 use hhttpp::{Exchange, Now};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -43,14 +42,21 @@ pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub const MAX_STREAMS: u32 = 100;
 /// Most bytes of one request's decoded header list (as the HTTP/1.1 head's limit).
 const MAX_HEADER_LIST: u32 = 64 * 1024;
-/// Bytes queued per stream beyond what the client's window takes: with [`MAX_STREAMS`], what a
-/// connection that stops reading can hold.
-const SEND_BUFFER: usize = 128 * 1024;
+/// Bytes queued per stream beyond what the client's window takes.
+const SEND_BUFFER: usize = 64 * 1024;
+/// Streams of one connection whose bodies are made or sent at once. Each may hold an open file,
+/// its reply's first bytes ([`hhttpp::streams::INLINE_MAX`]) and [`SEND_BUFFER`] queued; the
+/// others wait their turn holding only their request head. So a connection holds at most this
+/// many files and about a mebibyte, however many streams its client opens or stalls.
+const SENDING_AT_ONCE: usize = 8;
 /// Most bytes read from a file, or pulled from the session, per DATA write.
 const CHUNK: usize = 64 * 1024;
 /// Streams the client may reset before they are weighed against those answered: a browser
 /// cancels a few on a page; an attacker (rapid reset) thousands.
 const RESETS_FORGIVEN: u64 = 100;
+/// Streams the weighing looks back over (about): counts are halved beyond it, so that a client
+/// cannot bank thousands of cheap answers to reset as many streams later.
+const RESET_WINDOW: u64 = 400;
 /// How long an idle connection keeps its instance (as an HTTP/1.1 one, [`crate::handler`]).
 const KEEP_WARM: Duration = Duration::from_millis(50);
 
@@ -75,18 +81,30 @@ impl Shared {
     }
 }
 
-/// How the connection's streams ended, for the rapid-reset rule.
+/// How the connection's recent streams ended, for the rapid-reset rule.
 #[derive(Default)]
 struct Tally {
-    answered: AtomicU64,
-    reset_by_client: AtomicU64,
+    answered: u64,
+    reset_by_client: u64,
 }
 
 impl Tally {
+    /// Counts a stream that ended so.
+    fn count(&mut self, ended: &Ended) {
+        match ended {
+            Ended::Answered => self.answered += 1,
+            Ended::ResetByClient => self.reset_by_client += 1,
+            Ended::Abandoned | Ended::Failed => {}
+        }
+        if self.answered + self.reset_by_client >= RESET_WINDOW {
+            self.answered /= 2;
+            self.reset_by_client /= 2;
+        }
+    }
+
     /// Whether the client resets far more streams than it lets finish.
     fn resets_too_many(&self) -> bool {
-        let resets = self.reset_by_client.load(Ordering::Relaxed);
-        resets > RESETS_FORGIVEN && resets > self.answered.load(Ordering::Relaxed)
+        self.reset_by_client > RESETS_FORGIVEN && self.reset_by_client > self.answered
     }
 }
 
@@ -94,7 +112,8 @@ impl Tally {
 #[derive(Clone)]
 struct Context {
     shared: Arc<Mutex<Shared>>,
-    tally: Arc<Tally>,
+    /// Turns to make and send a body ([`SENDING_AT_ONCE`]).
+    sending: Arc<Semaphore>,
     engine: Arc<Engine>,
     options: ServeOptions,
     clock: Clock,
@@ -104,7 +123,10 @@ struct Context {
 /// How a stream ended.
 enum Ended {
     Answered,
-    /// The client reset it, or stopped taking its bytes.
+    /// The client reset it (or left) before it was answered whole.
+    ResetByClient,
+    /// It was reset here: its client took no byte for the write timeout, its body could not be
+    /// made as promised, or it could not be answered.
     Abandoned,
     /// The session failed (a guest trap): the connection ends.
     Failed,
@@ -151,7 +173,7 @@ pub async fn serve<S>(
             compression: engine.compression_slot(),
             compressing: 0,
         })),
-        tally: Arc::new(Tally::default()),
+        sending: Arc::new(Semaphore::new(SENDING_AT_ONCE)),
         engine,
         options,
         clock,
@@ -159,17 +181,31 @@ pub async fn serve<S>(
     };
     let idle_timeout = options.idle_timeout;
     let mut streams: JoinSet<Ended> = JoinSet::new();
+    let mut tally = Tally::default();
     let mut idle_since = Some(Instant::now());
     let mut released = false;
     let mut closing = false;
+    let mut closed_at = None;
     let _ = slot.set_phase(Phase::Waiting);
     loop {
         let idle_deadline = idle_since.map(|since| since + idle_timeout);
         let warm_deadline = idle_since
             .filter(|_| !released)
             .map(|since| since + KEEP_WARM);
+        // Closing with no stream left: the GOAWAY (and any stream the client opened before it
+        // read it) gets the linger to go out.
+        let close_deadline = match (idle_since, closed_at) {
+            (Some(idle), Some(closed)) => Some(idle.max(closed) + options.linger),
+            _ => None,
+        };
         tokio::select! {
             accepted = connection.accept() => match accepted {
+                Some(Ok((_, mut respond))) if streams.len() >= MAX_STREAMS as usize => {
+                    // Streams the client reset stop counting against its limit in the crate
+                    // before their tasks here end: those beyond it are refused.
+                    respond.send_reset(Reason::REFUSED_STREAM);
+                    tally.count(&Ended::ResetByClient);
+                }
                 Some(Ok((request, respond))) => {
                     if !slot.set_phase(Phase::Busy) {
                         break; // its slot went to a newcomer
@@ -178,20 +214,25 @@ pub async fn serve<S>(
                     released = false;
                     streams.spawn(stream(request, respond, context.clone()));
                 }
-                // The client ended the connection (or broke the protocol: the crate sent GOAWAY).
+                // The client ended the connection (or broke the protocol: the crate sent
+                // GOAWAY), or a GOAWAY went out and every stream is done.
                 Some(Err(_)) | None => break,
             },
             Some(joined) = streams.join_next(), if !streams.is_empty() => {
-                if let Ok(Ended::Failed) | Err(_) = joined {
+                let ended = joined.unwrap_or(Ended::Failed);
+                tally.count(&ended);
+                if matches!(ended, Ended::Failed) && !closing {
                     connection.abrupt_shutdown(Reason::INTERNAL_ERROR);
                     closing = true;
+                    closed_at = Some(Instant::now());
                 }
-                if context.tally.resets_too_many() && !closing {
+                if tally.resets_too_many() && !closing {
                     HTTP2_REFUSALS.print(&format!(
                         "hhttpp: {peer}: HTTP/2 client resets more streams than it lets finish; ending it"
                     ));
                     connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                     closing = true;
+                    closed_at = Some(Instant::now());
                 }
                 if streams.is_empty() {
                     idle_since = Some(Instant::now());
@@ -208,21 +249,15 @@ pub async fn serve<S>(
             () = sleep_until(idle_deadline.unwrap_or_else(far)), if idle_deadline.is_some() && !closing => {
                 connection.graceful_shutdown();
                 closing = true;
+                    closed_at = Some(Instant::now());
             },
+            () = sleep_until(close_deadline.unwrap_or_else(far)), if close_deadline.is_some() => break,
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !closing => {
                 connection.graceful_shutdown();
                 closing = true;
+                    closed_at = Some(Instant::now());
             },
             () = slot.evicted() => break,
-        }
-        if closing && streams.is_empty() {
-            // GOAWAY queued: let it (and any last frames) out, within the linger.
-            let _ = timeout(
-                options.linger,
-                std::future::poll_fn(|cx| connection.poll_closed(cx)),
-            )
-            .await;
-            break;
         }
     }
     streams.shutdown().await;
@@ -237,41 +272,25 @@ fn far() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
 
-/// Answers one stream: asks the session, sends the head, then the body; logs the exchange.
+/// Answers one stream: waits its turn ([`SENDING_AT_ONCE`]), asks the session, sends the head,
+/// then the body; logs the exchange.
 async fn stream(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
     context: Context,
 ) -> Ended {
     let id = respond.stream_id().as_u32();
-    let request = to_request(request);
-    let now = context.clock.now();
-    let limit = context.options.call_limit;
-    let replied = {
-        let mut shared = context.shared.lock().await;
-        if shared.session.is_released() {
-            match context.engine.streams(now).await {
-                Ok(session) => shared.session = session,
-                Err(error) => {
-                    eprintln!("hhttpp: {}: cannot start a guest: {error:#}", context.peer);
-                    respond.send_reset(Reason::REFUSED_STREAM);
-                    return Ended::Failed;
-                }
-            }
-        }
-        let allowance = shared.compression.allowance();
-        shared
-            .session
-            .respond(id, request, now, limit, allowance)
-            .await
+    // Waiting for a turn, and for the session, a stream the client resets costs nothing more.
+    let turn = tokio::select! {
+        turn = context.sending.clone().acquire_owned() => turn,
+        _ = std::future::poll_fn(|cx| respond.poll_reset(cx)) => return Ended::ResetByClient,
     };
-    let reply = match replied {
+    let Ok(_turn) = turn else {
+        return Ended::Failed;
+    };
+    let reply = match ask(&context, &mut respond, id, to_request(request)).await {
         Ok(reply) => reply,
-        Err(error) => {
-            eprintln!("hhttpp: {}: guest failed: {error:#}", context.peer);
-            let _ = respond.send_response(internal_error(), true);
-            return Ended::Failed;
-        }
+        Err(ended) => return ended,
     };
     let Reply {
         status,
@@ -281,20 +300,25 @@ async fn stream(
         stall,
     } = reply;
     let empty = matches!(&body, Outgoing::Bytes { bytes, more: false } if bytes.is_empty());
-    let head = match head(status, &fields) {
-        Some(head) => head,
-        None => {
-            respond.send_reset(Reason::INTERNAL_ERROR);
-            return Ended::Failed;
-        }
-    };
-    let Ok(mut send) = respond.send_response(head, empty) else {
-        context
-            .tally
-            .reset_by_client
-            .fetch_add(1, Ordering::Relaxed);
+    let Some(head) = head(status, &fields) else {
+        eprintln!(
+            "hhttpp: {}: a reply's head cannot go out in HTTP/2",
+            context.peer
+        );
+        respond.send_reset(Reason::INTERNAL_ERROR);
         cancel(&context, id).await;
         return Ended::Abandoned;
+    };
+    let mut send = match respond.send_response(head, empty) {
+        Ok(send) => send,
+        Err(error) => {
+            cancel(&context, id).await;
+            return if error.is_remote() || error.is_io() {
+                Ended::ResetByClient
+            } else {
+                Ended::Abandoned
+            };
+        }
     };
     // A body of unknown length, made as it is sent, is compressed as it is sent.
     let streamed = matches!(body, Outgoing::Bytes { more: true, .. })
@@ -307,24 +331,17 @@ async fn stream(
     let sent = if empty {
         Ok(0)
     } else {
-        send_body(&mut send, body, id, stall, &context).await
+        send_body(&mut send, body, id, stall, streamed, &context).await
     };
     if streamed {
         context.shared.lock().await.compressing(false);
     }
     let ended = match sent {
         Ok(bytes) => {
-            context.tally.answered.fetch_add(1, Ordering::Relaxed);
             log(&context, exchange, bytes);
-            Ended::Answered
+            return Ended::Answered;
         }
-        Err(Cut::Client) => {
-            context
-                .tally
-                .reset_by_client
-                .fetch_add(1, Ordering::Relaxed);
-            Ended::Abandoned
-        }
+        Err(Cut::Client) => Ended::ResetByClient,
         Err(Cut::Stalled | Cut::Broken) => {
             send.send_reset(Reason::INTERNAL_ERROR);
             Ended::Abandoned
@@ -334,10 +351,47 @@ async fn stream(
             Ended::Failed
         }
     };
-    if !matches!(ended, Ended::Answered) {
-        cancel(&context, id).await;
-    }
+    cancel(&context, id).await;
     ended
+}
+
+/// The session's reply to stream `id`'s request (made afresh if the idle connection gave its
+/// instance back); how the stream ended if there is none.
+async fn ask(
+    context: &Context,
+    respond: &mut SendResponse<Bytes>,
+    id: u32,
+    request: Request,
+) -> Result<Reply, Ended> {
+    let now = context.clock.now();
+    let mut shared = tokio::select! {
+        shared = context.shared.lock() => shared,
+        _ = std::future::poll_fn(|cx| respond.poll_reset(cx)) => return Err(Ended::ResetByClient),
+    };
+    if shared.session.is_released() {
+        match context.engine.streams(now).await {
+            Ok(session) => shared.session = session,
+            Err(error) => {
+                eprintln!("hhttpp: {}: cannot start a guest: {error:#}", context.peer);
+                respond.send_reset(Reason::REFUSED_STREAM);
+                return Err(Ended::Failed);
+            }
+        }
+    }
+    let allowance = shared.compression.allowance();
+    let limit = context.options.call_limit;
+    match shared
+        .session
+        .respond(id, request, now, limit, allowance)
+        .await
+    {
+        Ok(reply) => Ok(reply),
+        Err(error) => {
+            eprintln!("hhttpp: {}: guest failed: {error:#}", context.peer);
+            let _ = respond.send_response(internal_error(), true);
+            Err(Ended::Failed)
+        }
+    }
 }
 
 /// Tells the session to forget a stream that will not be pulled again.
@@ -364,6 +418,7 @@ async fn send_body(
     body: Outgoing,
     id: u32,
     stall: Duration,
+    compressing: bool,
     context: &Context,
 ) -> Result<u64, Cut> {
     match body {
@@ -371,7 +426,7 @@ async fn send_body(
             let mut sent = bytes.len() as u64;
             write(send, Bytes::from(bytes), !more, stall).await?;
             if more {
-                sent += pull_all(send, id, stall, context).await?;
+                sent += pull_all(send, id, stall, compressing, context).await?;
             }
             Ok(sent)
         }
@@ -379,11 +434,13 @@ async fn send_body(
     }
 }
 
-/// Pulls the rest of a body from the session as the client's window opens, and sends it.
+/// Pulls the rest of a body from the session as the client's window opens, and sends it. A body
+/// compressed as it is sent costs milliseconds a pull: those leave the runtime's worker at once.
 async fn pull_all(
     send: &mut SendStream<Bytes>,
     id: u32,
     stall: Duration,
+    compressing: bool,
     context: &Context,
 ) -> Result<u64, Cut> {
     let limit = context.options.call_limit;
@@ -392,7 +449,10 @@ async fn pull_all(
         let room = capacity(send, CHUNK, stall).await?;
         let pulled = {
             let mut shared = context.shared.lock().await;
-            shared.session.pull(id, room as u32, limit).await
+            shared
+                .session
+                .pull(id, room as u32, limit, compressing)
+                .await
         };
         match pulled {
             Ok(Ok(piece)) if piece.is_empty() => {
@@ -498,8 +558,14 @@ fn to_request(request: http::Request<RecvStream>) -> Request {
             )
         })
         .collect();
-    if !parts.headers.contains_key(http::header::HOST)
-        && let Some(authority) = parts.uri.authority()
+    // A `Host` that names another authority than `:authority` makes the request malformed
+    // (RFC 9113 §8.3.1): both are given, and the core refuses two hosts (`400`).
+    if let Some(authority) = parts.uri.authority()
+        && parts
+            .headers
+            .get(http::header::HOST)
+            .map(http::HeaderValue::as_bytes)
+            != Some(authority.as_str().as_bytes())
     {
         fields.push(("host".to_owned(), authority.as_str().to_owned()));
     }
@@ -522,7 +588,7 @@ fn head(status: u16, fields: &[(String, String)]) -> Option<http::Response<()>> 
     let mut response = http::Response::builder().status(status);
     for (name, value) in fields {
         let name = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok()?;
-        let value = http::HeaderValue::from_str(value).ok()?;
+        let value = http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
         response = response.header(name, value);
     }
     response.body(()).ok()

@@ -166,11 +166,12 @@ fn handshakes_at_once(caps: Caps) -> usize {
 /// Whether a cleartext connection opens with HTTP/2's preface (h2c with prior knowledge, RFC
 /// 9113 §3.3), looked at without taking any byte; `None` if the client sends nothing within the
 /// handshake timeout, leaves, or its slot goes to a newcomer (the connection then ends). An
-/// HTTP/1.1 request differs from the preface within its first two bytes, so it is told at once.
+/// HTTP/1.1 request differs from the preface within its first two bytes, so it is told at once;
+/// one that starts as the preface does (`PRI`) is taken as HTTP/2, whose handshake reads the rest.
 async fn prior_knowledge(stream: &TcpStream, slot: &Slot, options: &ServeOptions) -> Option<bool> {
     let preface = http2::PREFACE;
     let look = async {
-        let mut buffer = [0u8; 24];
+        let mut buffer = [0u8; 3];
         loop {
             stream.readable().await.ok()?;
             let seen = stream.peek(&mut buffer).await.ok()?;
@@ -180,7 +181,7 @@ async fn prior_knowledge(stream: &TcpStream, slot: &Slot, options: &ServeOptions
             if buffer[..seen] != preface[..seen] {
                 return Some(false);
             }
-            if seen == preface.len() {
+            if seen >= 3 {
                 return Some(true);
             }
             // Part of the preface: wait for the rest (peeking again at once would spin).
