@@ -89,6 +89,16 @@ def make_site(base):
     return site
 
 
+def page_uris(base, url):
+    """The page's paths as full URIs of `url` (h2load wants the scheme, host and port)."""
+    with open(os.path.join(base, "page.txt")) as f:
+        paths = f.read().split()
+    path = os.path.join(base, "page-uris.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(url + p for p in paths) + "\n")
+    return path
+
+
 def certificate(base):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", os.path.join(base, "key.pem"), "-out", os.path.join(base, "cert.pem"),
@@ -184,13 +194,13 @@ def main():
     os.chmod(base, 0o755)  # nginx's workers run unprivileged
     site = make_site(base)
     certificate(base)
-    page = os.path.join(base, "page.txt")
     rows = []
     for round_ in range(1, args.rounds + 1):
         for name in args.servers.split(","):
             server = start(name, site, base)
             try:
                 url = f"https://127.0.0.1:{server['port']}"
+                page = page_uris(base, url)
                 h2load(["-n", "2000", "-c", "10", "-m", "20", f"{url}/1k.bin"])  # warm up
                 rows.append((round_, "1 KB, -n 200000 -c 10 -m 20, h2", name,
                              h2load(["-n", "200000", "-c", "10", "-m", "20", f"{url}/1k.bin"])))

@@ -177,6 +177,9 @@ fn options_star_and_a_bad_authority_are_answered_as_in_http11() {
 #[test]
 fn curl_nghttp_and_h2load_are_served() {
     let site = cases::site();
+    for i in 0..60 {
+        site.file(&format!("many/{i}.txt"), "x".repeat(100 + i));
+    }
     // (Not `app.js`: its stored `.gz` sibling is two letters, which nghttp fails to inflate.)
     site.file(
         "index.html",
@@ -223,6 +226,23 @@ fn curl_nghttp_and_h2load_are_served() {
             "{summary}"
         );
         assert!(summary.contains("Application protocol: h2c"), "{summary}");
+        // A page of 60 files loaded 50 times by one client, 60 streams at a time: streams are
+        // opened as fast as others close, and none is refused.
+        let uris = site.path().join("uris.txt");
+        let list: Vec<String> = (0..60)
+            .map(|i| format!("http://127.0.0.1:{}/many/{i}.txt", server.port))
+            .collect();
+        std::fs::write(&uris, list.join("\n")).unwrap();
+        let page = Command::new("h2load")
+            .args(["-n", "3000", "-c", "1", "-m", "60", "-i"])
+            .arg(&uris)
+            .output()
+            .unwrap();
+        let summary = String::from_utf8_lossy(&page.stdout);
+        assert!(
+            summary.contains("3000 succeeded, 0 failed, 0 errored"),
+            "{engine}: {summary}"
+        );
 
         let tls = serve(&site, engine, &["--tls", "self-signed"]);
         let url = format!("https://127.0.0.1:{}/hello.txt", tls.port);

@@ -200,9 +200,9 @@ pub async fn serve<S>(
         };
         tokio::select! {
             accepted = connection.accept() => match accepted {
-                Some(Ok((_, mut respond))) if streams.len() >= MAX_STREAMS as usize => {
+                Some(Ok((_, mut respond))) if tasks_over_limit(&mut streams, &mut tally) => {
                     // Streams the client reset stop counting against its limit in the crate
-                    // before their tasks here end: those beyond it are refused.
+                    // before their tasks here end: beyond twice the limit, newcomers are refused.
                     respond.send_reset(Reason::REFUSED_STREAM);
                     tally.count(&Ended::ResetByClient);
                 }
@@ -261,6 +261,20 @@ pub async fn serve<S>(
         }
     }
     streams.shutdown().await;
+}
+
+/// Whether the connection's stream tasks, once those already finished are counted, are more than
+/// twice [`MAX_STREAMS`]: the crate stops counting a stream once it is closed (answered, or reset
+/// by the client), a moment before its task here ends.
+fn tasks_over_limit(streams: &mut JoinSet<Ended>, tally: &mut Tally) -> bool {
+    let limit = 2 * MAX_STREAMS as usize;
+    if streams.len() < limit {
+        return false;
+    }
+    while let Some(joined) = streams.try_join_next() {
+        tally.count(&joined.unwrap_or(Ended::Failed));
+    }
+    streams.len() >= limit
 }
 
 /// Failed or refused HTTP/2 connections, which any client can cause: a line a second at most.
