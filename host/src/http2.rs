@@ -18,8 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream, SendStream};
 use hhttpp::message::{Headers, Method, Request, Version};
@@ -28,6 +26,7 @@ use hhttpp::streams::{Outgoing, Reply, StreamError};
 use hhttpp::{Exchange, Now};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::clock::Clock;
@@ -181,10 +180,7 @@ pub async fn serve<S>(
         peer,
     };
     let idle_timeout = options.idle_timeout;
-    // The streams run in this task, beside the connection they share (no task of their own: a
-    // stream woken on another worker would wait on the connection's locks, and wake it, for each
-    // frame).
-    let mut streams: Streams = FuturesUnordered::new();
+    let mut streams: JoinSet<Ended> = JoinSet::new();
     let mut tally = Tally::default();
     let mut idle_since = Some(Instant::now());
     let mut released = false;
@@ -216,13 +212,14 @@ pub async fn serve<S>(
                     }
                     idle_since = None;
                     released = false;
-                    streams.push(Box::pin(stream(request, respond, context.clone())));
+                    streams.spawn(stream(request, respond, context.clone()));
                 }
                 // The client ended the connection (or broke the protocol: the crate sent
                 // GOAWAY), or a GOAWAY went out and every stream is done.
                 Some(Err(_)) | None => break,
             },
-            Some(ended) = streams.next(), if !streams.is_empty() => {
+            Some(joined) = streams.join_next(), if !streams.is_empty() => {
+                let ended = joined.unwrap_or(Ended::Failed);
                 tally.count(&ended);
                 if matches!(ended, Ended::Failed) && !closing {
                     connection.abrupt_shutdown(Reason::INTERNAL_ERROR);
@@ -263,22 +260,19 @@ pub async fn serve<S>(
             () = slot.evicted() => break,
         }
     }
-    drop(streams);
+    streams.shutdown().await;
 }
 
-/// The streams of a connection being answered.
-type Streams = FuturesUnordered<std::pin::Pin<Box<dyn Future<Output = Ended> + Send>>>;
-
-/// Whether the connection's streams, once those already finished are counted, are more than
+/// Whether the connection's stream tasks, once those already finished are counted, are more than
 /// twice [`MAX_STREAMS`]: the crate stops counting a stream once it is closed (answered, or reset
 /// by the client), a moment before its task here ends.
-fn tasks_over_limit(streams: &mut Streams, tally: &mut Tally) -> bool {
+fn tasks_over_limit(streams: &mut JoinSet<Ended>, tally: &mut Tally) -> bool {
     let limit = 2 * MAX_STREAMS as usize;
     if streams.len() < limit {
         return false;
     }
-    while let Some(Some(ended)) = streams.next().now_or_never() {
-        tally.count(&ended);
+    while let Some(joined) = streams.try_join_next() {
+        tally.count(&joined.unwrap_or(Ended::Failed));
     }
     streams.len() >= limit
 }
