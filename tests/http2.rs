@@ -705,3 +705,44 @@ fn shutting_down_sends_a_goaway_and_lets_the_open_stream_finish() {
         assert_eq!(data, 10 * 1024 * 1024, "{engine}");
     }
 }
+
+#[test]
+fn a_client_that_stops_reading_is_reset_once_its_streams_and_connection_time_out() {
+    let _one = ATTACKS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let site = attack_site();
+    for engine in ENGINES {
+        let args = ["--write-timeout", "1", "--idle-timeout", "1"];
+        let server = serve(&site, engine, &args);
+        // Windows wide open, five large downloads asked for, and the socket never read.
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut opening = frames::preface(&[(0x4, 0x7fff_ffff)]);
+        opening.extend(frames::frame(
+            frames::WINDOW_UPDATE,
+            0,
+            0,
+            &0x7fff_0000u32.to_be_bytes(),
+        ));
+        for id in [1, 3, 5, 7, 9] {
+            opening.extend(get(id, "/big.bin"));
+        }
+        stream.write_all(&opening).unwrap();
+        // Write timeout, idle timeout, then the linger (2 s) to let the GOAWAY out: a graceful
+        // close would leave what the kernel still holds to be retried for minutes.
+        thread::sleep(Duration::from_secs(8));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buffer = vec![0u8; 1 << 20];
+        let ended = loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => break None,
+                Ok(_) => {}
+                Err(error) => break Some(error.kind()),
+            }
+        };
+        assert_eq!(ended, Some(std::io::ErrorKind::ConnectionReset), "{engine}");
+        assert_eq!(server.get("/hello.txt").status, 200);
+    }
+}

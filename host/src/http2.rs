@@ -24,7 +24,6 @@ use hhttpp::message::{Headers, Method, Request, Version};
 use hhttpp::responder::response::FileSend;
 use hhttpp::streams::{Outgoing, Reply, StreamError};
 use hhttpp::{Exchange, Now};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -34,6 +33,7 @@ use crate::compression_slots::CompressionSlot;
 use crate::engine::{Engine, StreamsSession};
 use crate::server::ServeOptions;
 use crate::slots::{Phase, Slot};
+use crate::transport::{Resettable, Transport};
 
 /// The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -134,7 +134,7 @@ enum Ended {
 
 /// Serves one HTTP/2 connection on `io` until the client or the server ends it.
 pub async fn serve<S>(
-    io: S,
+    socket: S,
     peer: SocketAddr,
     slot: Slot,
     engine: Arc<Engine>,
@@ -142,15 +142,18 @@ pub async fn serve<S>(
     clock: Clock,
     mut stop: watch::Receiver<bool>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Transport + 'static,
 {
+    // A connection that ends at its linger with frames still unsent (its client stopped
+    // reading) is reset, not left to the kernel (see `Transport::abort`).
+    let (io, reset) = Resettable::new(socket);
     let handshake = h2::server::Builder::new()
         .max_concurrent_streams(MAX_STREAMS)
         .max_header_list_size(MAX_HEADER_LIST)
         .max_send_buffer_size(SEND_BUFFER)
         .max_pending_accept_reset_streams(20)
         .max_concurrent_reset_streams(MAX_STREAMS as usize)
-        .handshake::<S, Bytes>(io);
+        .handshake::<Resettable<S>, Bytes>(io);
     let Ok(Ok(mut connection)) = timeout(options.handshake_timeout, handshake).await else {
         return;
     };
@@ -251,7 +254,10 @@ pub async fn serve<S>(
                 closing = true;
                     closed_at = Some(Instant::now());
             },
-            () = sleep_until(close_deadline.unwrap_or_else(far)), if close_deadline.is_some() => break,
+            () = sleep_until(close_deadline.unwrap_or_else(far)), if close_deadline.is_some() => {
+                reset.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
             () = async { let _ = stop.wait_for(|stopping| *stopping).await; }, if !closing => {
                 connection.graceful_shutdown();
                 closing = true;

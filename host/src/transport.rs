@@ -66,7 +66,16 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
     /// for a client that stopped reading, a graceful close would leave the unsent bytes to the
     /// kernel, which keeps them (and the socket, orphaned) for minutes while it retries; a few
     /// hundred such clients once held the machine's TCP memory at its limit.
-    fn abort(self);
+    fn abort(self)
+    where
+        Self: Sized,
+    {
+        self.reset_on_close();
+    }
+
+    /// Makes the socket's close a reset (see [`Transport::abort`]), for a stream owned elsewhere
+    /// until it is dropped (an HTTP/2 connection's).
+    fn reset_on_close(&self);
 
     /// Writes `bytes` that more will follow at once (a head before its file range): over TCP the
     /// kernel holds them to go out in the same segments as what follows, rather than as a small
@@ -86,7 +95,7 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
 }
 
 impl Transport for TcpStream {
-    fn abort(self) {
+    fn reset_on_close(&self) {
         let _ = self.set_zero_linger();
     }
 
@@ -170,7 +179,7 @@ impl Transport for TcpStream {
 }
 
 impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
-    fn abort(self) {
+    fn reset_on_close(&self) {
         let _ = self.get_ref().0.set_zero_linger();
     }
 
@@ -189,6 +198,79 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
         stall: Duration,
     ) -> io::Result<()> {
         copy_range(self, file, offset, len, stall).await
+    }
+}
+
+/// A stream handed to a protocol crate that owns it from then on (HTTP/2's `h2`), which can
+/// still be told to end with a reset when it is dropped ([`Transport::reset_on_close`]).
+pub struct Resettable<S: Transport> {
+    inner: S,
+    reset: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S: Transport> Resettable<S> {
+    /// `inner`, and the switch that makes its close a reset.
+    pub fn new(inner: S) -> (Resettable<S>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        let reset = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stream = Resettable {
+            inner,
+            reset: reset.clone(),
+        };
+        (stream, reset)
+    }
+}
+
+impl<S: Transport> Drop for Resettable<S> {
+    fn drop(&mut self) {
+        if self.reset.load(std::sync::atomic::Ordering::Relaxed) {
+            self.inner.reset_on_close();
+        }
+    }
+}
+
+impl<S: Transport> AsyncRead for Resettable<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: Transport> AsyncWrite for Resettable<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
