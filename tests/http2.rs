@@ -43,6 +43,7 @@ fn serve(site: &Site, engine: &str, extra: &[&str]) -> Server {
 
 #[test]
 fn the_case_table_passes_over_h2c_with_prior_knowledge() {
+    let _alone = alone();
     let site = cases::site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -54,6 +55,7 @@ fn the_case_table_passes_over_h2c_with_prior_knowledge() {
 
 #[test]
 fn the_case_table_passes_over_tls_chosen_by_alpn() {
+    let _alone = alone();
     let site = cases::site();
     for engine in ENGINES {
         let server = serve(&site, engine, &["--tls", "self-signed"]);
@@ -78,6 +80,7 @@ fn a_body_compressed_as_sent_ends_with_the_stream(client: &mut H2) {
 
 #[test]
 fn alpn_falls_back_to_http11_and_no_http2_turns_it_off() {
+    let _alone = alone();
     let site = cases::site();
     let server = serve(&site, "wasm", &["--tls", "self-signed"]);
     // A client that offers only HTTP/1.1 gets it.
@@ -106,6 +109,7 @@ fn alpn_falls_back_to_http11_and_no_http2_turns_it_off() {
 
 #[test]
 fn the_access_log_names_http2_and_the_bytes_sent() {
+    let _alone = alone();
     let site = cases::site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -129,6 +133,7 @@ fn the_access_log_names_http2_and_the_bytes_sent() {
 
 #[test]
 fn options_star_and_a_bad_authority_are_answered_as_in_http11() {
+    let _alone = alone();
     let site = cases::site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -176,6 +181,7 @@ fn options_star_and_a_bad_authority_are_answered_as_in_http11() {
 
 #[test]
 fn curl_nghttp_and_h2load_are_served() {
+    let _alone = alone();
     let site = cases::site();
     for i in 0..60 {
         site.file(&format!("many/{i}.txt"), "x".repeat(100 + i));
@@ -254,9 +260,16 @@ fn curl_nghttp_and_h2load_are_served() {
     }
 }
 
-/// One attack at a time: each measures a bystander's waits and the server's memory, which other
-/// tests of this file running beside it would blur.
-static ATTACKS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// One test of this file at a time: the attacks measure a bystander's waits and the server's
+/// memory, which the load of another test beside them (h2load, the case tables) would blur.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`ONE_AT_A_TIME`] for the test that calls it.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Error codes of RST_STREAM and GOAWAY (RFC 9113 §7).
 const REFUSED_STREAM: u32 = 0x7;
@@ -351,33 +364,40 @@ fn attack_site() -> Site {
 
 /// Runs `attack` on a thread while a bystander asks for a small file every 50 ms over HTTP/1.1
 /// and over a connection of its own with HTTP/2; returns the attack's result once both end, after
-/// checking the bystander was answered at once (nine in ten within 100 ms, all within 2 s) and the
-/// server's memory grew by less than 64 MiB.
+/// checking that the bystander was answered about as fast as before the attack (nine in ten
+/// within five times its median wait before, or 250 ms; all within 5 s) and that the server's
+/// memory grew by less than 64 MiB.
 fn beside_a_bystander<T: Send + 'static>(
     server: &Server,
     attack: impl FnOnce(u16) -> T + Send + 'static,
 ) -> T {
     let port = server.port;
-    let before = server.peak_rss();
-    let attacker = thread::spawn(move || attack(port));
     let mut h2 = H2::cleartext(port);
-    let mut waits = Vec::new();
-    while !attacker.is_finished() || waits.len() < 10 {
+    let mut probe = || {
         let start = Instant::now();
         assert_eq!(server.get("/hello.txt").status, 200);
         assert_eq!(h2.get("/hello.txt", &[]).status, 200);
-        waits.push(start.elapsed());
+        start.elapsed()
+    };
+    let mut calm: Vec<Duration> = (0..10).map(|_| probe()).collect();
+    calm.sort();
+    let before = server.peak_rss();
+    let attacker = thread::spawn(move || attack(port));
+    let mut waits = Vec::new();
+    while !attacker.is_finished() || waits.len() < 20 {
+        waits.push(probe());
         thread::sleep(Duration::from_millis(50));
     }
     let result = attacker.join().expect("the attack ran");
     waits.sort();
     let ninth = waits[waits.len() * 9 / 10 - 1];
     let worst = waits[waits.len() - 1];
+    let allowed = (calm[calm.len() / 2] * 5).max(Duration::from_millis(250));
     assert!(
-        ninth < Duration::from_millis(100),
-        "bystander waits {waits:?}"
+        ninth < allowed,
+        "bystander waits {waits:?}, before the attack {calm:?}"
     );
-    assert!(worst < Duration::from_secs(2), "bystander waits {waits:?}");
+    assert!(worst < Duration::from_secs(5), "bystander waits {waits:?}");
     let grown = server.peak_rss().saturating_sub(before);
     assert!(grown < 64 << 20, "the server grew by {} MiB", grown >> 20);
     // Still serving after it.
@@ -387,9 +407,7 @@ fn beside_a_bystander<T: Send + 'static>(
 
 #[test]
 fn rapid_reset_ends_the_attacker_with_a_goaway() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -430,9 +448,7 @@ fn rapid_reset_ends_the_attacker_with_a_goaway() {
 
 #[test]
 fn a_continuation_flood_ends_the_attacker() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -473,9 +489,7 @@ fn a_continuation_flood_ends_the_attacker() {
 
 #[test]
 fn a_hpack_bomb_is_refused_in_bounded_memory() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -523,9 +537,7 @@ fn a_hpack_bomb_is_refused_in_bounded_memory() {
 /// with a GOAWAY.
 #[test]
 fn settings_and_ping_floods_cost_only_the_flooder_which_ends_with_a_goaway() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         for kind in [frames::SETTINGS, frames::PING] {
@@ -559,9 +571,7 @@ fn settings_and_ping_floods_cost_only_the_flooder_which_ends_with_a_goaway() {
 
 #[test]
 fn a_window_that_never_opens_resets_the_stream_not_the_server() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &["--write-timeout", "1"]);
@@ -593,9 +603,7 @@ fn a_window_that_never_opens_resets_the_stream_not_the_server() {
 
 #[test]
 fn a_thousand_streams_asked_for_at_once_get_at_most_the_announced_hundred() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -655,9 +663,7 @@ fn a_thousand_streams_asked_for_at_once_get_at_most_the_announced_hundred() {
 
 #[test]
 fn shutting_down_sends_a_goaway_and_lets_the_open_stream_finish() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let server = serve(&site, engine, &[]);
@@ -708,9 +714,7 @@ fn shutting_down_sends_a_goaway_and_lets_the_open_stream_finish() {
 
 #[test]
 fn a_client_that_stops_reading_is_reset_once_its_streams_and_connection_time_out() {
-    let _one = ATTACKS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = alone();
     let site = attack_site();
     for engine in ENGINES {
         let args = ["--write-timeout", "1", "--idle-timeout", "1"];
@@ -728,9 +732,10 @@ fn a_client_that_stops_reading_is_reset_once_its_streams_and_connection_time_out
             opening.extend(get(id, "/big.bin"));
         }
         stream.write_all(&opening).unwrap();
-        // Write timeout, idle timeout, then the linger (2 s) to let the GOAWAY out: a graceful
-        // close would leave what the kernel still holds to be retried for minutes.
-        thread::sleep(Duration::from_secs(8));
+        // Write timeout, idle timeout, then the linger (2 s) to let the GOAWAY out, about 5 s
+        // in all: a graceful close would leave what the kernel still holds to be retried for
+        // minutes.
+        thread::sleep(Duration::from_secs(10));
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -744,5 +749,44 @@ fn a_client_that_stops_reading_is_reset_once_its_streams_and_connection_time_out
         };
         assert_eq!(ended, Some(std::io::ErrorKind::ConnectionReset), "{engine}");
         assert_eq!(server.get("/hello.txt").status, 200);
+    }
+}
+
+#[test]
+fn a_pulled_body_of_known_length_ends_on_its_last_bytes() {
+    let _alone = alone();
+    let site = attack_site();
+    for engine in ENGINES {
+        let server = serve(&site, engine, &[]);
+        // Two ranges of the large file: a multipart body of known length, too long for the
+        // reply itself, pulled from the session as the window opens.
+        let mut raw = Raw::open(server.port, &[(0x4, 0x7fff_ffff)]);
+        let mut window = frames::frame(frames::WINDOW_UPDATE, 0, 0, &0x7fff_0000u32.to_be_bytes());
+        let mut block = frames::get_block("/big.bin");
+        frames::literal(&mut block, 50, b"bytes=0-99999,200000-299999"); // range
+        let flags = frames::END_HEADERS | frames::END_STREAM;
+        window.extend(frames::frame(frames::HEADERS, flags, 1, &block));
+        raw.send(&window);
+        let end = raw.wait_for(Duration::from_secs(10), |f| {
+            f.0 == frames::DATA && f.2 == 1 && f.1 & frames::END_STREAM != 0
+        });
+        let seen: Vec<_> = raw
+            .frames()
+            .iter()
+            .map(|f| (f.0, f.1, f.2, f.3.len()))
+            .collect();
+        let (_, _, _, last) =
+            end.unwrap_or_else(|| panic!("{engine}: the body never ended: {seen:?}"));
+        assert!(
+            !last.is_empty(),
+            "{engine}: an empty DATA frame ended a body of known length"
+        );
+        let data: usize = raw
+            .frames()
+            .iter()
+            .filter(|f| f.0 == frames::DATA && f.2 == 1)
+            .map(|f| f.3.len())
+            .sum();
+        assert!(data > 200_000, "{engine}: {data} bytes");
     }
 }

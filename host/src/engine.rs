@@ -58,7 +58,7 @@ pub struct Session {
 /// Files compressed whole, kept for every connection (`--compress-cache`), and the turns to
 /// compress one: one per core at once. Cheap to clone (both are shared).
 #[derive(Clone)]
-struct Copies {
+pub struct Copies {
     cache: Arc<CompressedCache>,
     fills: Arc<Semaphore>,
 }
@@ -372,8 +372,9 @@ enum StreamsState {
 }
 
 impl StreamsSession {
-    /// Stream `id`'s reply to `request` at `now`: asked of the guest within `limit` (a file to
-    /// compress whole is compressed, or found kept, and handed back first).
+    /// Stream `id`'s answer to `request` at `now`, asked of the guest within `limit`: a reply,
+    /// or a file to compress whole first ([`StreamsSession::copies`], then
+    /// [`StreamsSession::compressed`]).
     pub async fn respond(
         &mut self,
         id: u32,
@@ -381,25 +382,31 @@ impl StreamsSession {
         now: Now,
         limit: Duration,
         allowance: Allowance,
-    ) -> Result<Reply> {
-        let answer = match &mut self.state {
-            StreamsState::Native(streams) => streams.respond(id, &request, now, allowance),
+    ) -> Result<Answer> {
+        match &mut self.state {
+            StreamsState::Native(streams) => Ok(streams.respond(id, &request, now, allowance)),
             _ => {
                 self.call(limit, move |guest| {
                     Box::pin(async move { guest.respond(id, &request, now, allowance).await })
                 })
-                .await?
+                .await
             }
-        };
-        let (file, coding) = match answer {
-            Answer::Reply(reply) => return Ok(reply),
-            Answer::Encode { file, coding } => (file, coding),
-        };
-        let result = self
-            .copies
-            .clone()
-            .compress(file, coding, now, limit)
-            .await?;
+        }
+    }
+
+    /// The compressed copies every connection shares, to compress a stream's file with.
+    pub fn copies(&self) -> Copies {
+        self.copies.clone()
+    }
+
+    /// Stream `id`'s reply, given the file its answer asked to compress (or why it could not be).
+    pub async fn compressed(
+        &mut self,
+        id: u32,
+        result: std::result::Result<Arc<[u8]>, EncodeError>,
+        now: Now,
+        limit: Duration,
+    ) -> Result<Reply> {
         match &mut self.state {
             StreamsState::Native(streams) => {
                 let result = result.map(|bytes| bytes.to_vec());
@@ -515,7 +522,7 @@ impl Copies {
     /// compressed one per core at most (a client asking for many files no one asked for before
     /// takes no more), all within `limit`. (By value: a session is not shared across threads,
     /// and this waits.)
-    async fn compress(
+    pub async fn compress(
         self,
         file: FileSend,
         coding: Coding,

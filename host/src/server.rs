@@ -172,6 +172,7 @@ async fn prior_knowledge(stream: &TcpStream, slot: &Slot, options: &ServeOptions
     let preface = http2::PREFACE;
     let look = async {
         let mut buffer = [0u8; 3];
+        let mut pause = Duration::from_millis(5);
         loop {
             stream.readable().await.ok()?;
             let seen = stream.peek(&mut buffer).await.ok()?;
@@ -184,8 +185,10 @@ async fn prior_knowledge(stream: &TcpStream, slot: &Slot, options: &ServeOptions
             if seen >= 3 {
                 return Some(true);
             }
-            // Part of the preface: wait for the rest (peeking again at once would spin).
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Part of the preface: wait for the rest (peeking again at once would spin), a
+            // little longer each time.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
     };
     tokio::select! {

@@ -282,7 +282,7 @@ pub mod frames {
 
     /// A literal field without indexing, its name the static table's entry `index`.
     pub fn literal(block: &mut Vec<u8>, index: u8, value: &[u8]) {
-        block.push(index & 0x0f);
+        integer(block, 0x00, 4, usize::from(index));
         string(block, value);
     }
 
