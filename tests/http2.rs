@@ -339,6 +339,22 @@ impl Raw {
         None
     }
 
+    /// The DATA frame that ended `stream`, once it came (within `wait`).
+    fn end_of(&self, stream: u32, wait: Duration) -> Option<frames::Frame> {
+        self.wait_for(wait, |f| {
+            f.0 == frames::DATA && f.2 == stream && f.1 & frames::END_STREAM != 0
+        })
+    }
+
+    /// Bytes of DATA received on `stream` so far.
+    fn data_on(&self, stream: u32) -> usize {
+        self.frames()
+            .iter()
+            .filter(|f| f.0 == frames::DATA && f.2 == stream)
+            .map(|f| f.3.len())
+            .sum()
+    }
+
     /// The GOAWAY's error code, once one came (within `wait`).
     fn goaway(&self, wait: Duration) -> Option<u32> {
         self.wait_for(wait, |f| f.0 == frames::GOAWAY)
@@ -698,16 +714,9 @@ fn shutting_down_sends_a_goaway_and_lets_the_open_stream_finish() {
             &0x7fff_0000u32.to_be_bytes(),
         ));
         raw.send(&open);
-        let end = raw.wait_for(Duration::from_secs(9), |f| {
-            f.0 == frames::DATA && f.2 == 1 && f.1 & frames::END_STREAM != 0
-        });
+        let end = raw.end_of(1, Duration::from_secs(9));
         assert!(end.is_some(), "{engine}: the open stream did not finish");
-        let data: usize = raw
-            .frames()
-            .iter()
-            .filter(|f| f.0 == frames::DATA && f.2 == 1)
-            .map(|f| f.3.len())
-            .sum();
+        let data: usize = raw.data_on(1);
         assert_eq!(data, 10 * 1024 * 1024, "{engine}");
     }
 }
@@ -767,9 +776,7 @@ fn a_pulled_body_of_known_length_ends_on_its_last_bytes() {
         let flags = frames::END_HEADERS | frames::END_STREAM;
         window.extend(frames::frame(frames::HEADERS, flags, 1, &block));
         raw.send(&window);
-        let end = raw.wait_for(Duration::from_secs(10), |f| {
-            f.0 == frames::DATA && f.2 == 1 && f.1 & frames::END_STREAM != 0
-        });
+        let end = raw.end_of(1, Duration::from_secs(10));
         let seen: Vec<_> = raw
             .frames()
             .iter()
@@ -781,12 +788,7 @@ fn a_pulled_body_of_known_length_ends_on_its_last_bytes() {
             !last.is_empty(),
             "{engine}: an empty DATA frame ended a body of known length"
         );
-        let data: usize = raw
-            .frames()
-            .iter()
-            .filter(|f| f.0 == frames::DATA && f.2 == 1)
-            .map(|f| f.3.len())
-            .sum();
+        let data: usize = raw.data_on(1);
         assert!(data > 200_000, "{engine}: {data} bytes");
     }
 }
