@@ -575,10 +575,15 @@ fn settings_and_ping_floods_cost_only_the_flooder_which_ends_with_a_goaway() {
                 let start = Instant::now();
                 // As fast as it can for two seconds, or until the server stops taking them.
                 while start.elapsed() < Duration::from_secs(2) && raw.send(&burst) {}
-                raw.goaway(Duration::from_secs(10))
+                // Idle timeout (2 s) then the linger (2 s): a GOAWAY, or — when the flooder's
+                // own backlog of frames is still being answered at the end of the linger — a
+                // reset. Either way the server ended it.
+                let code = raw.goaway(Duration::from_secs(10));
+                (code, raw.closed.load(Ordering::SeqCst))
             });
+            let (code, closed) = code;
             assert!(
-                code.is_some(),
+                code.is_some() || closed,
                 "{engine}: flood of frame type {kind} not ended"
             );
         }
