@@ -33,7 +33,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HHTTPP = os.path.join(ROOT, "target", "release", "hhttpp")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import free_port, wait_port, pids  # noqa: E402
+from run import free_port, memory_mib, wait_port  # noqa: E402
 
 NGINX_CONF = """
 worker_processes 2;
@@ -135,16 +135,7 @@ def stop(server):
 
 
 def rss_mib(proc):
-    total = 0
-    for pid in pids(proc):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return memory_mib(proc, "VmRSS:")
 
 
 def h2load(args):

@@ -139,17 +139,22 @@ def pids(proc):
     return found
 
 
-def peak_rss_mib(proc):
+def memory_mib(proc, key):
+    """A memory figure of /proc/PID/status (`VmHWM:`, `VmRSS:`) summed over the process and its children."""
     total = 0
     for pid in pids(proc):
         try:
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmHWM:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
         except OSError:
             pass
     return total / 1024
+
+
+def peak_rss_mib(proc):
+    return memory_mib(proc, "VmHWM:")
 
 
 def seconds_of(text):

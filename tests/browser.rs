@@ -183,6 +183,19 @@ fn copy_folder(from: &Path, to: &Path) {
     }
 }
 
+/// Chromium's flag to trust the certificate of `server` (`--tls self-signed`) by the key's pin
+/// its banner prints, as a person would by its fingerprint.
+fn trust_by_pin(server: &Server) -> String {
+    let banner = server.stdout_until("Public-key pin:");
+    let pin = banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Public-key pin: sha256//"))
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a pin")
+        .to_owned();
+    format!("--ignore-certificate-errors-spki-list={pin}")
+}
+
 /// What the probe page reported, once Chromium loaded it (with `args`) from `url`.
 fn probe_report(args: &[&str], url: &str) -> String {
     let output = chromium(&[args, &["--dump-dom"]].concat(), url);
@@ -211,14 +224,7 @@ fn chromium_loads_the_example_site_over_http2_with_tls() {
             engine,
         ];
         let server = Server::hhttpp_cached(cache.path(), site.path(), &args);
-        let banner = server.stdout_until("Public-key pin:");
-        let pin = banner
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("Public-key pin: sha256//"))
-            .and_then(|rest| rest.split(' ').next())
-            .expect("a pin")
-            .to_owned();
-        let trust = format!("--ignore-certificate-errors-spki-list={pin}");
+        let trust = trust_by_pin(&server);
         let url = format!("https://127.0.0.1:{}/probe.html", server.port);
         let report = probe_report(&[&trust], &url);
         let protocols: Vec<&str> = report
@@ -306,15 +312,7 @@ fn chromium_opens_a_password_protected_https_share() {
     site.file("index.html", "<p id=\"shared\">for ann</p>");
     let args = support::auth::OVER_TLS;
     let server = Server::hhttpp_cached(cache.path(), site.path(), &args);
-    let banner = server.stdout_until("Public-key pin:");
-    let pin = banner
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("Public-key pin: sha256//"))
-        .and_then(|rest| rest.split(' ').next())
-        .expect("a pin")
-        .to_owned();
-    // Chromium trusts the certificate by the key's pin, as a person would by its fingerprint.
-    let trust = format!("--ignore-certificate-errors-spki-list={pin}");
+    let trust = trust_by_pin(&server);
     let page = |credentials: &str| {
         let url = format!("https://{credentials}@127.0.0.1:{}/", server.port);
         let output = chromium(&[&trust, "--dump-dom"], &url);

@@ -334,12 +334,7 @@ impl Guests {
             .call_constructor(&mut store, &self.config, now.into())
             .await?;
         Ok(GuestConnection {
-            instance: Instance {
-                store,
-                _generation: generation,
-                server,
-                ticks: self.ticks(),
-            },
+            instance: self.instance(store, server, generation),
             connection,
             compressing: false,
         })
@@ -354,14 +349,24 @@ impl Guests {
             .call_constructor(&mut store, &self.config, now.into())
             .await?;
         Ok(GuestStreams {
-            instance: Instance {
-                store,
-                _generation: generation,
-                server,
-                ticks: self.ticks(),
-            },
+            instance: self.instance(store, server, generation),
             streams,
         })
+    }
+
+    /// An instantiated guest as one connection's, with the CPU deadline of every call.
+    fn instance(
+        &self,
+        store: Store<GuestState>,
+        server: Server,
+        generation: Arc<Generation>,
+    ) -> Instance {
+        Instance {
+            store,
+            _generation: generation,
+            server,
+            ticks: self.ticks(),
+        }
     }
 
     /// Asks a fresh instance what it can reach from inside the sandbox.
