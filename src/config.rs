@@ -91,6 +91,9 @@ pub struct Options {
     pub listing: bool,
     /// Whether names starting with `.` are hidden: not listed, and `404` when asked for.
     pub hide_dotfiles: bool,
+    /// Whether a listed folder may be downloaded whole as one archive (`?download=tar`,
+    /// `tar.gz`, `zip`), and listings offer it.
+    pub archives: bool,
     /// Single-page-app mode: a path that names nothing is answered with `/index.html`.
     pub spa: bool,
     /// A page in the folder (e.g. `404.html`) sent, with status `404`, for paths that name nothing.
@@ -119,6 +122,7 @@ impl Default for Options {
         Options {
             listing: true,
             hide_dotfiles: false,
+            archives: false,
             spa: false,
             not_found_page: None,
             cors: false,

@@ -107,6 +107,12 @@ pub struct Cli {
     #[arg(long)]
     pub hide_dotfiles: bool,
 
+    /// Let a listed folder be downloaded whole as one archive (`?download=tar`, `tar.gz` or
+    /// `zip`, linked from its listing), made as it is sent: what a request could fetch, nothing
+    /// else. An archive shows a folder's contents, as a listing does: not with --no-listing.
+    #[arg(long, conflicts_with = "no_listing")]
+    pub archives: bool,
+
     /// Do not compress responses on the fly (precompressed .zst/.br/.gz siblings are still served).
     #[arg(long)]
     pub no_compress: bool,
@@ -643,6 +649,7 @@ impl Cli {
         hhttpp::Options {
             listing: !self.no_listing,
             hide_dotfiles: self.hide_dotfiles,
+            archives: self.archives,
             spa: self.spa,
             not_found_page: self.not_found_page.clone(),
             cors: self.cors,

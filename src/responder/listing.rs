@@ -16,6 +16,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::digits::push_padded;
 use crate::fs::Kind as FileKind;
+use crate::responder::archive::Format;
 use crate::responder::resolve::{Entry as Resolved, Location, Lookup, ResolveError};
 
 /// Characters left as they are in a link: RFC 3986's unreserved set (as python's `quote`).
@@ -288,7 +289,7 @@ li,.columns{display:grid;grid-template-columns:minmax(0,1fr) 6rem 12rem;gap:.75r
 li:hover{background:var(--hover)}li a{overflow-wrap:anywhere}\
 .columns{font-size:.85rem;font-weight:600;border-bottom:2px solid var(--line)}\
 .size,time,.columns .num{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}\
-li.folder a{font-weight:600}.note{color:var(--muted)}\
+li.folder a{font-weight:600}.note,.downloads{color:var(--muted)}.downloads{margin:.25rem 0 .75rem}\
 @media (max-width:36rem){li,.columns{grid-template-columns:minmax(0,1fr) 5rem}time,.columns .date{display:none}}";
 
 /// The name order: case-insensitively, then exactly.
@@ -334,7 +335,7 @@ fn write_entry(page: &mut String, entry: &Entry) {
 }
 
 /// The HTML listing of the folder shown at `display_path` (decoded, ending in `/`).
-pub fn html(display_path: &str, listing: &Listing, order: Order) -> String {
+pub fn html(display_path: &str, listing: &Listing, order: Order, archives: bool) -> String {
     let entries = &listing.entries;
     let title = format!("Directory listing for {}", escape_html(display_path));
     let mut page = format!(
@@ -343,6 +344,9 @@ pub fn html(display_path: &str, listing: &Listing, order: Order) -> String {
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
     page.push_str(&breadcrumbs(display_path));
+    if archives {
+        page.push_str(&downloads());
+    }
     let arrow = |key: SortKey| match (order.key == key, order.descending) {
         (true, false) => " ▲",
         (true, true) => " ▼",
@@ -431,12 +435,45 @@ fn breadcrumbs(display_path: &str) -> String {
     nav
 }
 
-/// The JSON listing: an array of `{name, type, href, size, modified}` objects in the listing's order.
-pub fn json(entries: &[Entry]) -> String {
+/// The links that download the listed folder as an archive, one per format.
+fn downloads() -> String {
+    let links: Vec<String> = Format::ALL
+        .iter()
+        .map(|f| {
+            format!(
+                "<a class=\"download\" href=\"?download={0}\" download>{0}</a>",
+                f.token()
+            )
+        })
+        .collect();
+    format!(
+        "<p class=\"downloads\">Download this folder: {}</p>\n",
+        links.join(" · ")
+    )
+}
+
+/// The `Link` field of a listing (RFC 8288) naming its archives, for scripts that read the JSON.
+pub fn archive_links() -> String {
+    let links: Vec<String> = Format::ALL
+        .iter()
+        .map(|f| {
+            format!(
+                "<?download={}>; rel=\"alternate\"; type=\"{}\"",
+                f.token(),
+                f.media_type()
+            )
+        })
+        .collect();
+    links.join(", ")
+}
+
+/// The JSON listing: an array of `{name, type, href, size, modified}` objects in the listing's
+/// order; with `archives`, each folder's also has `download`, its archives' links by format.
+pub fn json(entries: &[Entry], archives: bool) -> String {
     let items: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
-            serde_json::json!({
+            let mut item = serde_json::json!({
                 "name": e.name,
                 "type": match e.kind {
                     Kind::File => "file",
@@ -450,7 +487,19 @@ pub fn json(entries: &[Entry]) -> String {
                     .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
                     .map(|d| d.as_secs()),
                 "described": e.described,
-            })
+            });
+            if archives && e.is_folder() {
+                let href = e.href();
+                let links: serde_json::Map<String, serde_json::Value> = Format::ALL
+                    .iter()
+                    .map(|f| {
+                        let link = format!("{href}?download={}", f.token());
+                        (f.token().to_owned(), serde_json::Value::String(link))
+                    })
+                    .collect();
+                item["download"] = serde_json::Value::Object(links);
+            }
+            item
         })
         .collect();
     serde_json::Value::Array(items).to_string()
@@ -473,19 +522,7 @@ pub fn human_size(bytes: u64) -> String {
 
 /// The UTC calendar date and time of `time`: (year, month, day, hour, minute, second).
 fn civil(time: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, rest / 3600, rest % 3600 / 60, rest % 60)
+    crate::time::civil(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
 /// Appends `2026-11-24T08:12:01Z`.
@@ -579,8 +616,13 @@ mod tests {
                 entry("d", Kind::Folder),
             ]),
             BY_NAME,
+            true,
         );
         assert!(page.contains("<title>Directory listing for /a&amp;b/</title>"));
+        assert!(page.contains(
+            "Download this folder: <a class=\"download\" href=\"?download=tar\" download>tar</a>"
+        ));
+        assert!(page.contains("href=\"?download=zip\""));
         assert!(page.contains("<h1>Directory listing for /a&amp;b/</h1>"));
         assert!(page.contains(
             "<li class=\"file\"><a href=\"%3Cx%3E%20%22y%22.html\">&lt;x&gt; &quot;y&quot;.html</a>"
@@ -598,6 +640,7 @@ mod tests {
                 entry("f", Kind::Link { to_folder: false }),
             ]),
             BY_NAME,
+            false,
         );
         assert!(page.contains("<a href=\"l/\">l@</a>"));
         assert!(page.contains("<a href=\"f\">f@</a>"));
@@ -605,12 +648,14 @@ mod tests {
 
     #[test]
     fn breadcrumbs_and_parent_link() {
-        let page = html("/a b/c/", &listing(vec![]), BY_NAME);
+        let page = html("/a b/c/", &listing(vec![]), BY_NAME, false);
         assert!(page.contains("<a class=\"parent\" href=\"../\">"));
         assert!(page.contains(
             "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/<a href=\"/a%20b/c/\">c</a>/</nav>"
         ));
-        assert!(!html("/", &listing(vec![]), BY_NAME).contains("class=\"parent\""));
+        let root = html("/", &listing(vec![]), BY_NAME, false);
+        assert!(!root.contains("class=\"parent\""));
+        assert!(!root.contains("Download this folder"));
     }
 
     #[test]
@@ -619,6 +664,7 @@ mod tests {
             "/",
             &listing(vec![sized("f", 1536, 1_795_507_921)]),
             BY_NAME,
+            false,
         );
         assert!(page.contains("<span class=\"size\" data-bytes=\"1536\">1.5 KiB</span>"));
         assert!(page.contains("<time datetime=\"2026-11-24T08:12:01Z\">2026-11-24 08:12</time>"));
@@ -674,11 +720,20 @@ mod tests {
         let mut e = entry("a\"b", Kind::File);
         e.size = Some(3);
         let v: serde_json::Value =
-            serde_json::from_str(&json(&[e, entry("d", Kind::Folder)])).unwrap();
+            serde_json::from_str(&json(&[e, entry("d", Kind::Folder)], false)).unwrap();
         assert_eq!(v[0]["name"], "a\"b");
         assert_eq!(v[0]["size"], 3);
         assert_eq!(v[1]["type"], "directory");
         assert_eq!(v[1]["href"], "d/");
+        assert!(v[1].get("download").is_none());
+        let v: serde_json::Value = serde_json::from_str(&json(
+            &[entry("a", Kind::File), entry("d", Kind::Folder)],
+            true,
+        ))
+        .unwrap();
+        assert!(v[0].get("download").is_none());
+        assert_eq!(v[1]["download"]["tar.gz"], "d/?download=tar.gz");
+        assert_eq!(v[1]["download"]["zip"], "d/?download=zip");
     }
 
     #[test]
@@ -732,7 +787,7 @@ mod tests {
         assert_eq!((cut.entries.len(), cut.more), (2, true));
         assert_eq!(cut.truncation_note(), "shown=2; more");
         assert!(
-            html("/", &cut, BY_NAME)
+            html("/", &cut, BY_NAME, false)
                 .contains("Showing the first 2 entries read; this folder has more.")
         );
     }
@@ -753,13 +808,13 @@ mod tests {
         let last = &listing.entries[9];
         assert_eq!((last.size, last.described), (None, false));
         assert_eq!(listing.truncation_note(), "shown=10; undescribed=6");
-        let page = html("/", &listing, BY_NAME);
+        let page = html("/", &listing, BY_NAME, false);
         assert!(
             page.contains("6 entries are not described (marked ?)"),
             "{page}"
         );
         assert!(page.contains("<span class=\"size undescribed\" title=\"not described\">?</span>"));
-        let json: serde_json::Value = serde_json::from_str(&json(&listing.entries)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&json(&listing.entries, false)).unwrap();
         assert_eq!(json[9]["described"], false);
     }
 

@@ -6,6 +6,7 @@
 //! byte layer (`http1`, above it) calls it, and so can a host that parses HTTP itself.
 //! It reads the folder only through [`crate::fs`], below it.
 
+pub mod archive;
 pub mod auth;
 pub mod compressed_cache;
 pub mod compression;
@@ -22,6 +23,8 @@ pub mod target;
 
 use std::borrow::Cow;
 
+use self::archive::walk::Walk;
+use self::archive::{Archive, Format};
 use self::conditional::{Outcome, Validators};
 use self::encoding::Coding;
 use self::range::Ranges;
@@ -256,6 +259,13 @@ fn serve_folder(
         return Response::error(301, &format!("This folder is at {location}"))
             .with("Location", location);
     }
+    let options = &config.options;
+    if let Some(asked) = Format::asked(target.query.as_deref())
+        && options.archives
+        && options.listing
+    {
+        return archive_response(config, lookup, location, asked, allowance);
+    }
     for index in INDEX_FILES {
         let index = [index.to_owned()];
         if let Ok(Entry::File {
@@ -283,15 +293,66 @@ fn serve_folder(
         Ok(listing) => listing,
         Err(error) => return not_servable(ResolveError::from_io(&error)),
     };
+    let archives = config.options.archives;
     let (content_type, page) = if wants_json(request) {
-        ("application/json", listing::json(&listing.entries))
+        (
+            "application/json",
+            listing::json(&listing.entries, archives),
+        )
     } else {
         (
             "text/html; charset=utf-8",
-            listing::html(&target.display_path(), &listing, order),
+            listing::html(&target.display_path(), &listing, order, archives),
         )
     };
     listing_response(request, config, content_type, page.into_bytes(), &listing)
+}
+
+/// A folder's archive in the format `asked` (or `400` for a format there is none of), made as it
+/// is sent from a walk with [`archive::BUDGET_FACTOR`] times a request's file-system budget.
+/// `tar.gz` is compressed as it is sent, so it waits, as any streamed compression, for the host
+/// to allow one (`503` meanwhile, which says what else to ask for).
+fn archive_response(
+    config: &Config,
+    lookup: &Lookup,
+    location: &Location,
+    asked: Result<Format, String>,
+    allowance: Allowance,
+) -> Response {
+    let format = match asked {
+        Ok(format) => format,
+        Err(value) => {
+            return Response::error(
+                400,
+                &format!(
+                    "There is no archive format \"{value}\"; ask for ?download=tar, \
+                     ?download=tar.gz or ?download=zip."
+                ),
+            );
+        }
+    };
+    if format == Format::TarGz && !allowance.streamed_compression {
+        return Response::error(
+            503,
+            "Other downloads are being compressed right now: try again in a moment, or \
+             download this folder as tar or zip.",
+        )
+        .with("Retry-After", "1");
+    }
+    let name = location.segments().last().unwrap_or("files").to_owned();
+    let operations = config
+        .limits
+        .max_fs_operations
+        .saturating_mul(archive::BUDGET_FACTOR);
+    let walk = Walk::new(lookup.with_budget(operations), location.clone(), &name);
+    let mut body = Body::archive(Archive::new(walk, format));
+    if format == Format::TarGz {
+        body.coding = Some(Coding::Gzip);
+    }
+    Response::new(200, body)
+        .with("Content-Type", format.media_type())
+        .with("Content-Disposition", archive::disposition(&name, format))
+        .with("Cache-Control", "no-cache")
 }
 
 /// A listing page: with a validator (a repeat visit to an unchanged folder gets `304`),
@@ -318,6 +379,9 @@ fn listing_response(
         ("Vary", vary.to_owned()),
         ("Cache-Control", "no-cache".to_owned()),
     ];
+    if config.options.archives {
+        base.push(("Link", listing::archive_links()));
+    }
     if listing.truncated() {
         // Scripts reading the JSON array learn it is partial from this field.
         base.push(("Listing-Truncated", listing.truncation_note()));
@@ -657,8 +721,7 @@ fn multipart(
     let body = Body {
         file: Some(file),
         segments,
-        coding: None,
-        whole: None,
+        ..Body::default()
     };
     let fields: Vec<_> = base
         .iter()

@@ -338,6 +338,16 @@ impl Lookup {
         }
     }
 
+    /// A lookup with the same root and rules and a budget of `operations`: an archive's, which
+    /// walks a whole tree after the request's own lookups are done.
+    pub fn with_budget(&self, operations: usize) -> Lookup {
+        Lookup {
+            root: self.root.clone(),
+            rules: self.rules,
+            budget: Budget::new(operations),
+        }
+    }
+
     /// Resolves `segments` from the root.
     pub fn resolve(&mut self, segments: &[String]) -> Result<Entry, ResolveError> {
         resolve(&self.root, segments, self.rules, &mut self.budget)

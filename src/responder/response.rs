@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io;
 
 use crate::fs::OpenFile;
+use crate::responder::archive::Archive;
 use crate::responder::compression::{self, Encoder};
 use crate::responder::encoding::Coding;
 
@@ -35,6 +36,9 @@ pub struct Body {
     /// by whoever sends it ([`Body::take_whole`]): a connection asks its caller, which may keep
     /// the result for the next request ([`crate::responder::compressed_cache`]).
     pub whole: Option<Coding>,
+    /// A folder archive made as it is read, after the segments: its length is known only once
+    /// it is sent.
+    pub archive: Option<Box<Archive>>,
 }
 
 impl Body {
@@ -48,8 +52,7 @@ impl Body {
         Body {
             file: None,
             segments: vec![Segment::Bytes(bytes.into())],
-            coding: None,
-            whole: None,
+            ..Body::default()
         }
     }
 
@@ -58,8 +61,15 @@ impl Body {
         Body {
             file: Some(file),
             segments: vec![Segment::FileRange { offset, len }],
-            coding: None,
-            whole: None,
+            ..Body::default()
+        }
+    }
+
+    /// A folder archive, made as it is sent.
+    pub fn archive(archive: Archive) -> Body {
+        Body {
+            archive: Some(Box::new(archive)),
+            ..Body::default()
         }
     }
 
@@ -111,21 +121,29 @@ impl Body {
     /// The body's length in bytes, when it is known before sending (not when it is compressed on
     /// the way out).
     pub fn known_len(&self) -> Option<u64> {
-        (self.coding.is_none() && self.whole.is_none()).then(|| self.source_len())
+        (self.coding.is_none() && self.whole.is_none() && self.archive.is_none())
+            .then(|| self.source_len())
     }
 
     /// The body as one range of one file, when that is all it is (the common `200` and
     /// single-range `206`), so a transport can send it without copying; otherwise the body back.
     pub fn into_file_send(self) -> Result<FileSend, Body> {
-        match (self.file, self.segments.as_slice(), self.coding, self.whole) {
-            (Some(file), &[Segment::FileRange { offset, len }], None, None) => {
+        match (
+            self.file,
+            self.segments.as_slice(),
+            self.coding,
+            self.whole,
+            self.archive,
+        ) {
+            (Some(file), &[Segment::FileRange { offset, len }], None, None, None) => {
                 Ok(FileSend { file, offset, len })
             }
-            (file, _, coding, whole) => Err(Body {
+            (file, _, coding, whole, archive) => Err(Body {
                 file,
                 segments: self.segments,
                 coding,
                 whole,
+                archive,
             }),
         }
     }
@@ -262,7 +280,7 @@ impl BodyCursor {
         let limit = out.len() + max_bytes;
         while out.len() < limit {
             let Some(segment) = self.body.segments.get(self.segment) else {
-                break;
+                return self.read_archive(out, limit);
             };
             let room = limit - out.len();
             let (read, segment_len) = match segment {
@@ -295,6 +313,19 @@ impl BodyCursor {
             }
         }
         Ok(())
+    }
+}
+
+impl BodyCursor {
+    /// Appends the body's archive, if it has one, up to `limit` bytes in `out`.
+    fn read_archive(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        let Some(archive) = &mut self.body.archive else {
+            return Ok(());
+        };
+        let start = out.len();
+        let read = archive.read_into(out, limit.saturating_sub(start));
+        self.source_read += (out.len() - start) as u64;
+        read
     }
 }
 

@@ -2,6 +2,7 @@
 //! (stopped by PID when dropped), and raw HTTP/1.1 exchanges over TCP with exact bytes.
 #![allow(dead_code)]
 
+pub mod archives;
 pub mod auth;
 pub mod cases;
 pub mod compression;
