@@ -70,6 +70,28 @@ fn screenshot(name: &str, size: &str, url: &str, extra: &[&str]) -> PathBuf {
 }
 
 #[test]
+fn chromium_shows_a_listing_with_its_archive_links() {
+    let site = site();
+    let server = Server::hhttpp_with(site.path(), &["--archives", "-q"]);
+    let url = format!("http://127.0.0.1:{}/docs/", server.port);
+    let output = chromium(&["--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    for format in ["tar", "tar.gz", "zip"] {
+        assert!(
+            dom.contains(&format!(
+                "<a class=\"download\" href=\"?download={format}\" download=\"\">{format}</a>"
+            )),
+            "{dom}"
+        );
+    }
+    // What the links lead to, as the browser would fetch it.
+    let zip = server.get("/docs/?download=zip");
+    assert_eq!(zip.header("content-type"), Some("application/zip"));
+    let path = screenshot("listing-archives.png", "900,400", &url, &[]);
+    eprintln!("screenshot: {}", path.display());
+}
+
+#[test]
 fn chromium_renders_the_listing() {
     let site = site();
     let server = Server::hhttpp(site.path());

@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Server, Site, cases, flags, wasi_http};
+use support::{Server, Site, archives, cases, flags, wasi_http};
 
 /// Where scripts/setup installed jco.
 fn jco_dir() -> PathBuf {
@@ -80,6 +80,12 @@ fn content_types_and_cors_origins_apply_and_protocol_is_refused() {
     flags::apply(&jco_serve(site.path(), &flags::ARGS.join(" ")));
     let refused = jco_serve(site.path(), "-p HTTP/1.0");
     wasi_http::refusal_is_explained(&refused, "--protocol cannot apply");
+}
+
+#[test]
+fn folder_archives_are_streamed_and_read_back_whole() {
+    let site = archives::site();
+    archives::apply(&jco_serve(site.path(), &archives::ARGS.join(" ")), &site);
 }
 
 #[test]

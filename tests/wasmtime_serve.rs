@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{Server, Site, cases, flags, wasi_http};
+use support::{Server, Site, archives, cases, flags, wasi_http};
 
 fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
     let mut command = Command::new("wasmtime");
@@ -59,6 +59,15 @@ fn content_types_and_cors_origins_apply_and_protocol_is_refused() {
     flags::apply(&wasmtime_serve(site.path(), &flags::ARGS.join(" ")));
     let refused = wasmtime_serve(site.path(), "-p HTTP/1.0");
     wasi_http::refusal_is_explained(&refused, "--protocol cannot apply");
+}
+
+#[test]
+fn folder_archives_are_streamed_and_read_back_whole() {
+    let site = archives::site();
+    archives::apply(
+        &wasmtime_serve(site.path(), &archives::ARGS.join(" ")),
+        &site,
+    );
 }
 
 #[test]
