@@ -157,6 +157,20 @@ impl Folder {
     }
 }
 
+/// Whether `error` is `ELOOP`: opening without following links met a link (natively; a guest's
+/// are reported as absent already).
+pub fn is_link_loop(error: &io::Error) -> bool {
+    #[cfg(all(unix, not(target_os = "wasi")))]
+    {
+        error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(all(unix, not(target_os = "wasi"))))]
+    {
+        let _ = error;
+        false
+    }
+}
+
 /// A file opened for reading.
 #[derive(Debug)]
 pub struct OpenFile(imp::Inner);
@@ -562,7 +576,12 @@ pub mod imp {
         match error {
             ErrorCode::Access | ErrorCode::NotPermitted => io::ErrorKind::PermissionDenied.into(),
             ErrorCode::NoEntry => io::ErrorKind::NotFound.into(),
-            ErrorCode::Loop => io::Error::other("too many links"),
+            ErrorCode::NotDirectory => io::ErrorKind::NotADirectory.into(),
+            ErrorCode::IsDirectory => io::ErrorKind::IsADirectory.into(),
+            ErrorCode::NameTooLong => io::ErrorKind::InvalidFilename.into(),
+            ErrorCode::Invalid => io::ErrorKind::InvalidInput.into(),
+            // Opening without following links, a link (one that raced its check).
+            ErrorCode::Loop => io::ErrorKind::NotFound.into(),
             other => io::Error::other(format!("{other:?}")),
         }
     }

@@ -130,7 +130,7 @@ fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowanc
     };
     let mut lookup = Lookup::new(config, root);
     match lookup.resolve(&target.segments) {
-        Err(ResolveError::NotFound | ResolveError::OutOfBudget) => {
+        Err(ResolveError::NotFound | ResolveError::OutOfBudget | ResolveError::Unavailable) => {
             not_found(request, config, &mut lookup, allowance)
         }
         Err(error) => not_servable(error),
@@ -239,7 +239,7 @@ fn decorate(mut response: Response, request: &Request, options: &Options) -> Res
 
 fn not_servable(error: ResolveError) -> Response {
     match error {
-        ResolveError::NotFound | ResolveError::OutOfBudget => {
+        ResolveError::NotFound | ResolveError::OutOfBudget | ResolveError::Unavailable => {
             Response::error(404, "Nothing matches the given path.")
         }
         ResolveError::Forbidden => Response::error(403, "This path may not be read."),
@@ -258,13 +258,6 @@ fn serve_folder(
         let location = target.folder_location();
         return Response::error(301, &format!("This folder is at {location}"))
             .with("Location", location);
-    }
-    let options = &config.options;
-    if let Some(asked) = Format::asked(target.query.as_deref())
-        && options.archives
-        && options.listing
-    {
-        return archive_response(config, lookup, location, asked, allowance);
     }
     for index in INDEX_FILES {
         let index = [index.to_owned()];
@@ -286,6 +279,12 @@ fn serve_folder(
     }
     if !config.options.listing {
         return not_found(request, config, lookup, allowance);
+    }
+    // Only a folder that is listed may be archived: one with an index page shows that page.
+    if let Some(asked) = Format::asked(target.query.as_deref())
+        && config.options.archives
+    {
+        return archive_response(config, lookup, location, asked, allowance);
     }
     let order = listing::Order::from_query(target.query.as_deref());
     let max = config.limits.max_listed_entries;

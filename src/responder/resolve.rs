@@ -134,22 +134,30 @@ pub enum ResolveError {
     Forbidden,
     /// The request's budget of file-system work ran out before the walk ended.
     OutOfBudget,
+    /// The file system failed for another reason (an I/O error, no descriptor left): answered
+    /// as absent, but an archive, which must not leave a member out unsaid, tells it apart.
+    Unavailable,
 }
 
 impl ResolveError {
     /// The status code this error is answered with.
     pub fn status(self) -> u16 {
         match self {
-            ResolveError::NotFound | ResolveError::OutOfBudget => 404,
+            ResolveError::NotFound | ResolveError::OutOfBudget | ResolveError::Unavailable => 404,
             ResolveError::Forbidden => 403,
         }
     }
 
     /// Maps an I/O error from the file system to what the client is told.
     pub fn from_io(error: &io::Error) -> ResolveError {
+        use io::ErrorKind::*;
         match error.kind() {
-            io::ErrorKind::PermissionDenied => ResolveError::Forbidden,
-            _ => ResolveError::NotFound,
+            PermissionDenied => ResolveError::Forbidden,
+            NotFound | NotADirectory | IsADirectory | InvalidFilename | InvalidInput
+            | InvalidData => ResolveError::NotFound,
+            // `O_NOFOLLOW` met a link that was not one a moment before.
+            _ if crate::fs::is_link_loop(error) => ResolveError::NotFound,
+            _ => ResolveError::Unavailable,
         }
     }
 }

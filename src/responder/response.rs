@@ -178,6 +178,9 @@ pub struct BodyCursor {
     /// Bytes of the segments read so far (the work done), and bytes the encoder made of them.
     source_read: u64,
     encoded_made: u64,
+    /// Why the source failed, once it has: returned after what the encoder made of the bytes
+    /// before it (an incomplete archive's last member, above all) is handed out.
+    failed: Option<io::Error>,
 }
 
 impl BodyCursor {
@@ -194,6 +197,7 @@ impl BodyCursor {
             encoded: Vec::new(),
             source_read: 0,
             encoded_made: 0,
+            failed: None,
         }
     }
 
@@ -226,6 +230,10 @@ impl BodyCursor {
                 continue;
             }
             if self.encoder.is_none() {
+                match self.failed.take() {
+                    Some(error) if out.len() == start => return Err(error),
+                    failed => self.failed = failed,
+                }
                 break;
             }
             if consumed >= ENCODE_PER_CALL {
@@ -246,8 +254,18 @@ impl BodyCursor {
                 continue;
             }
             let mut source = Vec::with_capacity(ENCODE_CHUNK);
-            self.read_source(&mut source, ENCODE_CHUNK)?;
+            let read = self.read_source(&mut source, ENCODE_CHUNK);
             consumed += source.len();
+            if let Err(error) = read {
+                // What the source gave before it failed is flushed out (without the coding's
+                // end, so the body still reads as cut); the failure comes after it.
+                if let Some(mut encoder) = self.encoder.take() {
+                    encoder.push(&source, &mut self.encoded);
+                    encoder.flush(&mut self.encoded);
+                }
+                self.failed = Some(error);
+                continue;
+            }
             if source.is_empty() {
                 if let Some(encoder) = self.encoder.take() {
                     encoder.finish(&mut self.encoded);

@@ -11,8 +11,9 @@
 //!
 //! What the archive holds is what a request could fetch: [`walk`] opens every name through a
 //! request's lookup. When the walk cannot go on within its bounds, the archive's last member is
-//! `HHTTPP-INCOMPLETE.txt`, saying why, and the body then fails, so a transport cuts it (no last
-//! chunk, a reset stream): a client sees it broken, never silently short. A file that shrinks
+//! `HHTTPP-INCOMPLETE.txt`, saying why (the archive's end follows it, so any reader shows it),
+//! and the body then fails, so a transport cuts it (no last chunk, a reset stream): a client
+//! sees it broken, never silently short. A file that shrinks
 //! while it is archived cuts the body the same way; one that grows is archived at the size its
 //! header announced.
 
@@ -30,9 +31,11 @@ use self::walk::{Member, Shortfall, Walk};
 /// ([`crate::Limits::max_fs_operations`]): 4,000,000 operations by default, about a million
 /// files.
 pub const BUDGET_FACTOR: usize = 100;
-/// The most bytes of zip central directory an archive holds until its end (about 200,000
-/// members with short names); beyond it the zip ends as incomplete.
-pub const MAX_DIRECTORY: usize = 16 * 1024 * 1024;
+/// The most bytes of zip central directory an archive holds until its end (about 100,000
+/// members with short names: a member costs about 60 bytes and its path); beyond it the zip
+/// ends as incomplete, and says to download the folder as tar. With the walk's names, what an
+/// archive holds stays well inside a sandbox's default 64 MiB.
+pub const MAX_DIRECTORY: usize = 8 * 1024 * 1024;
 /// Bytes of one file read at a time.
 const CHUNK: usize = 64 * 1024;
 /// The name of the member that says an archive is incomplete.
@@ -277,7 +280,12 @@ impl Archive {
 
     fn hold(&mut self, bytes: Vec<u8>) {
         self.made += bytes.len() as u64;
-        self.held.extend(bytes);
+        if self.held.is_empty() {
+            // Taken as it is: a zip's directory is not copied at its end.
+            self.held = bytes;
+        } else {
+            self.held.extend(bytes);
+        }
     }
 
     /// Appends the next piece of the file being sent (up to `limit` in `out`); after its last
@@ -339,7 +347,8 @@ impl Archive {
         }
     }
 
-    /// Holds a last member saying why the archive is incomplete, and cuts the body after it.
+    /// Holds a last member saying why the archive is incomplete, and the archive's end (so that
+    /// a reader shows the member, whoever kept the download), and cuts the body after them.
     fn end_incomplete(&mut self, shortfall: &Shortfall) {
         let message = shortfall.message();
         let text = format!("{message}\n");
@@ -349,12 +358,22 @@ impl Archive {
             size: text.len() as u64,
             mtime: 0,
         };
+        let offset = self.made;
         self.hold_header(&member);
         self.hold(text.clone().into_bytes());
-        match &self.writer {
-            Writer::Tar => self.hold(vec![0; tar::padding(member.size)]),
-            Writer::Zip(_) => self.hold(zip::descriptor(&member, crc32fast::hash(text.as_bytes()))),
-        }
+        let end = match std::mem::replace(&mut self.writer, Writer::Tar) {
+            Writer::Tar => {
+                self.hold(vec![0; tar::padding(member.size)]);
+                tar::end()
+            }
+            Writer::Zip(mut directory) => {
+                let crc = crc32fast::hash(text.as_bytes());
+                self.hold(zip::descriptor(&member, crc));
+                directory.add(&member, crc, offset);
+                directory.finish(self.made)
+            }
+        };
+        self.hold(end);
         self.state = State::Cut(message);
     }
 }

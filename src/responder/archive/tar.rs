@@ -31,7 +31,7 @@ pub fn header(path: &str, kind: Type, size: u64, mtime: u64) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(BLOCK);
     if !records.is_empty() {
-        let pax_name = format!("PaxHeaders/{}", ascii_name(path));
+        let pax_name = ascii_name(&format!("PaxHeaders/{}", ascii_name(path)));
         out.extend(ustar(&pax_name, b'x', records.len() as u64, mtime));
         out.extend_from_slice(&records);
         pad(&mut out);
@@ -60,15 +60,22 @@ fn pad(out: &mut Vec<u8>) {
     out.resize(out.len() + padding(out.len() as u64), 0);
 }
 
-/// `path` as ustar's name field holds it: ASCII (others `_`), its last 100 bytes at most (the pax
-/// header says the whole name; this is for readers that know only ustar).
+/// `path` as ustar's name field holds it, for readers that know only ustar (the pax header says
+/// the whole name): ASCII (others `_`), and when longer than 100 bytes its last whole names
+/// that fit (never a piece of a name, which could read `..`), or the end of its last name.
 fn ascii_name(path: &str) -> String {
     let ascii: String = path
         .chars()
         .map(|c| if c.is_ascii() { c } else { '_' })
         .collect();
-    let start = ascii.len().saturating_sub(USTAR_NAME);
-    ascii[start..].to_owned()
+    if ascii.len() <= USTAR_NAME {
+        return ascii;
+    }
+    let tail = &ascii[ascii.len() - USTAR_NAME..];
+    match tail.find('/') {
+        Some(slash) if slash + 1 < tail.len() => tail[slash + 1..].to_owned(),
+        _ => tail.trim_start_matches(['/', '.']).to_owned(),
+    }
 }
 
 /// One pax record, `"<length> <key>=<value>\n"`, whose length counts its own digits.
@@ -155,6 +162,31 @@ mod tests {
             let ustar = &blocks[blocks.len() - BLOCK..];
             assert_eq!(ustar[156], b'0');
             assert!(field(ustar, 0..100).is_ascii());
+        }
+    }
+
+    #[test]
+    fn the_ustar_name_of_a_long_path_is_its_last_whole_names() {
+        // 120 bytes, the last 100 starting inside the `a`s.
+        let path = format!("site/{}/{}/x..", "a".repeat(80), "b".repeat(30));
+        let name = ascii_name(&path);
+        assert_eq!(name, format!("{}/x..", "b".repeat(30)));
+        let one = format!("site/{}", "c".repeat(150));
+        assert_eq!(ascii_name(&one), "c".repeat(100));
+        // Cut where a name ends in `..`: never a `..` of its own.
+        let dots = format!(
+            "site/{}/{}../{}",
+            "f".repeat(40),
+            "g".repeat(9),
+            "h".repeat(50)
+        );
+        for path in [path, one, dots] {
+            let name = ascii_name(&path);
+            assert!(name.len() <= USTAR_NAME, "{name}");
+            assert!(
+                !name.starts_with('/') && !name.split('/').any(|p| p == ".."),
+                "{name}"
+            );
         }
     }
 

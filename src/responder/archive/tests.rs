@@ -71,6 +71,25 @@ fn site() -> TempDir {
     dir
 }
 
+/// The members of [`site`]'s archive, in order; the hidden one only when asked.
+fn site_paths(hidden: bool) -> Vec<String> {
+    let long = format!("site/{}.txt", "é".repeat(60));
+    [
+        "site/",
+        "site/.hidden",
+        "site/a.txt",
+        "site/sub/",
+        "site/sub/b.txt",
+        "site/sub/deeper/",
+        "site/sub/deeper/c.txt",
+        long.as_str(),
+    ]
+    .into_iter()
+    .filter(|p| hidden || !p.contains(".hidden"))
+    .map(str::to_owned)
+    .collect()
+}
+
 #[test]
 fn a_tar_holds_every_folder_and_file_in_order() {
     let dir = site();
@@ -79,21 +98,8 @@ fn a_tar_holds_every_folder_and_file_in_order() {
     assert_eq!(bytes.len() % tar::BLOCK, 0);
     assert!(bytes.ends_with(&[0; 1024]));
     let members = tar_members(&bytes);
-    let paths: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
-    let long = format!("site/{}.txt", "é".repeat(60));
-    assert_eq!(
-        paths,
-        [
-            "site/",
-            "site/.hidden",
-            "site/a.txt",
-            "site/sub/",
-            "site/sub/b.txt",
-            "site/sub/deeper/",
-            "site/sub/deeper/c.txt",
-            long.as_str(),
-        ]
-    );
+    let paths: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
+    assert_eq!(paths, site_paths(true));
     assert_eq!(members[2].2, b"alpha");
     assert_eq!(members[6].2, vec![b'c'; 200_000]);
     assert_eq!(members[3].1, b'5');
@@ -102,8 +108,10 @@ fn a_tar_holds_every_folder_and_file_in_order() {
 #[test]
 fn hidden_names_stay_out_under_hide_dotfiles() {
     let dir = site();
-    let (bytes, _) = archive(&dir, Format::Tar, true, 10_000);
-    assert!(tar_members(&bytes).iter().all(|m| !m.0.contains(".hidden")));
+    let (bytes, error) = archive(&dir, Format::Tar, true, 10_000);
+    assert_eq!(error, None);
+    let paths: Vec<String> = tar_members(&bytes).into_iter().map(|m| m.0).collect();
+    assert_eq!(paths, site_paths(false));
 }
 
 #[cfg(unix)]
@@ -151,9 +159,16 @@ fn out_of_budget_ends_with_a_member_saying_so_and_fails() {
         if format == Format::Tar {
             let last = tar_members(&bytes).pop().unwrap();
             assert_eq!(last.0, format!("site/{INCOMPLETE}"));
+            assert!(bytes.ends_with(&[0; 1024]), "the end follows the member");
         } else {
-            // No central directory: a zip reader sees it broken.
-            assert!(!bytes.windows(4).any(|w| w == b"PK\x05\x06"));
+            // The directory follows, and lists the member: any zip reader shows it.
+            let name = format!("site/{INCOMPLETE}");
+            let named = bytes
+                .windows(name.len())
+                .filter(|w| *w == name.as_bytes())
+                .count();
+            assert_eq!(named, 2, "in its local header and in the directory");
+            assert_eq!(&bytes[bytes.len() - 22..bytes.len() - 18], b"PK\x05\x06");
         }
     }
 }
@@ -236,6 +251,11 @@ fn a_file_that_shrinks_cuts_the_archive_and_one_that_grows_keeps_its_size() {
     }
     let members = tar_members(&out);
     assert_eq!(members[1].2.len(), 100_000);
+    // The folder's header, the file's, its data and padding, the end: nothing of what it grew.
+    assert_eq!(
+        out.len(),
+        512 + 512 + 100_000 + tar::padding(100_000) + 1024
+    );
     // Shrunk under the reader: the body fails.
     std::fs::write(dir.path().join("grows"), vec![b'g'; 100_000]).unwrap();
     let root = Folder::root(dir.path()).unwrap();
@@ -271,5 +291,41 @@ fn formats_are_asked_by_query_and_named_safely() {
         disposition("Photos \"2026\" été", Format::Zip),
         "attachment; filename=\"Photos _2026_ _t_.zip\"; \
          filename*=UTF-8''Photos%20%222026%22%20%C3%A9t%C3%A9.zip"
+    );
+}
+
+#[test]
+fn a_cut_tar_gz_still_carries_the_member_that_says_why() {
+    use crate::responder::encoding::Coding;
+    use crate::responder::response::{Body, BodyCursor};
+    use std::io::Read;
+    let dir = TempDir::new();
+    let mut deep = dir.path().to_path_buf();
+    for _ in 0..=MAX_DEPTH + 1 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let config = Config::new(dir.path().to_path_buf());
+    let root = Folder::root(dir.path()).unwrap();
+    let walk = Walk::new(Lookup::new(&config, &root), Location::root(root), "site");
+    let mut body = Body::archive(Archive::new(walk, Format::TarGz));
+    body.coding = Some(Coding::Gzip);
+    let mut cursor = BodyCursor::new(body);
+    let mut sent = Vec::new();
+    let error = loop {
+        match cursor.read_into(&mut sent, 1 << 20) {
+            Ok(()) => assert!(sent.len() < 1 << 20, "never fails"),
+            Err(error) => break error,
+        }
+    };
+    assert!(error.to_string().contains("levels deep"), "{error}");
+    // The gzip stream has no end (a reader sees it cut), but what came decodes to the member.
+    let mut tar = Vec::new();
+    let _ = flate2::read::GzDecoder::new(&sent[..]).read_to_end(&mut tar);
+    let text = String::from_utf8_lossy(&tar);
+    assert!(
+        text.contains(INCOMPLETE) && text.contains("levels deep"),
+        "{} bytes",
+        tar.len()
     );
 }

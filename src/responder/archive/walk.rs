@@ -6,8 +6,8 @@
 //! under `--hide-dotfiles`); a link that leaves, a FIFO, socket or device, and a name that went
 //! away are left out, as a request for them would be refused. A link to a folder is walked
 //! unless it leads to a folder the walk is already inside (a cycle). What the walk holds is
-//! bounded: one open folder and its names per level, [`MAX_DEPTH`] levels, [`MAX_NAMES`] names
-//! in all, and the request's (raised) budget of file-system work. What it cannot do within them
+//! bounded: one open folder and its names per level, [`MAX_DEPTH`] levels, [`MAX_NAME_BYTES`]
+//! of names in all, and the request's (raised) budget of file-system work. What it cannot do within them
 //! is a [`Shortfall`], which ends the archive as incomplete rather than silently short.
 
 use crate::fs::{Kind, OpenFile};
@@ -15,9 +15,15 @@ use crate::responder::resolve::{Entry, Location, Lookup, ResolveError};
 
 /// Most levels of folders below the archived one.
 pub const MAX_DEPTH: usize = 32;
-/// Most names held at once, over every level being walked (a folder's names are read whole and
-/// sorted before its members are sent).
-pub const MAX_NAMES: usize = 256 * 1024;
+/// Most bytes of names held at once, over every level being walked (a folder's names are read
+/// whole and sorted before its members are sent; each is let go once its member is made), each
+/// name counted with [`NAME_OVERHEAD`]: about 170,000 names of 25 bytes.
+pub const MAX_NAME_BYTES: usize = 8 * 1024 * 1024;
+/// What holding one name costs besides its bytes (its place in the list, the allocation).
+const NAME_OVERHEAD: usize = 24;
+// A member's path is at most MAX_DEPTH + 2 names of at most 255 bytes (NAME_MAX) and their
+// slashes: zip records its length in 16 bits.
+const _: () = assert!((MAX_DEPTH + 2) * 256 < u16::MAX as usize);
 
 /// One member, opened.
 #[derive(Debug)]
@@ -42,10 +48,11 @@ pub enum Shortfall {
     Budget,
     /// A folder lies deeper than [`MAX_DEPTH`] levels.
     Depth(String),
-    /// More than [`MAX_NAMES`] names were to be held at once.
+    /// More than [`MAX_NAME_BYTES`] of names were to be held at once.
     Names(String),
-    /// A folder's names could not all be read (WASI 0.2 reads no name that is not UTF-8;
-    /// permissions).
+    /// A folder's names could not all be read (WASI 0.2 reads no name that is not UTF-8), or
+    /// a name could not be opened for a reason other than its absence or the serving rules (an
+    /// I/O error, no descriptor left).
     Unreadable(String),
     /// The zip format's directory outgrew what an archive may hold until its end.
     Directory,
@@ -64,7 +71,8 @@ impl Shortfall {
             ),
             Shortfall::Names(path) => format!(
                 "This archive is incomplete: the folder {path} holds more names than one \
-                 download may read ({MAX_NAMES})."
+                 download may read at once ({} MiB of them).",
+                MAX_NAME_BYTES >> 20
             ),
             Shortfall::Unreadable(path) => {
                 format!("This archive is incomplete: the names in {path} could not all be read.")
@@ -91,9 +99,11 @@ struct Frame {
 pub struct Walk {
     lookup: Lookup,
     frames: Vec<Frame>,
-    /// The archived folder and its member name, until its first member is asked for.
-    start: Option<(Location, String)>,
-    /// Names held by every frame.
+    /// The archived folder, until its first member is asked for.
+    start: Option<Location>,
+    /// The archive's root name and `/`: every member's path starts with it.
+    root_prefix: String,
+    /// Bytes of names held by every frame, each with [`NAME_OVERHEAD`].
     held: usize,
 }
 
@@ -104,35 +114,34 @@ impl Walk {
         Walk {
             lookup,
             frames: Vec::new(),
-            start: Some((location, format!("{}/", member_name(root_name)))),
+            start: Some(location),
+            root_prefix: format!("{}/", member_name(root_name)),
             held: 0,
         }
     }
 
     /// The archive's root name and `/` (every member's path starts with it).
     pub fn root_prefix(&self) -> &str {
-        match (&self.start, self.frames.first()) {
-            (Some((_, prefix)), _) => prefix,
-            (None, Some(frame)) => &frame.prefix,
-            (None, None) => "",
-        }
+        &self.root_prefix
     }
 
     /// The next member, `None` once every member was given, or why the walk cannot go on.
     pub fn next_member(&mut self) -> Result<Option<Member>, Shortfall> {
-        if let Some((location, prefix)) = self.start.take() {
-            return self.enter(location, prefix).map(Some);
+        if let Some(location) = self.start.take() {
+            return self.enter(location, self.root_prefix.clone()).map(Some);
         }
         loop {
             let Some(frame) = self.frames.last_mut() else {
                 return Ok(None);
             };
-            let Some((name, kind)) = frame.names.get(frame.next).cloned() else {
-                let done = self.frames.pop().map_or(0, |f| f.names.len());
-                self.held -= done;
+            let Some((name, kind)) = frame.names.get_mut(frame.next) else {
+                self.frames.pop();
                 continue;
             };
+            // Let go of the name: it is not needed again.
+            let (name, kind) = (std::mem::take(name), *kind);
             frame.next += 1;
+            self.held -= name.len() + NAME_OVERHEAD;
             if kind == Kind::Other {
                 continue; // never opened: FIFOs, sockets and devices are not served
             }
@@ -153,6 +162,7 @@ impl Walk {
                     }
                 }
                 Err(ResolveError::OutOfBudget) => return Err(Shortfall::Budget),
+                Err(ResolveError::Unavailable) => return Err(Shortfall::Unreadable(path)),
                 // Gone, hidden, outside, special or refused: as a request for it would be.
                 Err(ResolveError::NotFound | ResolveError::Forbidden) => {}
             }
@@ -178,7 +188,6 @@ impl Walk {
             Err(_) => return Err(Shortfall::Unreadable(prefix)),
         };
         let names = self.names(&location, &prefix)?;
-        self.held += names.len();
         self.frames.push(Frame {
             location,
             names,
@@ -211,10 +220,13 @@ impl Walk {
                 .map_err(|_| Shortfall::Budget)?;
             match item {
                 Ok((name, _)) if hide_dotfiles && name.starts_with('.') => {}
-                Ok(named) => names.push(named),
+                Ok(named) => {
+                    self.held += named.0.len() + NAME_OVERHEAD;
+                    names.push(named);
+                }
                 Err(_) => return Err(Shortfall::Unreadable(prefix.to_owned())),
             }
-            if self.held + names.len() > MAX_NAMES {
+            if self.held > MAX_NAME_BYTES {
                 return Err(Shortfall::Names(prefix.to_owned()));
             }
         }
