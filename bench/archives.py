@@ -56,7 +56,7 @@ def start(name, site, base):
             cmd += ["--engine", "native"]
     else:
         cmd = [SWS, "--port", str(port), "--host", "127.0.0.1", "--root", site, "--directory-listing", "true",
-               "--directory-listing-download", "targz", "--log-level", "error", "--threads-multiplier", "1"]
+               "--directory-listing-download=targz", "--log-level", "error", "--threads-multiplier", "1"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
     wait_port(port)
     return proc, port
