@@ -68,6 +68,10 @@ pub struct Reply {
     /// The write deadline: a stream whose client takes none of its bytes for this long (counted
     /// again from each byte taken) is reset.
     pub stall: Duration,
+    /// Whether the body is compressed as it is pulled (a file or a `tar.gz` archive): the host
+    /// counts such a stream among those compressing, whose number it bounds. (A body of unknown
+    /// length is not always compressed: a tar or zip archive is not.)
+    pub compressing: bool,
 }
 
 /// What a request is answered with first.
@@ -274,6 +278,7 @@ impl Streams {
         let length = response.body.known_len();
         let send_body = !head && !response.is_bodiless();
         exchange.body_bytes = if send_body { length.unwrap_or(0) } else { 0 };
+        let compressing = send_body && response.body.coding.is_some();
         let body = if !send_body {
             Outgoing::Bytes {
                 bytes: Vec::new(),
@@ -288,6 +293,7 @@ impl Streams {
             body,
             exchange,
             stall: self.stall,
+            compressing,
         }
     }
 
@@ -411,6 +417,34 @@ mod tests {
         assert_eq!(reply.exchange.request_line, "GET /hello.txt HTTP/2.0");
         assert_eq!(reply.exchange.body_bytes, 14);
         assert!(streams.is_idle());
+    }
+
+    #[test]
+    fn only_a_body_compressed_as_it_is_pulled_counts_as_compressing() {
+        let dir = site();
+        let mut config = Config::new(dir.path().to_owned());
+        config.options.archives = true;
+        let mut streams = Streams::new(Arc::new(config), now());
+        for (id, target, compressing) in [
+            (1, "/?download=tar", false),
+            (3, "/?download=zip", false),
+            (5, "/?download=tar.gz", true),
+            (7, "/big.bin", false),
+        ] {
+            let reply = replied(streams.respond(
+                id,
+                &request("GET", target, &[]),
+                now(),
+                Allowance::default(),
+            ));
+            assert_eq!(reply.status, 200, "{target}");
+            assert_eq!(reply.compressing, compressing, "{target}");
+            assert!(
+                matches!(reply.body, Outgoing::Bytes { more: true, .. }),
+                "{target}"
+            );
+            streams.cancel(id);
+        }
     }
 
     #[test]

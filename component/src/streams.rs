@@ -95,6 +95,7 @@ impl From<core::Reply> for Reply {
             },
             exchange: reply.exchange.into(),
             stall_ns: nanos(reply.stall),
+            compressing: reply.compressing,
         }
     }
 }

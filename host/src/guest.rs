@@ -767,6 +767,7 @@ impl Instance {
             },
             exchange: reply.exchange.into(),
             stall: Duration::from_nanos(reply.stall_ns),
+            compressing: reply.compressing,
         })
     }
 

@@ -42,6 +42,7 @@ pub(super) async fn answer(
         body,
         exchange,
         stall,
+        compressing,
     } = reply;
     let empty = matches!(&body, Outgoing::Bytes { bytes, more: false } if bytes.is_empty());
     let Some(head) = head(status, &fields) else {
@@ -64,9 +65,8 @@ pub(super) async fn answer(
             };
         }
     };
-    // A body of unknown length, made as it is sent, is compressed as it is sent.
-    let streamed =
-        matches!(body, Outgoing::Bytes { more: true, .. }) && promised_length(&fields).is_none();
+    // A body compressed as it is pulled holds one of the shared compression slots meanwhile.
+    let streamed = compressing && matches!(body, Outgoing::Bytes { more: true, .. });
     if streamed {
         context.shared.lock().await.compressing(true);
     }
