@@ -20,6 +20,7 @@ pub mod resolve;
 pub mod response;
 pub mod site;
 pub mod target;
+pub mod upload;
 
 use std::borrow::Cow;
 
