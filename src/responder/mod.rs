@@ -285,7 +285,7 @@ fn serve_folder(
     if let Some(asked) = Format::asked(target.query.as_deref())
         && config.options.archives
     {
-        return archive_response(config, lookup, location, asked, allowance);
+        return archive_response(request, config, lookup, location, asked, allowance);
     }
     let order = listing::Order::from_query(target.query.as_deref());
     let max = config.limits.max_listed_entries;
@@ -313,12 +313,19 @@ fn serve_folder(
 /// `tar.gz` is compressed as it is sent, so it waits, as any streamed compression, for the host
 /// to allow one (`503` meanwhile, which says what else to ask for).
 fn archive_response(
+    request: &Request,
     config: &Config,
     lookup: &Lookup,
     location: &Location,
     asked: Result<Format, String>,
     allowance: Allowance,
 ) -> Response {
+    // An archive has no entity tag, so an `If-Match` naming any fails (RFC 9110 §13.1.1); `*`
+    // holds, as the folder is there.
+    let if_match = request.headers.all("if-match").flat_map(|v| v.split(','));
+    if if_match.map(str::trim).any(|tag| tag != "*") {
+        return precondition_failed(&[]);
+    }
     let format = match asked {
         Ok(format) => format,
         Err(value) => {
@@ -818,6 +825,21 @@ mod tests {
             }
         }
         (response, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn an_archive_fails_an_if_match_that_names_a_tag() {
+        let dir = folder();
+        let request = |fields: &[(&str, &str)]| {
+            let request = crate::test_support::request("GET", "/files/?download=tar", fields);
+            let mut config = Config::new(dir.path().to_owned());
+            config.options.archives = true;
+            Site::new(Arc::new(config)).respond(&request, Allowance::default())
+        };
+        assert_eq!(request(&[]).status, 200);
+        assert_eq!(request(&[("if-match", "*")]).status, 200);
+        assert_eq!(request(&[("if-match", "\"abc\"")]).status, 412);
+        assert_eq!(request(&[("if-match", "*, \"abc\"")]).status, 412);
     }
 
     #[test]
