@@ -78,12 +78,10 @@ fn hostile_site(outside: &Site) -> Site {
     std::os::unix::fs::symlink("../../../../../../../../etc/passwd", p.join("climb")).unwrap();
     std::os::unix::fs::symlink("..", p.join("sub/up")).unwrap();
     std::os::unix::fs::symlink("sub/b.txt", p.join("inside")).unwrap();
-    rustix::fs::mknodat(
+    rustix::fs::mkfifoat(
         rustix::fs::CWD,
         p.join("fifo"),
-        rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
-        0,
     )
     .unwrap();
     site

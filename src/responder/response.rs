@@ -293,6 +293,17 @@ impl BodyCursor {
         Ok(())
     }
 
+    /// Appends the body's archive, if it has one, up to `limit` bytes in `out`.
+    fn read_archive(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        let Some(archive) = &mut self.body.archive else {
+            return Ok(());
+        };
+        let start = out.len();
+        let read = archive.read_into(out, limit.saturating_sub(start));
+        self.source_read += (out.len() - start) as u64;
+        read
+    }
+
     /// Appends up to `max_bytes` of the segments themselves to `out`.
     fn read_source(&mut self, out: &mut Vec<u8>, max_bytes: usize) -> io::Result<()> {
         let limit = out.len() + max_bytes;
@@ -331,19 +342,6 @@ impl BodyCursor {
             }
         }
         Ok(())
-    }
-}
-
-impl BodyCursor {
-    /// Appends the body's archive, if it has one, up to `limit` bytes in `out`.
-    fn read_archive(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
-        let Some(archive) = &mut self.body.archive else {
-            return Ok(());
-        };
-        let start = out.len();
-        let read = archive.read_into(out, limit.saturating_sub(start));
-        self.source_read += (out.len() - start) as u64;
-        read
     }
 }
 
