@@ -115,6 +115,26 @@ pub struct Options {
     pub compress: bool,
     /// Who may read the folder (HTTP Basic, checked by the responder); empty, anyone.
     pub credentials: Vec<crate::credentials::Credential>,
+    /// Where uploaded files go (`--upload-dir`); `None`, nothing is taken.
+    pub uploads: Option<Uploads>,
+}
+
+/// Uploads into a drop folder (`--upload-dir`): never the served folder itself, which stays
+/// read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploads {
+    /// The drop folder: a path natively; in a sandbox, the name of its writable preopen.
+    pub dir: PathBuf,
+    /// The largest file taken, in bytes (`--upload-max-size`; larger ones get `413`).
+    pub max_size: u64,
+}
+
+impl Uploads {
+    /// The default of `--upload-max-size`: 1 GiB.
+    pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+    /// The guest name the `hhttpp` host gives the drop folder's preopen (the served folder's is
+    /// `/`).
+    pub const GUEST_NAME: &str = "/.hhttpp-upload-dir";
 }
 
 impl Default for Options {
@@ -132,6 +152,7 @@ impl Default for Options {
             extra_headers: Vec::new(),
             compress: true,
             credentials: Vec::new(),
+            uploads: None,
         }
     }
 }

@@ -40,6 +40,6 @@ mod properties;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use config::{Config, Limits, Options, Protocol, Timeouts};
+pub use config::{Config, Limits, Options, Protocol, Timeouts, Uploads};
 pub use http1::connection::{Connection, Exchange, Step, Wait};
 pub use time::Now;

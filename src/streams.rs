@@ -167,6 +167,7 @@ impl Streams {
             referer: field("referer"),
             user_agent: field("user-agent"),
             user: response.user.take().unwrap_or_default(),
+            note: response.note.take().unwrap_or_default(),
         };
         let head = request.method == Method::Head;
         if !head && let Some((file, coding)) = response.body.take_whole() {

@@ -24,12 +24,17 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
         .escape_debug()
         .to_string()
         .replace(' ', "%20");
+    // What an upload stored, after the usual fields (names are the clients').
+    let note = match exchange.note.as_str() {
+        "" => String::new(),
+        note => format!(" {}", escape_invisible(&escape_controls(note))),
+    };
     match format {
-        LogFormat::Python => {
-            format!("{peer} - {user} [{day}/{month}/{year} {time}] \"{request}\" {status} {size}")
-        }
+        LogFormat::Python => format!(
+            "{peer} - {user} [{day}/{month}/{year} {time}] \"{request}\" {status} {size}{note}"
+        ),
         LogFormat::Combined => format!(
-            "{peer} - {user} [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"",
+            "{peer} - {user} [{day}/{month}/{year}:{time} +0000] \"{request}\" {status} {size} \"{}\" \"{}\"{note}",
             or_dash(&exchange.referer).escape_debug(),
             or_dash(&exchange.user_agent).escape_debug(),
         ),
@@ -43,6 +48,7 @@ pub fn line(format: LogFormat, peer: IpAddr, exchange: &Exchange, now: SystemTim
                 "referer": exchange.referer,
                 "user_agent": exchange.user_agent,
                 "user": exchange.user,
+                "note": exchange.note,
             })
             .to_string(),
         ),
@@ -78,6 +84,17 @@ fn escape_invisible(json: &str) -> String {
     out
 }
 
+/// `text` with its control characters (a line break that would forge a log line) escaped as
+/// Rust writes them (`\n`, `\u{1b}`), and nothing else.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 fn or_dash(text: &str) -> &str {
     if text.is_empty() { "-" } else { text }
 }
@@ -110,7 +127,30 @@ mod tests {
             referer: "http://r/".into(),
             user_agent: "curl/8 \"x\"".into(),
             user: String::new(),
+            note: String::new(),
         }
+    }
+
+    #[test]
+    fn an_upload_says_what_it_stored_and_a_sneaky_name_stays_visible() {
+        let when = UNIX_EPOCH + Duration::from_secs(1_795_507_921);
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut upload = exchange("PUT /a.txt HTTP/1.1", 201, 30);
+        upload.note = "stored \"a (1).txt\" 5".into();
+        let python = line(LogFormat::Python, peer, &upload, when);
+        assert!(
+            python.ends_with(r#"201 30 stored "a (1).txt" 5"#),
+            "{python}"
+        );
+        upload.note = "stored \"a\nforged\" 5".into();
+        let python = line(LogFormat::Python, peer, &upload, when);
+        assert!(python.ends_with(r#"stored "a\nforged" 5"#), "{python}");
+        upload.note = "stored \"x\u{202e}gpj.exe\" 5".into();
+        let combined = line(LogFormat::Combined, peer, &upload, when);
+        assert!(!combined.contains('\u{202e}'), "{combined}");
+        let json = line(LogFormat::Json, peer, &upload, when);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["note"], "stored \"x\u{202e}gpj.exe\" 5");
     }
 
     #[test]

@@ -113,6 +113,22 @@ pub struct Cli {
     #[arg(long, conflicts_with = "no_listing")]
     pub archives: bool,
 
+    /// Take uploads into DIR (never the served folder, which stays read-only): from a form on
+    /// every listing page, `curl -F file=@photo.jpg URL`, or `curl -T photo.jpg URL/` (PUT).
+    /// A name that exists gets a number (`photo (1).jpg`); nothing is ever overwritten. Not on
+    /// an address other than loopback without --auth, unless --upload-anyone.
+    #[arg(long, value_name = "DIR")]
+    pub upload_dir: Option<PathBuf>,
+
+    /// The largest file taken by --upload-dir, in bytes, or with K, M, G or T (powers of 1024);
+    /// larger ones get 413.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = size, requires = "upload_dir")]
+    pub upload_max_size: u64,
+
+    /// Take uploads from anyone who can reach the address, without --auth.
+    #[arg(long, requires = "upload_dir")]
+    pub upload_anyone: bool,
+
     /// Do not compress responses on the fly (precompressed .zst/.br/.gz siblings are still served).
     #[arg(long)]
     pub no_compress: bool,
@@ -401,6 +417,25 @@ fn header_field(text: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), header_value(value)?))
 }
 
+/// A size in bytes: digits, then optionally K, M, G or T (powers of 1024; `B`/`iB` ignored).
+fn size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let body = upper.trim_end_matches('B').trim_end_matches('I');
+    let (digits, shift) = match body.chars().last() {
+        Some('K') => (&body[..body.len() - 1], 10),
+        Some('M') => (&body[..body.len() - 1], 20),
+        Some('G') => (&body[..body.len() - 1], 30),
+        Some('T') => (&body[..body.len() - 1], 40),
+        _ => (body, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (bytes, or a number with K, M, G or T)"))?;
+    n.checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size between 1 byte and 16 EiB"))
+}
+
 /// Where hhttpp runs, and so which flags it can honour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
@@ -513,6 +548,12 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
     ),
     ("stdio", "--stdio", PLATFORM_CONNECTIONS),
     (
+        "upload_dir",
+        "--upload-dir",
+        "hhttpp-http.wasm does not read request bodies: take uploads with the native binary or \
+         wasmtime run",
+    ),
+    (
         "no_http2",
         "--no-http2",
         "the wasi:http platform chooses the HTTP versions it speaks",
@@ -520,9 +561,11 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
 ];
 
 impl Cli {
-    /// Whether the native binary offers HTTP/2 (over TLS by ALPN, h2c with prior knowledge).
+    /// Whether the native binary offers HTTP/2 (over TLS by ALPN, h2c with prior knowledge): not
+    /// with `--upload-dir`, whose request bodies only HTTP/1.1 carries here (browsers then
+    /// upload over HTTP/1.1).
     pub fn http2(&self) -> bool {
-        !self.no_http2 && self.protocol == hhttpp::Protocol::Http11
+        !self.no_http2 && self.protocol == hhttpp::Protocol::Http11 && self.upload_dir.is_none()
     }
 }
 
@@ -558,6 +601,8 @@ pub enum CliError {
     },
     /// `HHTTPP_ARGS` is not a list of words (an unclosed quote).
     Words(String),
+    /// Uploads from anyone on a network, not asked for in so many words.
+    OpenUploads(String),
 }
 
 impl fmt::Display for CliError {
@@ -570,6 +615,12 @@ impl fmt::Display for CliError {
             CliError::Words(text) => write!(
                 f,
                 "HHTTPP_ARGS={text:?} is not a list of words (an unclosed quote?)"
+            ),
+            CliError::OpenUploads(address) => write!(
+                f,
+                "--upload-dir on {address} without --auth would let anyone who reaches the \
+                 address fill the folder and the disk; add --auth USER:PASSWORD, bind to \
+                 127.0.0.1, or say --upload-anyone"
             ),
         }
     }
@@ -622,6 +673,9 @@ impl Cli {
                 }
             }
         }
+        if let Some(address) = cli.open_uploads() {
+            return Err(CliError::OpenUploads(address));
+        }
         Ok(cli)
     }
 
@@ -659,7 +713,24 @@ impl Cli {
             extra_headers: self.headers.clone(),
             compress: !self.no_compress,
             credentials: self.credentials.clone(),
+            uploads: self.upload_dir.as_ref().map(|dir| hhttpp::Uploads {
+                dir: dir.clone(),
+                max_size: self.upload_max_size,
+            }),
         }
+    }
+
+    /// The address uploads would be open to anyone on, when that was not asked for
+    /// (`--upload-dir` without `--auth` on an address other than loopback).
+    fn open_uploads(&self) -> Option<String> {
+        let auth = !self.credentials.is_empty() || self.auth_file.is_some();
+        if self.upload_dir.is_none() || auth || self.upload_anyone || self.bind.is_loopback() {
+            return None;
+        }
+        Some(match self.bind.is_unspecified() {
+            true => "all interfaces".to_owned(),
+            false => self.bind.to_string(),
+        })
     }
 
     /// A warning for the user when passwords would cross a network readable by others: `--auth`

@@ -49,6 +49,7 @@ impl From<super::probe::Report> for SandboxReport {
             stdin: report.stdin,
             network: report.network,
             writable: report.writable,
+            writable_preopens: report.writable_preopens,
         }
     }
 }
@@ -78,6 +79,7 @@ impl From<connection::Exchange> for Exchange {
             referer: e.referer,
             user_agent: e.user_agent,
             user: e.user,
+            note: e.note,
         }
     }
 }
@@ -87,8 +89,9 @@ impl From<connection::Exchange> for Exchange {
 /// that cannot be read is the host's bug: the guest traps, and the host answers `500`.
 pub(crate) fn config(record: &[u8]) -> Config {
     let config = Config::from_record(record).expect("the host's configuration record is readable");
+    let drop = config.options.uploads.as_ref().map(|u| u.dir.as_path());
     Config {
-        root: super::served_root().unwrap_or_default(),
+        root: super::served_root(drop).unwrap_or_default(),
         ..config
     }
 }

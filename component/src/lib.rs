@@ -9,8 +9,9 @@
 //!   listens and serves by itself (the native binary's command line, many clients at once through
 //!   a `wasi:io/poll` loop), or serves one connection over stdin and stdout.
 //!
-//! Either way the component sees exactly one preopened folder and serves it, whatever guest path
-//! the runtime gave it.
+//! Either way the component serves one preopened folder, whatever guest path the runtime gave it;
+//! with `--upload-dir` a second one, the drop folder, is named by its guest path (the native
+//! host mounts it as `hhttpp::Uploads::GUEST_NAME`).
 
 #![cfg(target_family = "wasm")]
 
@@ -19,15 +20,38 @@ mod probe;
 mod serve;
 mod streams;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The single preopened folder this component serves, by its guest name.
-fn served_root() -> Result<PathBuf, String> {
-    let mut preopens = wasi::filesystem::preopens::get_directories();
-    match preopens.len() {
-        1 => Ok(PathBuf::from(preopens.remove(0).1)),
-        0 => Err("no folder to serve: give the component exactly one directory (wasmtime run --dir ./site …)".into()),
-        n => Err(format!("{n} folders were preopened; give the component exactly one --dir")),
+/// The preopened folder this component serves, by its guest name: the one preopen that is not
+/// the drop folder `drop` (`--upload-dir`, which must be among them when given).
+fn served_root(drop: Option<&Path>) -> Result<PathBuf, String> {
+    let names: Vec<PathBuf> = wasi::filesystem::preopens::get_directories()
+        .into_iter()
+        .map(|(_, name)| PathBuf::from(name))
+        .collect();
+    if let Some(drop) = drop
+        && !names.iter().any(|name| name == drop)
+    {
+        return Err(format!(
+            "--upload-dir {} names no preopened folder: give it to the runtime too (wasmtime \
+             run --dir ./site --dir {0} …)",
+            drop.display()
+        ));
+    }
+    let mut served: Vec<PathBuf> = names
+        .into_iter()
+        .filter(|n| Some(n.as_path()) != drop)
+        .collect();
+    match served.len() {
+        1 => Ok(served.remove(0)),
+        0 => Err(
+            "no folder to serve: give the component a directory (wasmtime run --dir ./site …)"
+                .into(),
+        ),
+        n => Err(format!(
+            "{n} folders were preopened; give the component one --dir to serve (and one more \
+             only for --upload-dir)"
+        )),
     }
 }
 

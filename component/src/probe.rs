@@ -13,10 +13,13 @@ pub struct Report {
     pub stdin: bool,
     pub network: bool,
     pub writable: bool,
+    pub writable_preopens: Vec<String>,
 }
 
 pub fn probe(paths: Vec<String>) -> Report {
-    let root = super::served_root().unwrap_or_default();
+    let root = super::served_root(Some(std::path::Path::new(hhttpp::Uploads::GUEST_NAME)))
+        .or_else(|_| super::served_root(None))
+        .unwrap_or_default();
     let readable = paths
         .into_iter()
         .filter(|p| std::fs::read(root.join(p)).is_ok())
@@ -28,7 +31,20 @@ pub fn probe(paths: Vec<String>) -> Report {
     if writable {
         let _ = std::fs::remove_file(&probe_file);
     }
+    let writable_preopens = wasi::filesystem::preopens::get_directories()
+        .into_iter()
+        .map(|(_, name)| name)
+        .filter(|name| {
+            let probe = std::path::Path::new(name).join(".hhttpp-sandbox-probe");
+            let created = std::fs::File::create(&probe).is_ok();
+            if created {
+                let _ = std::fs::remove_file(&probe);
+            }
+            created
+        })
+        .collect();
     Report {
+        writable_preopens,
         readable,
         environment_variables: std::env::vars_os().count() as u32,
         arguments: std::env::args_os().count() as u32,

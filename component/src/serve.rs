@@ -93,7 +93,7 @@ impl wasi::exports::cli::run::Guest for Run {
 wasi::cli::command::export!(Run);
 
 fn serve(cli: &Cli) -> Result<(), String> {
-    let config = cli.config(super::served_root()?);
+    let config = cli.config(super::served_root(cli.upload_dir.as_deref())?);
     let config = Arc::new(config);
     if cli.stdio {
         return serve_stdio(config, cli);

@@ -42,7 +42,7 @@ pub struct Engine {
 enum Core {
     Wasm(Box<Guests>),
     /// The core in-process, serving the folder the host holds open (see [`crate::root`]).
-    Native(Arc<Config>, Folder),
+    Native(Arc<Config>, Folder, Option<Folder>),
 }
 
 /// One connection's HTTP state, and the steps it decided that the handler has not carried out
@@ -99,9 +99,14 @@ impl Engine {
 
     /// The core in-process, serving `root` with `config`; up to `cache_bytes` of compressed
     /// files kept.
-    pub fn native(config: &Config, root: Folder, cache_bytes: usize) -> Engine {
+    pub fn native(
+        config: &Config,
+        root: Folder,
+        drop: Option<Folder>,
+        cache_bytes: usize,
+    ) -> Engine {
         Engine {
-            core: Core::Native(Arc::new(as_served(config)), root),
+            core: Core::Native(Arc::new(as_served(config)), root, drop),
             compression: CompressionSlots::per_core(),
             copies: Copies::new(cache_bytes),
         }
@@ -116,9 +121,13 @@ impl Engine {
     pub async fn connect(&self, now: Now) -> Result<Session> {
         let state = match &self.core {
             Core::Wasm(guests) => State::Wasm(Box::new(guests.connect(now).await?)),
-            Core::Native(config, root) => State::Native(Box::new(
-                Connection::new(config.clone(), now).serving(root.clone()),
-            )),
+            Core::Native(config, root, drop) => {
+                let connection = Connection::new(config.clone(), now).serving(root.clone());
+                State::Native(Box::new(match drop {
+                    Some(drop) => connection.dropping_into(drop.clone()),
+                    None => connection,
+                }))
+            }
         };
         Ok(Session {
             state,
@@ -132,7 +141,7 @@ impl Engine {
     pub async fn streams(&self, now: Now) -> Result<StreamsSession> {
         let state = match &self.core {
             Core::Wasm(guests) => StreamsState::Wasm(Box::new(guests.streams(now).await?)),
-            Core::Native(config, root) => StreamsState::Native(Box::new(
+            Core::Native(config, root, _) => StreamsState::Native(Box::new(
                 Streams::new(config.clone(), now).serving(root.clone()),
             )),
         };

@@ -145,7 +145,7 @@ impl Generation {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::guest_files::add_to_linker(&mut linker)?;
-        crate::root::add_to_linker(&mut linker, root.wasi_dir()?)?;
+        crate::root::add_to_linker(&mut linker, root)?;
         let pre = ServerPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Some(Generation { engine, pre }))
     }
@@ -230,6 +230,15 @@ pub struct Guests {
     config: Vec<u8>,
 }
 
+/// The configuration a guest is made with: as served, its drop folder named by its preopen.
+fn guest_config(config: &hhttpp::Config) -> hhttpp::Config {
+    let mut config = crate::engine::as_served(config);
+    if let Some(uploads) = &mut config.options.uploads {
+        uploads.dir = hhttpp::Uploads::GUEST_NAME.into();
+    }
+    config
+}
+
 impl Guests {
     /// Compiles the embedded component and links it against WASI, to serve `config` from `root`.
     pub fn new(
@@ -245,7 +254,7 @@ impl Guests {
             retired: Mutex::new(Vec::new()),
             root: root.clone(),
             limits,
-            config: crate::engine::as_served(config).to_record(),
+            config: guest_config(config).to_record(),
         })
     }
 
@@ -451,6 +460,7 @@ impl From<Exchange> for hhttpp::Exchange {
             referer: e.referer,
             user_agent: e.user_agent,
             user: e.user,
+            note: e.note,
         }
     }
 }

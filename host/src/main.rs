@@ -85,7 +85,20 @@ fn run(cli: Cli) -> Result<()> {
         Err(error) => bail!("cannot serve {}: {error}", directory.display()),
     }
     // Found by its path once, here; served from this descriptor from now on.
-    let root = root::ServedRoot::open(directory)?;
+    let mut root = root::ServedRoot::open(directory)?;
+    if let Some(dir) = &cli.upload_dir {
+        let drop = root::ServedRoot::open(dir)
+            .with_context(|| format!("--upload-dir {}", dir.display()))?;
+        if drop.identity() == root.identity() {
+            bail!(
+                "--upload-dir {} is the served folder itself: a visitor's index.html would \
+                 become its front page; use a folder inside it (-d site --upload-dir site/drop) \
+                 or beside it",
+                dir.display()
+            );
+        }
+        root = root.dropping_into(drop);
+    }
     if let Some(page) = &cli.not_found_page
         && !root
             .folder()?
@@ -129,7 +142,10 @@ fn run(cli: Cli) -> Result<()> {
             Guests::new(&config, &root, limits)?,
             cli.compress_cache_bytes(),
         ),
-        EngineKind::Native => Engine::native(&config, root.folder()?, cli.compress_cache_bytes()),
+        EngineKind::Native => {
+            let drop = root.drop_folder().map(|d| d.folder()).transpose()?;
+            Engine::native(&config, root.folder()?, drop, cli.compress_cache_bytes())
+        }
     };
     runtime.block_on(async {
         let listener = bind(cli.bind, cli.port).await?;

@@ -69,6 +69,9 @@ pub struct ServedRoot {
     path: PathBuf,
     folder: Arc<OwnedFd>,
     identity: Identity,
+    /// The drop folder of `--upload-dir`, opened once the same way; given to guests writable,
+    /// as a second preopen (`hhttpp::Uploads::GUEST_NAME`).
+    drop: Option<Arc<ServedRoot>>,
 }
 
 /// What the path names now, compared with the folder being served.
@@ -94,7 +97,19 @@ impl ServedRoot {
             path: path.to_path_buf(),
             folder: Arc::new(fd),
             identity,
+            drop: None,
         })
+    }
+
+    /// The same, taking uploads into `drop` (a folder opened with [`ServedRoot::open`]).
+    pub fn dropping_into(mut self, drop: ServedRoot) -> ServedRoot {
+        self.drop = Some(Arc::new(drop));
+        self
+    }
+
+    /// The drop folder, if uploads are taken.
+    pub fn drop_folder(&self) -> Option<&ServedRoot> {
+        self.drop.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -115,6 +130,17 @@ impl ServedRoot {
     pub fn wasi_dir(&self) -> Result<Dir> {
         let file = File::from(self.descriptor()?);
         Ok(Dir::new(file, FsPerms::ReadOnly, OpenMode::READ, true))
+    }
+
+    /// The folder as wasmtime-wasi hands a guest the drop folder: files may be created in it.
+    pub fn writable_wasi_dir(&self) -> Result<Dir> {
+        let file = File::from(self.descriptor()?);
+        Ok(Dir::new(
+            file,
+            FsPerms::ReadWrite,
+            OpenMode::READ | OpenMode::WRITE,
+            true,
+        ))
     }
 
     /// A descriptor of the same open folder (`dup`): never the path again.
@@ -170,15 +196,27 @@ impl ServedRoot {
 }
 
 /// Answers the guest's `wasi:filesystem/preopens.get-directories` with `root` mounted at `/`,
-/// replacing wasmtime-wasi's (which hands out the preopens of the store's `WasiCtx`, each opened
-/// by path when it was built). `linker` must already hold wasmtime-wasi's definitions.
-pub fn add_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>, root: Dir) -> Result<()> {
+/// read-only, and its drop folder (if any) writable at `hhttpp::Uploads::GUEST_NAME`, replacing
+/// wasmtime-wasi's (which hands out the preopens of the store's `WasiCtx`, each opened by path
+/// when it was built). `linker` must already hold wasmtime-wasi's definitions.
+pub fn add_to_linker<T: WasiView + 'static>(
+    linker: &mut Linker<T>,
+    root: &ServedRoot,
+) -> Result<()> {
+    let mut dirs = vec![(root.wasi_dir()?, "/")];
+    if let Some(drop) = root.drop_folder() {
+        dirs.push((drop.writable_wasi_dir()?, hhttpp::Uploads::GUEST_NAME));
+    }
     linker.allow_shadowing(true);
     let mut preopens = linker.instance(PREOPENS)?;
     preopens.func_wrap("get-directories", move |mut store, (): ()| {
-        let descriptor = Descriptor::Dir(root.clone());
-        let handle: Resource<Descriptor> = store.data_mut().ctx().table.push(descriptor)?;
-        Ok((vec![(handle, "/".to_owned())],))
+        let mut handed = Vec::with_capacity(dirs.len());
+        for (dir, name) in &dirs {
+            let descriptor = Descriptor::Dir(dir.clone());
+            let handle: Resource<Descriptor> = store.data_mut().ctx().table.push(descriptor)?;
+            handed.push((handle, (*name).to_owned()));
+        }
+        Ok((handed,))
     })?;
     linker.allow_shadowing(false);
     Ok(())

@@ -64,6 +64,14 @@ pub fn run(guests: Arc<Guests>, root: &ServedRoot) -> Result<()> {
          its only preopen, read-only, and the path is never opened again",
         root.identity()
     );
+    if let Some(drop) = root.drop_folder() {
+        println!(
+            "  drop folder (--upload-dir): {}, opened once at start ({}); given to each sandbox \
+             as a second preopen, the only writable one",
+            drop.path().display(),
+            drop.identity()
+        );
+    }
     println!(
         "  checked: reading escapes and every link at the top of the folder from inside a \
          guest (each probe within {PROBE_TIMEOUT:?}), the guest's environment, arguments, stdin, \
@@ -104,7 +112,7 @@ pub fn run(guests: Arc<Guests>, root: &ServedRoot) -> Result<()> {
     let Some(report) = call(&guests, Vec::new()) else {
         bail!("the guest did not answer the check of its environment");
     };
-    holes += report_facets(&report);
+    holes += report_facets(&report, root);
     if holes > 0 {
         bail!("the sandbox is not sealed ({holes} findings above)");
     }
@@ -114,7 +122,13 @@ pub fn run(guests: Arc<Guests>, root: &ServedRoot) -> Result<()> {
     if plan.control.is_none() {
         println!("(no file at the top of the folder to use as a control)");
     }
-    println!("sealed: the guest reached nothing beyond reading the served folder");
+    match root.drop_folder() {
+        Some(_) => println!(
+            "sealed: the guest reached nothing beyond reading the served folder and writing the \
+             drop folder"
+        ),
+        None => println!("sealed: the guest reached nothing beyond reading the served folder"),
+    }
     Ok(())
 }
 
@@ -205,7 +219,7 @@ fn call(guests: &Arc<Guests>, paths: Vec<String>) -> Option<SandboxReport> {
 }
 
 /// Prints what the guest could see of its environment; the number of holes found.
-fn report_facets(report: &SandboxReport) -> usize {
+fn report_facets(report: &SandboxReport, root: &ServedRoot) -> usize {
     let mut holes = 0;
     let mut facet = |name: &str, leaked: bool, ok: &str, bad: &str| {
         holes += usize::from(leaked);
@@ -231,5 +245,27 @@ fn report_facets(report: &SandboxReport) -> usize {
         "denied",
         "ALLOWED",
     );
+    // The drop folder of --upload-dir is the one place a guest may write; any other is a hole.
+    let drop = hhttpp::Uploads::GUEST_NAME;
+    let mut others = report.writable_preopens.iter().filter(|name| *name != drop);
+    let other = others.next();
+    facet(
+        "write into another preopened folder",
+        other.is_some(),
+        "denied",
+        "ALLOWED",
+    );
+    if root.drop_folder().is_some() {
+        let drop_writable = report.writable_preopens.iter().any(|name| name == drop);
+        println!(
+            "  {:<40} {}",
+            "write into the drop folder",
+            if drop_writable {
+                "allowed (as asked)"
+            } else {
+                "denied (uploads will fail)"
+            }
+        );
+    }
     holes
 }

@@ -155,6 +155,35 @@ impl Folder {
     pub fn entries(&self) -> io::Result<impl Iterator<Item = io::Result<(String, Kind)>>> {
         self.0.entries()
     }
+
+    /// Creates the file `name`, which must not exist in any form (a link of that name is not
+    /// followed: the creation fails), for writing. Only in a folder the host gave writable.
+    pub fn create_new(&self, name: &str) -> io::Result<NewFile> {
+        self.0.create_new(name).map(NewFile)
+    }
+
+    /// Gives the file `from` the name `to` as well, unless `to` exists in any form (then
+    /// [`io::ErrorKind::AlreadyExists`], and nothing changed), and lets go of `from`: a rename
+    /// that never replaces.
+    pub fn publish(&self, from: &str, to: &str) -> io::Result<()> {
+        self.0.publish(from, to)
+    }
+
+    /// Removes the file (or link) `name`, never what a link points to.
+    pub fn remove_file(&self, name: &str) -> io::Result<()> {
+        self.0.remove_file(name)
+    }
+}
+
+/// A file created for writing ([`Folder::create_new`]).
+#[derive(Debug)]
+pub struct NewFile(imp::Inner);
+
+impl NewFile {
+    /// Writes all of `bytes` at `position`.
+    pub fn write_all_at(&self, bytes: &[u8], position: u64) -> io::Result<()> {
+        imp::write_all_at(&self.0, bytes, position)
+    }
 }
 
 /// Whether `error` is `ELOOP`: opening without following links met a link (natively; a guest's
@@ -377,6 +406,42 @@ pub mod imp {
         }
     }
 
+    /// Creating: write-only, never through a link, failing if the name exists.
+    const CREATE: OFlags = OFlags::WRONLY
+        .union(OFlags::CREATE)
+        .union(OFlags::EXCL)
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::CLOEXEC)
+        .union(OFlags::NOCTTY);
+
+    impl Folder {
+        pub fn create_new(&self, name: &str) -> io::Result<fs::File> {
+            let mode = Mode::from_raw_mode(0o644);
+            Ok(rustix::fs::openat(&*self.0, name, CREATE, mode)?.into())
+        }
+
+        pub fn publish(&self, from: &str, to: &str) -> io::Result<()> {
+            use rustix::fs::RenameFlags;
+            match rustix::fs::renameat_with(&*self.0, from, &*self.0, to, RenameFlags::NOREPLACE) {
+                Ok(()) => Ok(()),
+                // File systems without `RENAME_NOREPLACE`: a hard link, which never replaces.
+                Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
+                    rustix::fs::linkat(&*self.0, from, &*self.0, to, AtFlags::empty())?;
+                    Ok(rustix::fs::unlinkat(&*self.0, from, AtFlags::empty())?)
+                }
+                Err(errno) => Err(errno.into()),
+            }
+        }
+
+        pub fn remove_file(&self, name: &str) -> io::Result<()> {
+            Ok(rustix::fs::unlinkat(&*self.0, name, AtFlags::empty())?)
+        }
+    }
+
+    pub fn write_all_at(file: &Inner, bytes: &[u8], position: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(file, bytes, position)
+    }
+
     pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         std::os::unix::fs::FileExt::read_at(file, buffer, position)
     }
@@ -548,6 +613,40 @@ pub mod imp {
         }
     }
 
+    impl Folder {
+        pub fn create_new(&self, name: &str) -> io::Result<Descriptor> {
+            let flags = OpenFlags::CREATE | OpenFlags::EXCLUSIVE;
+            self.with(|d| d.open_at(PathFlags::empty(), name, flags, DescriptorFlags::WRITE))
+                .map_err(to_io)
+        }
+
+        pub fn publish(&self, from: &str, to: &str) -> io::Result<()> {
+            // `rename-at` replaces what it finds; a hard link never does.
+            self.with(|d| d.link_at(PathFlags::empty(), from, d, to))
+                .map_err(to_io)?;
+            self.remove_file(from)
+        }
+
+        pub fn remove_file(&self, name: &str) -> io::Result<()> {
+            self.with(|d| d.unlink_file_at(name)).map_err(to_io)
+        }
+    }
+
+    pub fn write_all_at(file: &Inner, mut bytes: &[u8], mut position: u64) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let written = file.write(bytes, position).map_err(to_io)?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let written = usize::try_from(written)
+                .unwrap_or(bytes.len())
+                .min(bytes.len());
+            bytes = &bytes[written..];
+            position += written as u64;
+        }
+        Ok(())
+    }
+
     pub fn read_at(file: &Inner, buffer: &mut [u8], position: u64) -> io::Result<usize> {
         let (data, _end) = file.read(buffer.len() as u64, position).map_err(to_io)?;
         let n = data.len().min(buffer.len());
@@ -582,6 +681,9 @@ pub mod imp {
             ErrorCode::Invalid => io::ErrorKind::InvalidInput.into(),
             // Opening without following links, a link (one that raced its check).
             ErrorCode::Loop => io::ErrorKind::NotFound.into(),
+            ErrorCode::Exist => io::ErrorKind::AlreadyExists.into(),
+            ErrorCode::InsufficientSpace | ErrorCode::Quota => io::ErrorKind::StorageFull.into(),
+            ErrorCode::ReadOnly => io::ErrorKind::ReadOnlyFilesystem.into(),
             other => io::Error::other(format!("{other:?}")),
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::config::{Config, Limits, Protocol, Timeouts};
 use crate::fs::Folder;
 use crate::http1::request::{self, BodyFraming, RequestError};
-use crate::http1::request_body::Discard;
+use crate::http1::request_body::BodyReader;
 use crate::http1::wire::{self, Delimiting, Framing, Persistence};
 use crate::message::{Method, Request, Version};
 use crate::responder::Allowance;
@@ -23,6 +23,8 @@ use crate::responder::compressed_cache::EncodeError;
 use crate::responder::encoding::Coding;
 use crate::responder::response::{Body, BodyCursor, FileSend, Response};
 use crate::responder::site::Site;
+use crate::responder::upload::receive::{Stored, Upload, UploadError};
+use crate::responder::upload::{self, Admission};
 use crate::time::Now;
 
 /// Bytes a connection's steps should compress between two turns of its host's loop (about 1.5 ms
@@ -44,6 +46,8 @@ pub struct Exchange {
     pub user_agent: String,
     /// The user whose `--auth` credentials the request carried; empty when none did.
     pub user: String,
+    /// What else there is to say of it (the files an upload stored); empty when nothing.
+    pub note: String,
 }
 
 impl Exchange {
@@ -56,6 +60,7 @@ impl Exchange {
             referer: String::new(),
             user_agent: String::new(),
             user: String::new(),
+            note: String::new(),
         }
     }
 }
@@ -101,11 +106,38 @@ pub trait Respond {
     fn respond(&mut self, request: &Request, allowance: Allowance) -> Response;
     /// Lets go of what an idle connection need not hold.
     fn shed(&mut self);
+    /// Whether `request` is an upload to receive, before its body is read (`seed` makes its
+    /// temporary names differ from other uploads'). None is, unless answering with a [`Site`].
+    fn admit(&mut self, _request: &Request, _seed: u64) -> Admission {
+        Admission::Not
+    }
+    /// The answer to an upload whose body is in (or failed).
+    fn uploaded(
+        &mut self,
+        request: &Request,
+        result: Result<Vec<Stored>, UploadError>,
+        user: Option<String>,
+    ) -> Response {
+        upload::answer(request, result, user)
+    }
 }
 
 impl Respond for Site {
     fn respond(&mut self, request: &Request, allowance: Allowance) -> Response {
         Site::respond(self, request, allowance)
+    }
+
+    fn admit(&mut self, request: &Request, seed: u64) -> Admission {
+        Site::admit(self, request, seed)
+    }
+
+    fn uploaded(
+        &mut self,
+        request: &Request,
+        result: Result<Vec<Stored>, UploadError>,
+        user: Option<String>,
+    ) -> Response {
+        Site::uploaded(self, request, result, user)
     }
 
     fn shed(&mut self) {
@@ -149,7 +181,12 @@ enum State {
     /// Waiting for the next request head.
     Head,
     /// Reading past the body of `request` before answering it.
-    Discarding { request: Request, discard: Discard },
+    Discarding {
+        request: Request,
+        discard: BodyReader,
+    },
+    /// Receiving an upload's body into the drop folder.
+    Receiving(Box<Receiving>),
     /// Waiting for the caller to compress a response's file whole ([`Step::Encode`]).
     Encoding(Box<Pending>),
     /// Producing a response.
@@ -158,6 +195,18 @@ enum State {
     Finished { exchange: Exchange, close: bool },
     /// Nothing more will be sent.
     Closed,
+}
+
+/// An upload being received.
+#[derive(Debug)]
+struct Receiving {
+    request: Request,
+    body: BodyReader,
+    upload: Upload,
+    /// Who `--auth` let in.
+    user: Option<String>,
+    /// `100 Continue` is still to be sent (the client waits for it before its body).
+    send_continue: bool,
 }
 
 /// A response being sent.
@@ -204,6 +253,13 @@ impl Connection<Site> {
     /// configuration is then never opened).
     pub fn serving(mut self, root: Folder) -> Connection {
         self.site = self.site.holding(root);
+        self
+    }
+
+    /// Takes uploads into `folder`, a drop folder the caller already holds open (the path in the
+    /// configuration is then never opened).
+    pub fn dropping_into(mut self, folder: Folder) -> Connection {
+        self.site = self.site.dropping_into(folder);
         self
     }
 }
@@ -255,6 +311,10 @@ impl<S: Respond> Connection<S> {
             self.input_closed = true;
         } else if !matches!(self.state, State::Closed) {
             self.heard_from = true;
+            if matches!(self.state, State::Receiving(_)) {
+                // An upload's body may take long: its deadline counts from its last bytes.
+                self.request_started = Some(now.monotonic);
+            }
             self.request_started.get_or_insert(now.monotonic);
             self.input.extend_from_slice(data);
         }
@@ -294,7 +354,10 @@ impl<S: Respond> Connection<S> {
     /// then nothing happens). An idle connection just closes; one receiving a request answers
     /// `408` and closes.
     pub fn expire(&mut self, now: Now) {
-        if !matches!(self.state, State::Head | State::Discarding { .. }) {
+        if !matches!(
+            self.state,
+            State::Head | State::Discarding { .. } | State::Receiving(_)
+        ) {
             return;
         }
         let wait = self.wait();
@@ -306,6 +369,7 @@ impl<S: Respond> Connection<S> {
         } else {
             let line = match &self.state {
                 State::Discarding { request, .. } => request_line(request),
+                State::Receiving(receiving) => request_line(&receiving.request),
                 _ => first_line(&self.input),
             };
             self.refuse(RequestError::Timeout, line, now);
@@ -350,6 +414,14 @@ impl<S: Respond> Connection<S> {
                         self.refuse(error, line, now);
                     }
                 },
+                State::Receiving(receiving) => {
+                    if std::mem::take(&mut receiving.send_continue) {
+                        return self.send(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec());
+                    }
+                    if let Some(step) = self.receive(now) {
+                        return step;
+                    }
+                }
                 State::Encoding(pending) => match pending.encode.take() {
                     Some((file, coding)) => return Step::Encode { file, coding },
                     None => self.encoded(Err(EncodeError::Unanswered), now),
@@ -400,8 +472,86 @@ impl<S: Respond> Connection<S> {
         }
     }
 
+    /// Takes what has come of an upload's body; `None` when the state moved on (a response
+    /// starts, or the connection closes), else the step to take (a wait for more).
+    fn receive(&mut self, now: Now) -> Option<Step> {
+        let State::Receiving(receiving) = &mut self.state else {
+            return None;
+        };
+        let mut failed = None;
+        let upload = &mut receiving.upload;
+        let read = receiving.body.read(&self.input, |bytes| {
+            if failed.is_none() {
+                failed = upload.feed(bytes).err();
+            }
+        });
+        let done = match read {
+            Ok((used, done)) => {
+                self.input.drain(..used);
+                done
+            }
+            Err(error) => {
+                let line = request_line(&receiving.request);
+                self.refuse(error, line, now);
+                return None;
+            }
+        };
+        if failed.is_none() && !done {
+            if self.input_closed {
+                // The client left mid-body: what it sent is not kept.
+                self.state = State::Closed;
+                return None;
+            }
+            return Some(Step::Receive(self.wait()));
+        }
+        let State::Receiving(receiving) = std::mem::replace(&mut self.state, State::Head) else {
+            unreachable!("state checked above")
+        };
+        let Receiving {
+            request,
+            upload,
+            user,
+            ..
+        } = *receiving;
+        let result = match failed {
+            Some(error) => {
+                // The rest of the body is not read: the response closes the connection.
+                drop(upload);
+                self.input.clear();
+                self.input_closed = true;
+                Err(error)
+            }
+            None => upload.finish(),
+        };
+        let response = self.site.uploaded(&request, result, user);
+        self.reply(request, response, now);
+        None
+    }
+
     /// A request head has arrived: answer it, or read past its body first.
     fn begin(&mut self, request: Request, framing: BodyFraming, now: Now) {
+        match self.site.admit(&request, seed(now)) {
+            Admission::Not => {}
+            Admission::Refused(response) => {
+                // Not taken: answered before its body, which is not read (RFC 9110 §10.1.1).
+                self.input.clear();
+                self.input_closed = true;
+                return self.reply(request, response, now);
+            }
+            Admission::Receive { upload, user } => {
+                let send_continue = request.version == Version::Http11
+                    && request.headers.has_token("expect", "100-continue")
+                    && framing != BodyFraming::None;
+                self.state = State::Receiving(Box::new(Receiving {
+                    request,
+                    body: BodyReader::new(framing, u64::MAX),
+                    upload: *upload,
+                    user,
+                    send_continue,
+                }));
+                return;
+            }
+        }
         if framing == BodyFraming::None {
             self.answer(request, now);
         } else if answers_before_body(&request) {
@@ -414,7 +564,7 @@ impl<S: Respond> Connection<S> {
             let line = request_line(&request);
             self.refuse(RequestError::BodyTooLarge, line, now);
         } else {
-            let discard = Discard::new(framing, self.limits.max_discarded_body);
+            let discard = BodyReader::new(framing, self.limits.max_discarded_body);
             self.state = State::Discarding { request, discard };
         }
     }
@@ -452,7 +602,12 @@ impl<S: Respond> Connection<S> {
 
     /// Answers a complete, well-framed request.
     fn answer(&mut self, request: Request, now: Now) {
-        let mut response = self.site.respond(&request, self.allowance);
+        let response = self.site.respond(&request, self.allowance);
+        self.reply(request, response, now);
+    }
+
+    /// Sends `response` to `request`.
+    fn reply(&mut self, request: Request, mut response: Response, now: Now) {
         // Answering as HTTP/1.0, a connection persists only when the request asks (RFC 9112
         // §9.3, as for an HTTP/1.0 client), and says so.
         let http11 = self.protocol == Protocol::Http11 && request.version == Version::Http11;
@@ -471,6 +626,7 @@ impl<S: Respond> Connection<S> {
             referer: field("referer"),
             user_agent: field("user-agent"),
             user: response.user.take().unwrap_or_default(),
+            note: response.note.take().unwrap_or_default(),
             ..Exchange::of(request_line(&request))
         };
         let delivery = Delivery {
@@ -633,6 +789,15 @@ impl Outgoing {
 
 /// Whether a request with a body is answered without reading the body: methods this server
 /// refuses anyway, and clients waiting for `100 Continue`.
+/// A number that differs from one upload to the next: the clock's nanoseconds.
+fn seed(now: Now) -> u64 {
+    let wall = now
+        .wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (wall.as_nanos() as u64) ^ (now.monotonic.as_nanos() as u64).rotate_left(32)
+}
+
 fn answers_before_body(request: &Request) -> bool {
     !matches!(request.method, Method::Get | Method::Head | Method::Options)
         || request.headers.has_token("expect", "100-continue")

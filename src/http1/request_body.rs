@@ -1,14 +1,15 @@
-//! Request bodies, which a static server never uses: reading past them (RFC 9112 §6, §7.1) so the
-//! next request on the connection is found, within a size limit.
+//! Request bodies (RFC 9112 §6, §7.1): their framing undone (`Content-Length` or chunked), the
+//! data handed on (an upload's) or dropped (any other request's, read past so that the next
+//! request on the connection is found), within a size limit.
 
 use crate::http1::request::{BodyFraming, RequestError};
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
-/// Progress through one request body being discarded.
+/// Progress through one request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Discard {
+pub struct BodyReader {
     state: State,
     /// Body bytes still allowed before the body counts as too large.
     budget: u64,
@@ -30,9 +31,9 @@ enum State {
     Done,
 }
 
-impl Discard {
-    /// Starts discarding a body framed as `framing`, allowing at most `limit` body bytes.
-    pub fn new(framing: BodyFraming, limit: u64) -> Discard {
+impl BodyReader {
+    /// Starts reading a body framed as `framing`, allowing at most `limit` body bytes.
+    pub fn new(framing: BodyFraming, limit: u64) -> BodyReader {
         let state = match framing {
             BodyFraming::None => State::Done,
             BodyFraming::Length(n) => State::Data {
@@ -41,15 +42,25 @@ impl Discard {
             },
             BodyFraming::Chunked => State::ChunkSize,
         };
-        Discard {
+        BodyReader {
             state,
             budget: limit,
         }
     }
 
-    /// Consumes what it can of `input`. Returns how many bytes were consumed and whether the body
-    /// is finished.
+    /// Consumes what it can of `input`, dropping the body's data. Returns how many bytes were
+    /// consumed and whether the body is finished.
     pub fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), RequestError> {
+        self.read(input, |_| {})
+    }
+
+    /// Consumes what it can of `input`, handing the body's data to `data` in order. Returns how
+    /// many bytes were consumed and whether the body is finished.
+    pub fn read(
+        &mut self,
+        input: &[u8],
+        mut data: impl FnMut(&[u8]),
+    ) -> Result<(usize, bool), RequestError> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -57,6 +68,9 @@ impl Discard {
                 State::Done => return Ok((used, true)),
                 State::Data { remaining, chunked } => {
                     let take = remaining.min(rest.len() as u64);
+                    if take > 0 {
+                        data(&rest[..take as usize]);
+                    }
                     used += take as usize;
                     let remaining = remaining - take;
                     if remaining > 0 {
@@ -144,13 +158,13 @@ mod tests {
     use super::*;
 
     fn run(framing: BodyFraming, input: &[u8]) -> Result<(usize, bool), RequestError> {
-        Discard::new(framing, 100).feed(input)
+        BodyReader::new(framing, 100).feed(input)
     }
 
     #[test]
     fn content_length_bodies_are_skipped_exactly() {
         assert_eq!(run(BodyFraming::Length(5), b"helloGET"), Ok((5, true)));
-        let mut d = Discard::new(BodyFraming::Length(5), 100);
+        let mut d = BodyReader::new(BodyFraming::Length(5), 100);
         assert_eq!(d.feed(b"hel"), Ok((3, false)));
         assert_eq!(d.feed(b"loX"), Ok((2, true)));
     }
@@ -160,7 +174,7 @@ mod tests {
         let body = b"5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\nNEXT";
         assert_eq!(run(BodyFraming::Chunked, body), Ok((body.len() - 4, true)));
         // Byte by byte gives the same result.
-        let mut d = Discard::new(BodyFraming::Chunked, 100);
+        let mut d = BodyReader::new(BodyFraming::Chunked, 100);
         let mut total = 0;
         let mut done = false;
         let mut pending = Vec::new();

@@ -289,7 +289,7 @@ li,.columns{display:grid;grid-template-columns:minmax(0,1fr) 6rem 12rem;gap:.75r
 li:hover{background:var(--hover)}li a{overflow-wrap:anywhere}\
 .columns{font-size:.85rem;font-weight:600;border-bottom:2px solid var(--line)}\
 .size,time,.columns .num{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums}\
-li.folder a{font-weight:600}.note,.downloads{color:var(--muted)}.downloads{margin:.25rem 0 .75rem}\
+li.folder a{font-weight:600}.note,.downloads,.upload{color:var(--muted)}.downloads,.upload{margin:.25rem 0 .75rem}\
 @media (max-width:36rem){li,.columns{grid-template-columns:minmax(0,1fr) 5rem}time,.columns .date{display:none}}";
 
 /// The name order: case-insensitively, then exactly.
@@ -334,8 +334,17 @@ fn write_entry(page: &mut String, entry: &Entry) {
     page.push_str("</li>\n");
 }
 
+/// What a listing page offers beyond its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offers {
+    /// Links that download the folder as an archive (`--archives`).
+    pub archives: bool,
+    /// A form that uploads files into the drop folder (`--upload-dir`).
+    pub uploads: bool,
+}
+
 /// The HTML listing of the folder shown at `display_path` (decoded, ending in `/`).
-pub fn html(display_path: &str, listing: &Listing, order: Order, archives: bool) -> String {
+pub fn html(display_path: &str, listing: &Listing, order: Order, offers: Offers) -> String {
     let entries = &listing.entries;
     let title = format!("Directory listing for {}", escape_html(display_path));
     let mut page = format!(
@@ -344,8 +353,11 @@ pub fn html(display_path: &str, listing: &Listing, order: Order, archives: bool)
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
     page.push_str(&breadcrumbs(display_path));
-    if archives {
+    if offers.archives {
         page.push_str(&downloads());
+    }
+    if offers.uploads {
+        page.push_str(UPLOAD_FORM);
     }
     let arrow = |key: SortKey| match (order.key == key, order.descending) {
         (true, false) => " ▲",
@@ -434,6 +446,12 @@ fn breadcrumbs(display_path: &str) -> String {
     nav.push_str("</nav>\n<hr>\n");
     nav
 }
+
+/// The form that uploads files (several at once; the browser shows the progress), posted to the
+/// listing's own address: no script.
+const UPLOAD_FORM: &str = "<form class=\"upload\" method=\"post\" enctype=\"multipart/form-data\">\
+<label>Upload files: <input type=\"file\" name=\"file\" multiple required></label> \
+<button type=\"submit\">Upload</button></form>\n";
 
 /// The links that download the listed folder as an archive, one per format.
 fn downloads() -> String {
@@ -616,7 +634,10 @@ mod tests {
                 entry("d", Kind::Folder),
             ]),
             BY_NAME,
-            true,
+            Offers {
+                archives: true,
+                uploads: false,
+            },
         );
         assert!(page.contains("<title>Directory listing for /a&amp;b/</title>"));
         assert!(page.contains(
@@ -629,6 +650,22 @@ mod tests {
         ));
         assert!(page.contains("<li class=\"folder\"><a href=\"d/\">d/</a>"));
         assert!(!page.contains("<x>"));
+        assert!(
+            !page.contains("<form"),
+            "no upload form without --upload-dir"
+        );
+        let offers = Offers {
+            archives: false,
+            uploads: true,
+        };
+        let page = html("/", &listing(vec![]), BY_NAME, offers);
+        assert!(
+            page.contains(
+                "<form class=\"upload\" method=\"post\" enctype=\"multipart/form-data\">"
+            )
+        );
+        assert!(page.contains("<input type=\"file\" name=\"file\" multiple required>"));
+        assert!(!page.contains("Download this folder"));
     }
 
     #[test]
@@ -640,7 +677,7 @@ mod tests {
                 entry("f", Kind::Link { to_folder: false }),
             ]),
             BY_NAME,
-            false,
+            Offers::default(),
         );
         assert!(page.contains("<a href=\"l/\">l@</a>"));
         assert!(page.contains("<a href=\"f\">f@</a>"));
@@ -648,12 +685,12 @@ mod tests {
 
     #[test]
     fn breadcrumbs_and_parent_link() {
-        let page = html("/a b/c/", &listing(vec![]), BY_NAME, false);
+        let page = html("/a b/c/", &listing(vec![]), BY_NAME, Offers::default());
         assert!(page.contains("<a class=\"parent\" href=\"../\">"));
         assert!(page.contains(
             "<a href=\"/\">/</a><a href=\"/a%20b/\">a b</a>/<a href=\"/a%20b/c/\">c</a>/</nav>"
         ));
-        let root = html("/", &listing(vec![]), BY_NAME, false);
+        let root = html("/", &listing(vec![]), BY_NAME, Offers::default());
         assert!(!root.contains("class=\"parent\""));
         assert!(!root.contains("Download this folder"));
     }
@@ -664,7 +701,7 @@ mod tests {
             "/",
             &listing(vec![sized("f", 1536, 1_795_507_921)]),
             BY_NAME,
-            false,
+            Offers::default(),
         );
         assert!(page.contains("<span class=\"size\" data-bytes=\"1536\">1.5 KiB</span>"));
         assert!(page.contains("<time datetime=\"2026-11-24T08:12:01Z\">2026-11-24 08:12</time>"));
@@ -787,7 +824,7 @@ mod tests {
         assert_eq!((cut.entries.len(), cut.more), (2, true));
         assert_eq!(cut.truncation_note(), "shown=2; more");
         assert!(
-            html("/", &cut, BY_NAME, false)
+            html("/", &cut, BY_NAME, Offers::default())
                 .contains("Showing the first 2 entries read; this folder has more.")
         );
     }
@@ -808,7 +845,7 @@ mod tests {
         let last = &listing.entries[9];
         assert_eq!((last.size, last.described), (None, false));
         assert_eq!(listing.truncation_note(), "shown=10; undescribed=6");
-        let page = html("/", &listing, BY_NAME, false);
+        let page = html("/", &listing, BY_NAME, Offers::default());
         assert!(
             page.contains("6 entries are not described (marked ?)"),
             "{page}"

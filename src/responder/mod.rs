@@ -222,7 +222,7 @@ fn not_found(
 }
 
 /// Applies the user's header switches to every response.
-fn decorate(mut response: Response, request: &Request, options: &Options) -> Response {
+pub(crate) fn decorate(mut response: Response, request: &Request, options: &Options) -> Response {
     // A file's responses carry a validator; listings carry one too, but set their own
     // `no-cache` (a listing changes whenever the folder does).
     let is_file = response.header("ETag").is_some() && response.header("Cache-Control").is_none();
@@ -302,7 +302,15 @@ fn serve_folder(
     } else {
         (
             "text/html; charset=utf-8",
-            listing::html(&target.display_path(), &listing, order, archives),
+            listing::html(
+                &target.display_path(),
+                &listing,
+                order,
+                listing::Offers {
+                    archives,
+                    uploads: config.options.uploads.is_some(),
+                },
+            ),
         )
     };
     listing_response(request, config, content_type, page.into_bytes(), &listing)

@@ -384,6 +384,8 @@ pub struct Response {
     pub close: bool,
     /// The user `--auth` let the request in as, for the access log.
     pub user: Option<String>,
+    /// What else the access log says of the exchange (the files an upload stored).
+    pub note: Option<String>,
 }
 
 impl Response {
@@ -395,6 +397,7 @@ impl Response {
             body,
             close: false,
             user: None,
+            note: None,
         }
     }
 

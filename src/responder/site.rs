@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use super::{Allowance, auth, respond, respond_without_root};
+use super::upload::receive::{Stored, UploadError};
+use super::upload::{self, Admission};
+use super::{Allowance, auth, decorate, respond, respond_without_root};
 use crate::config::Config;
 use crate::fs::Folder;
 use crate::message::Request;
@@ -19,6 +21,9 @@ pub struct Site {
     root: Root,
     /// The credentials it last let in (`--auth`), so that they are checked once, not per request.
     memo: auth::Memo,
+    /// The drop folder (`--upload-dir`) when the host holds it open; otherwise it is opened by
+    /// its name for each upload.
+    drop_folder: Option<Folder>,
 }
 
 /// Where the served folder comes from.
@@ -39,6 +44,7 @@ impl Site {
             config,
             root: Root::Named(None),
             memo: auth::Memo::default(),
+            drop_folder: None,
         }
     }
 
@@ -47,6 +53,41 @@ impl Site {
     pub fn holding(mut self, root: Folder) -> Site {
         self.root = Root::Held(root);
         self
+    }
+
+    /// The site taking uploads into `folder`, a drop folder the caller already holds open.
+    pub fn dropping_into(mut self, folder: Folder) -> Site {
+        self.drop_folder = Some(folder);
+        self
+    }
+
+    /// Whether `request` is an upload, and if so whether it is taken (before its body is read);
+    /// `seed` makes temporary names differ between uploads.
+    pub fn admit(&mut self, request: &Request, seed: u64) -> Admission {
+        let held = self.drop_folder.clone();
+        let config = &self.config;
+        let open = || match (held, &config.options.uploads) {
+            (Some(folder), _) => Ok(folder),
+            (None, Some(uploads)) => Folder::root(&uploads.dir),
+            (None, None) => Err(std::io::ErrorKind::NotFound.into()),
+        };
+        match upload::admit(request, config, open, &mut self.memo, seed) {
+            Admission::Refused(response) => {
+                Admission::Refused(decorate(response, request, &config.options))
+            }
+            other => other,
+        }
+    }
+
+    /// The answer to an upload whose body is in (or failed).
+    pub fn uploaded(
+        &self,
+        request: &Request,
+        result: Result<Vec<Stored>, UploadError>,
+        user: Option<String>,
+    ) -> Response {
+        let response = upload::answer(request, result, user);
+        decorate(response, request, &self.config.options)
     }
 
     /// The options served with.

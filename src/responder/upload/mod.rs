@@ -1,8 +1,196 @@
-//! Uploads into the drop folder (`--upload-dir`, issue 25): the parts that depend on nothing
-//! but their input, built and tested first — the names files are stored under ([`name`]) and
-//! the reading of a form's `multipart/form-data` body as it arrives ([`multipart`]). The drop
-//! folder's writing, the request body's path through the connection and the doors come next;
-//! until then no request reaches these.
+//! Uploads into the drop folder (`--upload-dir`): which requests are uploads and whether they are
+//! taken ([`admit`], before a byte of the body is read), the names files are stored under
+//! ([`name`]), the reading of a form's `multipart/form-data` body as it arrives ([`multipart`]),
+//! the body's way into the folder ([`receive`]) and the answer once it is in ([`answer`]).
+//!
+//! An upload is a `PUT` (its path's last name is the file's), or a `POST`: a form's
+//! `multipart/form-data` (each file part a file, as the listing page's form sends), or any other
+//! body, one file named by the path, as for `PUT`. Files go into the drop folder itself,
+//! whatever folder the path names: the served folder is never written.
 
 pub mod multipart;
 pub mod name;
+pub mod receive;
+
+use std::io;
+
+use self::receive::{Stored, Upload, UploadError};
+use super::auth;
+use super::response::{Body, Response};
+use super::target::{self, TargetForm};
+use crate::config::Config;
+use crate::fs::Folder;
+use crate::html::escape_html;
+use crate::message::{Method, Request};
+
+/// What is done with a request before its body is read.
+#[derive(Debug)]
+pub enum Admission {
+    /// Not an upload (or uploads are off): answered as any request.
+    Not,
+    /// Answered now, without its body (the connection then closes): not allowed, too large, …
+    Refused(Response),
+    /// Its body goes into `upload`; `user` is who `--auth` let in.
+    Receive {
+        upload: Box<Upload>,
+        user: Option<String>,
+    },
+}
+
+/// Whether `request` is an upload, and if so whether it is taken: `--auth` first, then its file
+/// name (for a raw body) or form boundary, then its announced length. `drop_folder` opens the
+/// drop folder; `seed` makes temporary names differ between uploads (any changing number: the
+/// host's clock).
+pub fn admit(
+    request: &Request,
+    config: &Config,
+    drop_folder: impl FnOnce() -> io::Result<Folder>,
+    memo: &mut auth::Memo,
+    seed: u64,
+) -> Admission {
+    let Some(uploads) = &config.options.uploads else {
+        return Admission::Not;
+    };
+    let raw = match &request.method {
+        Method::Known(m) if m == "PUT" => true,
+        Method::Known(m) if m == "POST" => !is_form(request),
+        _ => return Admission::Not,
+    };
+    let options = &config.options;
+    let user = match auth::admit(request, &options.credentials, false, memo) {
+        Ok(user) => user,
+        Err(refused) => return Admission::Refused(refused),
+    };
+    let refuse = |error: UploadError| Admission::Refused(error_response(&error, user.clone()));
+    let name = match target::parse(&request.target) {
+        Ok(TargetForm::Path(target)) => target
+            .segments
+            .last()
+            .cloned()
+            .filter(|_| !target.trailing_slash),
+        Ok(TargetForm::Asterisk) => return Admission::Not,
+        Err(error) => return Admission::Refused(Response::error(400, error.message())),
+    };
+    if announced_len(request).is_some_and(|len| raw && len > uploads.max_size) {
+        return refuse(UploadError::TooLarge {
+            max: uploads.max_size,
+        });
+    }
+    let folder = match drop_folder() {
+        Ok(folder) => folder,
+        Err(error) => return refuse(UploadError::from(error)),
+    };
+    let upload = if raw {
+        let asked = name.unwrap_or_default();
+        let name = match name::checked(&asked) {
+            Ok(name) => name,
+            Err(error) => return refuse(UploadError::Name { name: asked, error }),
+        };
+        match Upload::raw(folder, name, uploads.max_size, seed) {
+            Ok(upload) => upload,
+            Err(error) => return refuse(error),
+        }
+    } else {
+        let content_type = request.headers.get("content-type").unwrap_or_default();
+        match multipart::boundary(content_type) {
+            Ok(boundary) => Upload::form(folder, &boundary, uploads.max_size, seed),
+            Err(error) => return refuse(UploadError::Form(error)),
+        }
+    };
+    Admission::Receive {
+        upload: Box::new(upload),
+        user,
+    }
+}
+
+/// Whether the body is a form (`multipart/form-data`).
+fn is_form(request: &Request) -> bool {
+    let content_type = request.headers.get("content-type").unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    media.eq_ignore_ascii_case("multipart/form-data")
+}
+
+fn announced_len(request: &Request) -> Option<u64> {
+    request.headers.get("content-length")?.trim().parse().ok()
+}
+
+/// The answer once the body is in (or why it is not): `201 Created` naming what was stored,
+/// as a page for a browser's form and as lines of text otherwise.
+pub fn answer(
+    request: &Request,
+    result: Result<Vec<Stored>, UploadError>,
+    user: Option<String>,
+) -> Response {
+    let stored = match result {
+        Ok(stored) => stored,
+        Err(error) => return error_response(&error, user),
+    };
+    let note = stored
+        .iter()
+        .map(|s| format!("stored \"{}\" {}", s.name.escape_debug(), s.size))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let response = if request
+        .headers
+        .get("accept")
+        .is_some_and(|a| a.contains("text/html"))
+    {
+        Response::new(201, Body::bytes(page(request, &stored)))
+            .with("Content-Type", "text/html; charset=utf-8")
+    } else {
+        Response::new(201, Body::bytes(lines(&stored)))
+            .with("Content-Type", "text/plain; charset=utf-8")
+    };
+    Response {
+        user,
+        note: Some(note),
+        ..response.with("Cache-Control", "no-store")
+    }
+}
+
+/// An upload's failure, closing the connection: the rest of the body is not read.
+fn error_response(error: &UploadError, user: Option<String>) -> Response {
+    Response {
+        user,
+        ..Response::error(error.status(), &error.message()).closing()
+    }
+}
+
+/// One line per file: `stored NAME (N bytes)`, and the name asked when it was taken.
+fn lines(stored: &[Stored]) -> String {
+    stored
+        .iter()
+        .map(|s| match s.asked == s.name {
+            true => format!("stored {} ({} bytes)\n", s.name, s.size),
+            false => format!(
+                "stored {} ({} bytes; {} was taken)\n",
+                s.name, s.size, s.asked
+            ),
+        })
+        .collect()
+}
+
+/// The page a form's upload answers with, linking back to the folder it came from.
+fn page(request: &Request, stored: &[Stored]) -> String {
+    let items: String = stored
+        .iter()
+        .map(|s| {
+            let renamed = match s.asked == s.name {
+                true => String::new(),
+                false => format!(" (stored as {}: the name was taken)", escape_html(&s.name)),
+            };
+            format!(
+                "<li>{} — {} bytes{renamed}</li>\n",
+                escape_html(&s.asked),
+                s.size
+            )
+        })
+        .collect();
+    let back = request.target.split('?').next().unwrap_or("/");
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Uploaded</title>\n</head>\n<body>\n<h1>Uploaded</h1>\n<ul>\n{items}</ul>\n\
+         <p><a href=\"{}\">Back to the folder</a></p>\n</body>\n</html>\n",
+        escape_html(back)
+    )
+}

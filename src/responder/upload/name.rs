@@ -35,7 +35,10 @@ impl NameError {
             NameError::Empty => "The upload has no file name.",
             NameError::Separator => "A file name may not contain / or \\.",
             NameError::Dots => "A file name may not be . or ..",
-            NameError::Control => "A file name may not contain control characters.",
+            NameError::Control => {
+                "A file name may not contain control characters or invisible ones (bidirectional \
+                 controls, zero-width characters)."
+            }
             NameError::Hidden => "A file name may not start with a dot.",
             NameError::TooLong => "A file name may be at most 255 bytes long.",
         }
@@ -54,7 +57,7 @@ pub fn checked(proposed: &str) -> Result<String, NameError> {
     if name == "." || name == ".." {
         return Err(NameError::Dots);
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(|c| c.is_control() || invisible(c)) {
         return Err(NameError::Control);
     }
     if name.starts_with('.') {
@@ -64,6 +67,19 @@ pub fn checked(proposed: &str) -> Result<String, NameError> {
         return Err(NameError::TooLong);
     }
     Ok(name)
+}
+
+/// Characters that make a name read other than it is (`x\u{202e}gpj.exe` shows as
+/// `xexe.jpg`): the bidirectional controls, zero-width characters and the line separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{61c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+    )
 }
 
 /// The `n`th other name for `name` when it is taken, as browsers number downloads:
@@ -124,6 +140,8 @@ mod tests {
             ("nul\0.txt", NameError::Control),
             ("bell\u{7}", NameError::Control),
             ("next\u{85}line", NameError::Control),
+            ("x\u{202e}gpj.exe", NameError::Control),
+            ("zero\u{200b}width", NameError::Control),
             (".htaccess", NameError::Hidden),
             (".hhttpp-upload-1.part", NameError::Hidden),
         ] {
