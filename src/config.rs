@@ -53,7 +53,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
     /// A request head, and any body read past, must arrive within this of its first byte (`408`,
-    /// close).
+    /// close); an upload's body, within this of its last bytes.
     pub request: Duration,
     /// A kept-alive connection may wait this long for its next request (then it closes).
     pub idle: Duration,
@@ -127,6 +127,9 @@ pub struct Uploads {
     pub dir: PathBuf,
     /// The largest file taken, in bytes (`--upload-max-size`; larger ones get `413`).
     pub max_size: u64,
+    /// Where the drop folder is in the served folder, as path segments, when it lies inside it
+    /// (then its files are served as untrusted: `Content-Security-Policy: sandbox`).
+    pub served_at: Option<Vec<String>>,
 }
 
 impl Uploads {

@@ -91,6 +91,63 @@ fn chromium_shows_a_listing_with_its_archive_links() {
     eprintln!("screenshot: {}", path.display());
 }
 
+/// A page that submits the upload form of the listing in its frame with two files, as a person
+/// choosing them would (the browser encodes the form), then shows the page that answers.
+const UPLOAD_PROBE: &str = r#"<!doctype html>
+<title>upload probe</title>
+<iframe id="listing" src="/docs/"></iframe>
+<pre id="out"></pre>
+<script>
+const frame = document.getElementById("listing");
+let step = 0;
+frame.onload = () => {
+  const doc = frame.contentDocument;
+  if (step++ === 0) {
+    const files = new DataTransfer();
+    files.items.add(new File(["hello from chromium\n"], "hello.txt", {type: "text/plain"}));
+    files.items.add(new File([new Uint8Array([0, 1, 2, 255])], "naïve \"quoted\".bin"));
+    doc.querySelector("form.upload input[type=file]").files = files.files;
+    doc.querySelector("form.upload").requestSubmit();
+  } else {
+    document.getElementById("out").textContent = doc.body.innerText;
+  }
+};
+</script>
+"#;
+
+#[test]
+fn chromium_uploads_two_files_through_the_listing_form() {
+    let site = site();
+    site.file("probe.html", UPLOAD_PROBE);
+    let drop = Site::new();
+    let args = ["--upload-dir", drop.path().to_str().unwrap()];
+    let server = Server::hhttpp_with(site.path(), &args);
+    let url = format!("http://127.0.0.1:{}/probe.html", server.port);
+    // The second load (the form's answer) comes after the page's own: give it virtual time.
+    let output = chromium(&["--virtual-time-budget=10000", "--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("hello.txt — 20 bytes"), "{dom}");
+    assert!(dom.contains("naïve \"quoted\".bin — 4 bytes"), "{dom}");
+    assert_eq!(
+        std::fs::read(drop.path().join("hello.txt")).unwrap(),
+        b"hello from chromium\n"
+    );
+    assert_eq!(
+        std::fs::read(drop.path().join("naïve \"quoted\".bin")).unwrap(),
+        [0, 1, 2, 255]
+    );
+    let log = server.stderr_until("POST /docs/");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("\"POST /docs/ HTTP/1.1\" 201")
+                && l.contains("stored \"hello.txt\" 20")),
+        "{log:?}"
+    );
+    let listing = format!("http://127.0.0.1:{}/docs/", server.port);
+    let path = screenshot("listing-upload.png", "900,420", &listing, &[]);
+    eprintln!("screenshot: {}", path.display());
+}
+
 #[test]
 fn chromium_renders_the_listing() {
     let site = site();

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Server, Site, closed_by_server, read_response, write_big_file};
+use support::{Server, Site, closed_by_server, read_response, reset, write_big_file};
 
 /// Asserts the server still answers a plain request.
 /// The native binary's two engines: every limit here is the host's or the core's, and holds for
@@ -354,35 +354,6 @@ fn a_file_that_shrinks_while_sent_ends_the_connection_without_padding() {
         );
         still_serving(&server);
     }
-}
-
-/// Closes with RST instead of FIN (SO_LINGER with a zero timeout).
-fn reset(stream: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = [1i32, 0i32]; // struct linger { l_onoff = 1, l_linger = 0 }
-    // SAFETY: setsockopt on a valid socket with a correctly sized struct linger.
-    let result = unsafe {
-        libc_setsockopt(
-            stream.as_raw_fd(),
-            1,  /* SOL_SOCKET */
-            13, /* SO_LINGER */
-            linger.as_ptr().cast(),
-            8,
-        )
-    };
-    assert_eq!(result, 0);
-    drop(stream);
-}
-
-unsafe extern "C" {
-    #[link_name = "setsockopt"]
-    fn libc_setsockopt(
-        fd: i32,
-        level: i32,
-        name: i32,
-        value: *const std::ffi::c_void,
-        len: u32,
-    ) -> i32;
 }
 
 #[test]

@@ -15,22 +15,32 @@ fn jco_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/jco")
 }
 
-/// The `--jco-import` module: preopens `HHTTPP_DIR` as `/` (it must sit beside jco's
-/// node_modules, to import the shim jco serves with).
+/// The `--jco-import` module: preopens `HHTTPP_DIR` as `/`, and `HHTTPP_INBOX` (if set) as
+/// `/inbox` (it must sit beside jco's node_modules, to import the shim jco serves with).
 fn preopen_module() -> PathBuf {
     let module = jco_dir().join("hhttpp-preopen.mjs");
     std::fs::write(
         &module,
-        "// Gives hhttpp-http.wasm its folder under `jco serve`: HHTTPP_DIR, as `/`.\n\
+        "// Gives hhttpp-http.wasm its folders under `jco serve`: HHTTPP_DIR, as `/`, and a drop\n\
+         // folder HHTTPP_INBOX, as `/inbox`.\n\
          import { _setPreopens } from '@bytecodealliance/preview2-shim/filesystem';\n\
-         _setPreopens({ '/': process.env.HHTTPP_DIR });\n",
+         const inbox = process.env.HHTTPP_INBOX;\n\
+         _setPreopens({ '/': process.env.HHTTPP_DIR, ...(inbox ? { '/inbox': inbox } : {}) });\n",
     )
     .expect("write the preopen module");
     module
 }
 
 fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
+    jco_serve_with(dir, None, hhttpp_args)
+}
+
+/// Same, with a drop folder `inbox` preopened as `/inbox`.
+fn jco_serve_with(dir: &Path, inbox: Option<&Path>, hhttpp_args: &str) -> Server {
     let mut command = Command::new("node");
+    if let Some(inbox) = inbox {
+        command.env("HHTTPP_INBOX", inbox);
+    }
     command
         .current_dir(jco_dir())
         .arg(jco_dir().join("node_modules/@bytecodealliance/jco/dist/jco.js"))
@@ -46,6 +56,24 @@ fn jco_serve(dir: &Path, hhttpp_args: &str) -> Server {
     let scratch = Site::new();
     command.arg("--jco-dir").arg(scratch.path());
     Server::spawn_group(command, scratch)
+}
+
+#[test]
+fn uploads_go_into_a_second_writable_preopen() {
+    let site = Site::new();
+    site.file("a.txt", "a");
+    let drop = Site::new();
+    let server = jco_serve_with(
+        site.path(),
+        Some(drop.path()),
+        "--upload-dir /inbox --upload-anyone",
+    );
+    support::uploads::check_common(&server, drop.path());
+    assert_eq!(
+        site.path().read_dir().unwrap().count(),
+        1,
+        "the served folder is not written"
+    );
 }
 
 #[test]

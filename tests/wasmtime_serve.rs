@@ -10,14 +10,41 @@ use std::process::Command;
 use support::{Server, Site, archives, cases, flags, wasi_http};
 
 fn wasmtime_serve(dir: &std::path::Path, hhttpp_args: &str) -> Server {
+    wasmtime_serve_with(dir, &[], hhttpp_args)
+}
+
+/// Same, with more preopens (`HOST::GUEST`).
+fn wasmtime_serve_with(dir: &std::path::Path, dirs: &[String], hhttpp_args: &str) -> Server {
     let mut command = Command::new("wasmtime");
     command
         .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0", "--dir"])
-        .arg(format!("{}::/", dir.display()))
+        .arg(format!("{}::/", dir.display()));
+    for dir in dirs {
+        command.arg("--dir").arg(dir);
+    }
+    command
         .arg("--env")
         .arg(format!("HHTTPP_ARGS={hhttpp_args}"))
         .arg(support::http_component());
     Server::spawn(command)
+}
+
+#[test]
+fn uploads_go_into_a_second_writable_preopen() {
+    let site = Site::new();
+    site.file("a.txt", "a");
+    let drop = Site::new();
+    let inbox = vec![format!("{}::/inbox", drop.path().display())];
+    let server = wasmtime_serve_with(site.path(), &inbox, "--upload-dir /inbox --upload-anyone");
+    support::uploads::check_common(&server, drop.path());
+    assert_eq!(
+        site.path().read_dir().unwrap().count(),
+        1,
+        "the served folder is not written"
+    );
+    // The platform's address is not known to the guest: uploads need --auth or --upload-anyone.
+    let open = wasmtime_serve_with(site.path(), &inbox, "--upload-dir /inbox");
+    wasi_http::refusal_is_explained(&open, "--upload-anyone");
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub mod serving;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::parser::ValueSource;
@@ -436,6 +436,25 @@ fn size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is not a size between 1 byte and 16 EiB"))
 }
 
+/// Where `drop` lies inside `root`, as path segments, judged by their names (a host that can
+/// resolve them does so first): `site`, `site/inbox` → `["inbox"]`.
+pub fn served_at(root: &Path, drop: &Path) -> Option<Vec<String>> {
+    use std::path::Component;
+    let normal = |path: &Path| -> Vec<String> {
+        path.components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+                Component::RootDir => Some(String::new()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (root, drop) = (normal(root), normal(drop));
+    drop.strip_prefix(root.as_slice())
+        .filter(|inside| !inside.is_empty())
+        .map(<[String]>::to_vec)
+}
+
 /// Where hhttpp runs, and so which flags it can honour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
@@ -547,12 +566,6 @@ const WASI_HTTP_REFUSES: &[Refusal] = &[
         "the check runs a guest from the native binary: hhttpp --check-sandbox -d DIR",
     ),
     ("stdio", "--stdio", PLATFORM_CONNECTIONS),
-    (
-        "upload_dir",
-        "--upload-dir",
-        "hhttpp-http.wasm does not read request bodies: take uploads with the native binary or \
-         wasmtime run",
-    ),
     (
         "no_http2",
         "--no-http2",
@@ -673,7 +686,7 @@ impl Cli {
                 }
             }
         }
-        if let Some(address) = cli.open_uploads() {
+        if let Some(address) = cli.open_uploads(door) {
             return Err(CliError::OpenUploads(address));
         }
         Ok(cli)
@@ -716,20 +729,24 @@ impl Cli {
             uploads: self.upload_dir.as_ref().map(|dir| hhttpp::Uploads {
                 dir: dir.clone(),
                 max_size: self.upload_max_size,
+                served_at: served_at(&self.directory, dir),
             }),
         }
     }
 
     /// The address uploads would be open to anyone on, when that was not asked for
     /// (`--upload-dir` without `--auth` on an address other than loopback).
-    fn open_uploads(&self) -> Option<String> {
+    /// (On a wasi:http platform the address is the platform's, unknown here: never loopback.)
+    fn open_uploads(&self, door: Door) -> Option<String> {
         let auth = !self.credentials.is_empty() || self.auth_file.is_some();
-        if self.upload_dir.is_none() || auth || self.upload_anyone || self.bind.is_loopback() {
+        let loopback = door != Door::WasiHttp && self.bind.is_loopback();
+        if self.upload_dir.is_none() || auth || self.upload_anyone || loopback {
             return None;
         }
-        Some(match self.bind.is_unspecified() {
-            true => "all interfaces".to_owned(),
-            false => self.bind.to_string(),
+        Some(match (door, self.bind.is_unspecified()) {
+            (Door::WasiHttp, _) => "the platform's addresses".to_owned(),
+            (_, true) => "all interfaces".to_owned(),
+            (_, false) => self.bind.to_string(),
         })
     }
 
@@ -872,6 +889,75 @@ mod tests {
         assert_eq!(warning(&["--auth", "a:b", "-b", "::1"]), None);
         assert_eq!(warning(&["--auth", "a:b", "--tls", "self-signed"]), None);
         assert_eq!(warning(&["-b", "0.0.0.0"]), None);
+    }
+
+    #[test]
+    fn upload_flags_are_validated_and_open_uploads_must_be_asked_for() {
+        let parse = |door, args: &[&str]| {
+            Cli::parse_for(door, std::iter::once("hhttpp").chain(args.iter().copied()))
+        };
+        let cli = parse(
+            Door::Native,
+            &[
+                "-b",
+                "127.0.0.1",
+                "--upload-dir",
+                "in",
+                "--upload-max-size",
+                "10M",
+            ],
+        )
+        .unwrap();
+        let uploads = cli.options().uploads.unwrap();
+        assert_eq!(
+            (uploads.dir, uploads.max_size),
+            (PathBuf::from("in"), 10 << 20)
+        );
+        assert_eq!(
+            uploads.served_at,
+            Some(vec!["in".to_owned()]),
+            "inside the served folder ."
+        );
+        assert!(!cli.http2(), "no HTTP/2 with uploads");
+        assert_eq!(size("1G"), Ok(1 << 30));
+        assert_eq!(size("512KiB"), Ok(512 << 10));
+        assert_eq!(size("7"), Ok(7));
+        for bad in ["0", "", "1X", "-1", "99999999999T"] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse(Door::Native, &["--upload-max-size", "1G"]).is_err(),
+            "needs --upload-dir"
+        );
+        for door in [Door::Native, Door::WasmtimeRun] {
+            let open = parse(door, &["--upload-dir", "in"])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                open.contains("all interfaces") && open.contains("--upload-anyone"),
+                "{open}"
+            );
+            assert!(parse(door, &["--upload-dir", "in", "--upload-anyone"]).is_ok());
+            assert!(parse(door, &["--upload-dir", "in", "--auth", "a:b"]).is_ok());
+        }
+        let http = Cli::parse_words_for(Door::WasiHttp, "--upload-dir /in").unwrap_err();
+        assert!(
+            http.to_string().contains("the platform's addresses"),
+            "{http}"
+        );
+        assert!(Cli::parse_words_for(Door::WasiHttp, "--upload-dir /in --auth a:b").is_ok());
+        assert_eq!(
+            served_at(Path::new("/srv/site"), Path::new("/srv/site/inbox/new")),
+            Some(vec!["inbox".to_owned(), "new".to_owned()])
+        );
+        assert_eq!(
+            served_at(Path::new("/srv/site"), Path::new("/srv/inbox")),
+            None
+        );
+        assert_eq!(
+            served_at(Path::new("/srv/site"), Path::new("/srv/site")),
+            None
+        );
     }
 
     #[test]

@@ -70,6 +70,14 @@ struct GuestState {
     clock: CallClock,
     /// The `fstat` of the descriptor the last `open-at` made (see [`crate::guest_files`]).
     last_opened: Option<(u32, DescriptorStat)>,
+    /// The files it created (uploads' temporary files), removed at its end if not published.
+    created: crate::guest_files::Created,
+}
+
+impl crate::guest_files::CreatedFiles for GuestState {
+    fn created(&mut self) -> &mut crate::guest_files::Created {
+        &mut self.created
+    }
 }
 
 impl crate::guest_files::LastOpened for GuestState {
@@ -418,6 +426,7 @@ impl Guests {
                 limit: ticks,
             },
             last_opened: None,
+            created: Default::default(),
         };
         // Counted before the pool is read: see `renew`.
         self.started.fetch_add(1, Ordering::SeqCst);

@@ -24,6 +24,12 @@
 //!   descriptor, without wasmtime-wasi's layers (a listing of 1,000 entries makes 1,000: 8 % more
 //!   listings a second). Any other `stat-at` goes to wasmtime-wasi.
 //!
+//! - **`open-at` creating a file** (an upload's temporary file in the drop folder) goes to
+//!   wasmtime-wasi, and is then remembered ([`Created`]): when the instance ends, however it ends
+//!   (a client reset, a trap at the CPU or memory limit), each file it created that still has the
+//!   name it was created under (it was not published) is removed, so a cut upload leaves nothing
+//!   behind even when the guest never got to remove it.
+//!
 //! The `hhttpp` guest calls `open-at` with single names only (`src/fs/mod.rs`), so under this
 //! host no file-system call of a guest can block.
 
@@ -59,6 +65,54 @@ pub trait LastOpened {
     fn last_opened(&mut self) -> &mut Option<(u32, DescriptorStat)>;
 }
 
+/// Files an instance created and has not (as far as the host knows) let go of.
+pub trait CreatedFiles {
+    fn created(&mut self) -> &mut Created;
+}
+
+/// The files an instance created: each folder, name and identity, for removal at its end if the
+/// name still holds that file (one the guest renamed away is gone; one created again by another
+/// instance under the same name is another file, and stays).
+#[derive(Default)]
+pub struct Created(Vec<(Arc<std::fs::File>, String, (u64, u64))>);
+
+/// Files remembered per instance before those already gone are forgotten.
+const CREATED_PRUNE_AT: usize = 64;
+
+impl Created {
+    fn add(&mut self, folder: Arc<std::fs::File>, name: String, file: &std::fs::File) {
+        if self.0.len() >= CREATED_PRUNE_AT {
+            self.0
+                .retain(|(folder, name, identity)| still_there(folder, name, *identity));
+        }
+        if let Ok(stat) = rustix::fs::fstat(file) {
+            self.0.push((folder, name, identity(&stat)));
+        }
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        for (folder, name, identity) in self.0.drain(..) {
+            if still_there(&folder, &name, identity) {
+                let _ = rustix::fs::unlinkat(&*folder, name.as_str(), AtFlags::empty());
+            }
+        }
+    }
+}
+
+fn identity(stat: &rustix::fs::Stat) -> (u64, u64) {
+    // The widths of `st_dev` and `st_ino` vary by target.
+    #[allow(clippy::useless_conversion)]
+    (u64::from(stat.st_dev), u64::from(stat.st_ino))
+}
+
+/// Whether `name` in `folder` is still the file of `identity`.
+fn still_there(folder: &std::fs::File, name: &str, identity: (u64, u64)) -> bool {
+    rustix::fs::statat(folder, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| self::identity(&stat) == identity)
+}
+
 /// A folder being read, one entry per `read-directory-entry`.
 pub struct EntryStream {
     /// The folder, for `lstat` where `getdents` gives no kind.
@@ -68,7 +122,9 @@ pub struct EntryStream {
 
 /// Replaces wasmtime-wasi's definitions of the calls above in `linker`, which must already hold
 /// wasmtime-wasi's (the rest of `wasi:filesystem` stays theirs).
-pub fn add_to_linker<T: WasiView + LastOpened + 'static>(linker: &mut Linker<T>) -> Result<()> {
+pub fn add_to_linker<T: WasiView + LastOpened + CreatedFiles + 'static>(
+    linker: &mut Linker<T>,
+) -> Result<()> {
     linker.allow_shadowing(true);
     let mut types = linker.instance(TYPES)?;
     types.resource(
@@ -145,7 +201,7 @@ fn is_single_name(path: &str) -> bool {
 
 type OpenResult = Result<Result<Resource<Descriptor>, ErrorCode>>;
 
-async fn open_at<T: WasiView + LastOpened>(
+async fn open_at<T: WasiView + LastOpened + CreatedFiles>(
     state: &mut T,
     folder: Resource<Descriptor>,
     follow: PathFlags,
@@ -155,10 +211,25 @@ async fn open_at<T: WasiView + LastOpened>(
 ) -> OpenResult {
     *state.last_opened() = None;
     if !is_plain_open(follow, &path, how, flags) {
+        let creating = how.contains(OpenFlags::CREATE) && is_single_name(&path);
+        let parent = match state.ctx().table.get(&folder)? {
+            Descriptor::Dir(dir) if creating => Some(dir.dir.clone()),
+            _ => None,
+        };
         let mut filesystem = state.filesystem();
-        let opened = filesystem.open_at(folder, follow, path, how, flags).await;
+        let opened = filesystem
+            .open_at(folder, follow, path.clone(), how, flags)
+            .await;
         return match opened {
-            Ok(descriptor) => Ok(Ok(descriptor)),
+            Ok(descriptor) => {
+                if let (Some(parent), Descriptor::File(file)) =
+                    (parent, state.ctx().table.get(&descriptor)?)
+                {
+                    let file = file.file.clone();
+                    state.created().add(parent, path, &file);
+                }
+                Ok(Ok(descriptor))
+            }
             Err(error) => error.downcast().map(Err),
         };
     }

@@ -97,6 +97,14 @@ fn run(cli: Cli) -> Result<()> {
                 dir.display()
             );
         }
+        let swept = sweep_partial_uploads(&drop.folder()?);
+        if swept > 0 {
+            eprintln!(
+                "hhttpp: removed {swept} partial upload(s) left in {} by a server that stopped \
+                 mid-upload",
+                dir.display()
+            );
+        }
         root = root.dropping_into(drop);
     }
     if let Some(page) = &cli.not_found_page
@@ -108,6 +116,11 @@ fn run(cli: Cli) -> Result<()> {
         bail!("--404 {page}: no such file in {}", directory.display());
     }
     let mut config = cli.config(std::fs::canonicalize(directory)?);
+    if let (Some(uploads), Some(dir)) = (&mut config.options.uploads, &cli.upload_dir) {
+        // Where the drop folder lies in the served folder, its links resolved (only to mark its
+        // files as untrusted: neither folder is ever opened by these paths).
+        uploads.served_at = hhttpp_cli::served_at(&config.root, &std::fs::canonicalize(dir)?);
+    }
     if let Some(path) = &cli.auth_file {
         config.options.credentials.extend(auth_file(path)?);
     }
@@ -180,6 +193,33 @@ fn run(cli: Cli) -> Result<()> {
         server::run(listener, Arc::new(engine), &root, tls, options, signals).await
     })
 }
+
+/// Removes the temporary files of uploads that a server stopped in the middle of (killed, or a
+/// machine that went down), left untouched for [`STALE_UPLOAD`]: an upload in progress writes
+/// its file at least every request timeout, or is ended. Returns how many were removed.
+fn sweep_partial_uploads(drop: &hhttpp::fs::Folder) -> usize {
+    use hhttpp::responder::upload::receive::TEMP_PREFIX;
+    let Ok(entries) = drop.entries() else {
+        return 0;
+    };
+    let stale = |name: &str| {
+        drop.entry_metadata(name).is_ok_and(|meta| {
+            meta.is_file()
+                && meta
+                    .modified
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age > STALE_UPLOAD)
+        })
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|(name, _)| name.starts_with(TEMP_PREFIX) && stale(name))
+        .filter(|(name, _)| drop.remove_file(name).is_ok())
+        .count()
+}
+
+/// How long a partial upload's file may sit untouched before a starting server removes it.
+const STALE_UPLOAD: Duration = Duration::from_secs(600);
 
 /// The credentials of the htpasswd file at `path`, which no other user may read or write: its
 /// hashes are what a guesser would need.

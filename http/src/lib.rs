@@ -8,10 +8,13 @@
 //! single preopened directory, as `wasmtime serve -S cli --dir ./site::/ hhttpp_http.wasm` gives
 //! it, with the options of the native binary's command line given in `HHTTPP_ARGS` (`wasmtime
 //! serve --env HHTTPP_ARGS='--cors --spa' …`); one it cannot honour is refused, and then every
-//! request is answered `500` saying why. Native builds are empty.
+//! request is answered `500` saying why. With `--upload-dir DIR` (`DIR` the guest name of a
+//! second, writable preopen: `--dir ./inbox::/inbox`, `HHTTPP_ARGS='--upload-dir /inbox …'`)
+//! uploads are read from the request's body stream into it, as in every door. Native builds are
+//! empty.
 #![cfg(target_family = "wasm")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hhttpp::Config;
@@ -20,6 +23,8 @@ use hhttpp::message::{Headers, Method, Request, Version};
 use hhttpp::responder::compressed_cache;
 use hhttpp::responder::response::{BodyCursor, Response};
 use hhttpp::responder::site::Site;
+use hhttpp::responder::upload::Admission;
+use hhttpp::responder::upload::receive::{Stored, Upload, UploadError};
 use hhttpp_cli::{Cli, Door};
 use wasi::http::types::{
     Fields, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -51,12 +56,22 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
         let bad_host = incoming
             .authority()
             .is_some_and(|authority| !hhttpp::authority::is_valid(&authority));
+        let read_timeout = config.timeouts.request;
+        let mut site = Site::new(std::sync::Arc::new(config));
         let response = if bad_host {
             Response::error(400, "The Host header field is not a valid host and port.")
         } else {
-            let allowance = hhttpp::responder::Allowance::default();
-            let response = Site::new(std::sync::Arc::new(config)).respond(&request, allowance);
-            compressed_cache::compress_here(response)
+            match site.admit(&request, seed()) {
+                Admission::Not => {
+                    let allowance = hhttpp::responder::Allowance::default();
+                    compressed_cache::compress_here(site.respond(&request, allowance))
+                }
+                Admission::Refused(response) => response,
+                Admission::Receive { upload, user } => {
+                    let result = receive(&incoming, *upload, read_timeout);
+                    site.uploaded(&request, result, user)
+                }
+            }
         };
         send(response, request.method == Method::Head, write_timeout, out);
     }
@@ -68,20 +83,83 @@ wasi::http::proxy::export!(Handler);
 fn config() -> Result<Config, String> {
     let words = std::env::var("HHTTPP_ARGS").unwrap_or_default();
     let cli = Cli::parse_words_for(Door::WasiHttp, &words).map_err(|e| e.to_string())?;
+    let drop = cli.upload_dir.as_deref();
+    if let Some(drop) = drop {
+        let preopened = wasi::filesystem::preopens::get_directories()
+            .into_iter()
+            .any(|(_, name)| Path::new(&name) == drop);
+        let root = served_root(Some(drop));
+        if !preopened || root == drop {
+            return Err(format!(
+                "--upload-dir {} must name a preopened folder other than the one served \
+                 (wasmtime serve --dir ./site::/ --dir ./inbox::/inbox … --upload-dir /inbox)",
+                drop.display()
+            ));
+        }
+    }
     Ok(Config {
         platform_frames_bodies: true,
-        ..cli.config(served_root())
+        ..cli.config(served_root(drop))
     })
 }
 
-/// The single preopened folder (the root when the platform gives none).
-fn served_root() -> PathBuf {
-    let mut preopens = wasi::filesystem::preopens::get_directories();
-    if preopens.len() == 1 {
-        PathBuf::from(preopens.remove(0).1)
+/// The preopened folder served: the one preopen other than the drop folder `drop`
+/// (`--upload-dir`), or the root when the platform gives none or several.
+fn served_root(drop: Option<&Path>) -> PathBuf {
+    let mut served: Vec<PathBuf> = wasi::filesystem::preopens::get_directories()
+        .into_iter()
+        .map(|(_, name)| PathBuf::from(name))
+        .filter(|name| Some(name.as_path()) != drop)
+        .collect();
+    if served.len() == 1 {
+        served.remove(0)
     } else {
         PathBuf::from("/")
     }
+}
+
+/// A number that differs from one upload to the next: the wall clock's nanoseconds.
+fn seed() -> u64 {
+    let now = wasi::clocks::wall_clock::now();
+    now.seconds.wrapping_mul(1_000_000_000) ^ u64::from(now.nanoseconds)
+}
+
+/// Reads an upload's body from the platform into `upload` as it comes (the platform has undone
+/// its framing), giving up when no byte comes for `read_timeout`.
+fn receive(
+    incoming: &IncomingRequest,
+    mut upload: Upload,
+    read_timeout: Duration,
+) -> Result<Vec<Stored>, UploadError> {
+    use wasi::clocks::monotonic_clock;
+    use wasi::io::streams::StreamError;
+    let body = incoming.consume().map_err(|()| UploadError::Incomplete)?;
+    let stream = body.stream().map_err(|()| UploadError::Incomplete)?;
+    let pollable = stream.subscribe();
+    let timeout = u64::try_from(read_timeout.as_nanos()).unwrap_or(u64::MAX);
+    let mut deadline = monotonic_clock::now().saturating_add(timeout);
+    loop {
+        match stream.read(CHUNK as u64) {
+            Ok(bytes) if bytes.is_empty() => {
+                let now = monotonic_clock::now();
+                if now >= deadline {
+                    return Err(UploadError::Stalled);
+                }
+                let slice = monotonic_clock::subscribe_duration(deadline - now);
+                wasi::io::poll::poll(&[&pollable, &slice]);
+            }
+            Ok(bytes) => {
+                upload.feed(&bytes)?;
+                deadline = monotonic_clock::now().saturating_add(timeout);
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(_)) => return Err(UploadError::Incomplete),
+        }
+    }
+    drop(pollable);
+    drop(stream);
+    let _ = wasi::http::types::IncomingBody::finish(body);
+    upload.finish()
 }
 
 /// The core's view of a wasi:http request: method, path-with-query and header fields.
@@ -98,12 +176,22 @@ fn to_request(incoming: &IncomingRequest) -> Request {
         WasiMethod::Patch => "PATCH".to_owned(),
         WasiMethod::Other(other) => other,
     };
-    let headers: Headers = incoming
+    let mut fields: Vec<(String, String)> = incoming
         .headers()
         .entries()
         .into_iter()
         .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
         .collect();
+    // Platforms hand the authority apart (wasmtime's drops `Host` from the fields): the
+    // responder reads it as `Host`, as in every door.
+    if !fields
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        && let Some(authority) = incoming.authority()
+    {
+        fields.push(("host".to_owned(), authority));
+    }
+    let headers: Headers = fields.into_iter().collect();
     Request {
         method: Method::from_token(&method),
         target: incoming.path_with_query().unwrap_or_else(|| "/".to_owned()),

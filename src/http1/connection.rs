@@ -33,6 +33,11 @@ use crate::time::Now;
 /// loop. (Other steps are bounded by what they send.)
 pub const WORK_PER_TURN: u64 = 256 * 1024;
 
+/// The slowest an upload's body may come on average, in bytes a second (after a first request
+/// timeout's grace): a client that trickles a byte now and then cannot hold its connection, and
+/// so a slot, for ever.
+pub const MIN_UPLOAD_RATE: u64 = 1024;
+
 /// One request answered, for the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
@@ -207,6 +212,9 @@ struct Receiving {
     user: Option<String>,
     /// `100 Continue` is still to be sent (the client waits for it before its body).
     send_continue: bool,
+    /// When the body began to be received, and how many of its bytes have come since.
+    started: Duration,
+    received: u64,
 }
 
 /// A response being sent.
@@ -311,9 +319,10 @@ impl<S: Respond> Connection<S> {
             self.input_closed = true;
         } else if !matches!(self.state, State::Closed) {
             self.heard_from = true;
-            if matches!(self.state, State::Receiving(_)) {
+            if let State::Receiving(receiving) = &mut self.state {
                 // An upload's body may take long: its deadline counts from its last bytes.
                 self.request_started = Some(now.monotonic);
+                receiving.received += data.len() as u64;
             }
             self.request_started.get_or_insert(now.monotonic);
             self.input.extend_from_slice(data);
@@ -340,6 +349,10 @@ impl<S: Respond> Connection<S> {
         let idle = self.is_idle();
         let timeouts = &self.timeouts;
         let until = match self.request_started {
+            Some(last) if let State::Receiving(receiving) = &self.state => {
+                let allowed = Duration::from_millis(receiving.received * 1000 / MIN_UPLOAD_RATE);
+                (last + timeouts.request).min(receiving.started + timeouts.request + allowed)
+            }
             Some(started) if !idle => started + timeouts.request,
             _ if idle && !self.heard_from => {
                 self.idle_since + timeouts.idle.min(timeouts.first_byte)
@@ -540,6 +553,7 @@ impl<S: Respond> Connection<S> {
             }
             Admission::Receive { upload, user } => {
                 let send_continue = request.version == Version::Http11
+                    && self.protocol == Protocol::Http11
                     && request.headers.has_token("expect", "100-continue")
                     && framing != BodyFraming::None;
                 self.state = State::Receiving(Box::new(Receiving {
@@ -548,6 +562,8 @@ impl<S: Respond> Connection<S> {
                     upload: *upload,
                     user,
                     send_continue,
+                    started: now.monotonic,
+                    received: self.input.len() as u64,
                 }));
                 return;
             }

@@ -6,6 +6,8 @@ use crate::http1::request::{BodyFraming, RequestError};
 
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// Trailer bytes accepted in all, whatever the body's own limit (an upload's is large).
+const MAX_TRAILERS: u64 = 16 * 1024;
 
 /// Progress through one request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub struct BodyReader {
     state: State,
     /// Body bytes still allowed before the body counts as too large.
     budget: u64,
+    /// Trailer bytes still allowed.
+    trailer_budget: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,7 @@ impl BodyReader {
         BodyReader {
             state,
             budget: limit,
+            trailer_budget: MAX_TRAILERS.min(limit),
         }
     }
 
@@ -111,6 +116,10 @@ impl BodyReader {
                     used += end + 1;
                     self.state = if self.state == State::Trailers {
                         self.charge(end as u64 + 1)?;
+                        self.trailer_budget = self
+                            .trailer_budget
+                            .checked_sub(end as u64 + 1)
+                            .ok_or(RequestError::BodyTooLarge)?;
                         if line.is_empty() {
                             State::Done
                         } else {

@@ -38,6 +38,16 @@ use crate::message::{Method, Request, Version};
 
 /// The methods a static server allows, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+/// The methods allowed when uploads are taken (`--upload-dir`).
+pub const ALLOW_UPLOADS: &str = "GET, HEAD, OPTIONS, POST, PUT";
+
+/// The methods allowed under `options`.
+pub fn allowed(options: &Options) -> &'static str {
+    match options.uploads {
+        Some(_) => ALLOW_UPLOADS,
+        None => ALLOW,
+    }
+}
 
 /// What the host can spare for one response: decided outside the core, from what every
 /// connection shares (CPU that no one connection sees whole), and handed in with the request.
@@ -114,13 +124,13 @@ fn answer(request: &Request, config: &Config, root: &Folder, allowance: Allowanc
         Method::Get | Method::Head => {}
         Method::Options => {
             return match target::parse(&request.target) {
-                Ok(_) => Response::new(204, Body::empty()).with("Allow", ALLOW),
+                Ok(_) => Response::new(204, Body::empty()).with("Allow", allowed(&config.options)),
                 Err(error) => Response::error(400, error.message()),
             };
         }
         Method::Known(name) => {
             return Response::error(405, &format!("The method {name} is not allowed here."))
-                .with("Allow", ALLOW);
+                .with("Allow", allowed(&config.options));
         }
         Method::Unknown(_) => return Response::error(501, "The method is not implemented."),
     }
@@ -232,10 +242,29 @@ pub(crate) fn decorate(mut response: Response, request: &Request, options: &Opti
         response = response.with("Cache-Control", value.clone());
     }
     response = cors::apply(response, request, options);
+    if in_drop_folder(request, options) {
+        // Anyone allowed to upload put these files here: a page among them must not run as
+        // this site's (reading what the visitor may read, uploading as the visitor).
+        response = response
+            .with("Content-Security-Policy", "sandbox")
+            .with("X-Content-Type-Options", "nosniff");
+    }
     for (name, value) in &options.extra_headers {
         response = response.with(name.clone(), value.clone());
     }
     response
+}
+
+/// Whether `request` names something in the drop folder (`--upload-dir` inside the served
+/// folder).
+fn in_drop_folder(request: &Request, options: &Options) -> bool {
+    let Some(at) = options.uploads.as_ref().and_then(|u| u.served_at.as_ref()) else {
+        return false;
+    };
+    match target::parse(&request.target) {
+        Ok(TargetForm::Path(target)) => target.segments.starts_with(at),
+        _ => false,
+    }
 }
 
 fn not_servable(error: ResolveError) -> Response {

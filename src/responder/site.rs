@@ -64,6 +64,9 @@ impl Site {
     /// Whether `request` is an upload, and if so whether it is taken (before its body is read);
     /// `seed` makes temporary names differ between uploads.
     pub fn admit(&mut self, request: &Request, seed: u64) -> Admission {
+        if self.config.options.uploads.is_none() {
+            return Admission::Not;
+        }
         let held = self.drop_folder.clone();
         let config = &self.config;
         let open = || match (held, &config.options.uploads) {

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod compression;
 pub mod flags;
 pub mod h2;
+pub mod uploads;
 pub mod wasi_http;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -604,4 +605,10 @@ pub fn closed_by_server(stream: &mut TcpStream) -> bool {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
         Ok(_) => false,
     }
+}
+
+/// Closes `stream` with a reset (RST) instead of a FIN: `SO_LINGER` with a zero timeout.
+pub fn reset(stream: TcpStream) {
+    rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO)).unwrap();
+    drop(stream);
 }

@@ -62,6 +62,29 @@ pub fn admit(
         Err(refused) => return Admission::Refused(refused),
     };
     let refuse = |error: UploadError| Admission::Refused(error_response(&error, user.clone()));
+    if options.credentials.is_empty() && !addressed_by_ip(request) {
+        // Without a password, a name in `Host` could be another site's, pointed at this
+        // machine once its page has loaded (DNS rebinding): that page's uploads look
+        // same-origin. An address cannot be rebound.
+        let message = "Without --auth, uploads are taken only at an IP address or localhost.";
+        return Admission::Refused(Response::error(403, message).closing());
+    }
+    if request.headers.get("content-range").is_some() {
+        // A partial PUT would be stored as if it were the whole file (RFC 9110 §14.5).
+        let message = "A part of a file (Content-Range) is not taken: send the whole file.";
+        return Admission::Refused(Response::error(400, message).closing());
+    }
+    if let Some(origin) = foreign_origin(request, &options.cors_origins) {
+        // A page elsewhere may post a form here (no preflight guards that), with the
+        // credentials a browser remembers for this server: it is not let in.
+        let message = format!(
+            "Uploads are taken from this server's own pages, not from {origin} (see --cors-origin)."
+        );
+        return Admission::Refused(Response {
+            user,
+            ..Response::error(403, &message).closing()
+        });
+    }
     let name = match target::parse(&request.target) {
         Ok(TargetForm::Path(target)) => target
             .segments
@@ -101,6 +124,52 @@ pub fn admit(
         upload: Box::new(upload),
         user,
     }
+}
+
+/// The `Origin` of a request made by a page of another site (not this server's, not one of
+/// `allowed`), if it is one. Browsers send `Origin` with every `POST` and `PUT` made by a page;
+/// a client that is not a browser sends none, and is let in.
+fn foreign_origin<'a>(request: &'a Request, allowed: &[String]) -> Option<&'a str> {
+    let origin = request.headers.get("origin")?.trim();
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return None;
+    }
+    let host = request.headers.get("host").unwrap_or_default().trim();
+    let same = origin
+        .split_once("://")
+        .is_some_and(|(scheme, authority)| same_authority(scheme, authority, host));
+    (!same).then_some(origin)
+}
+
+/// Whether an origin's `authority` (of `scheme`) names the same host and port as `host`, a
+/// `Host` field (where the scheme's default port may be left out, or not).
+fn same_authority(scheme: &str, authority: &str, host: &str) -> bool {
+    let default = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let strip = |a: &'_ str| {
+        a.strip_suffix(default)
+            .map(str::to_owned)
+            .unwrap_or(a.to_owned())
+    };
+    strip(authority).eq_ignore_ascii_case(&strip(host))
+}
+
+/// Whether the request was addressed by an IP address or `localhost` (or without `Host`, as
+/// only clients that are not browsers send).
+fn addressed_by_ip(request: &Request) -> bool {
+    let Some(host) = request.headers.get("host") else {
+        return true;
+    };
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    let name = name.trim_end_matches('.');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Whether the body is a form (`multipart/form-data`).
@@ -193,4 +262,52 @@ fn page(request: &Request, stored: &[Stored]) -> String {
          <p><a href=\"{}\">Back to the folder</a></p>\n</body>\n</html>\n",
         escape_html(back)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::request;
+
+    #[test]
+    fn without_a_password_only_addresses_may_be_uploaded_to() {
+        let ask = |host: &str| addressed_by_ip(&request("PUT", "/a", &[("Host", host)]));
+        for host in [
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "[::1]",
+            "10.0.0.7",
+            "localhost:8000",
+        ] {
+            assert!(ask(host), "{host}");
+        }
+        for host in ["rebind.evil.example:8000", "evil", "127.0.0.1.evil.example"] {
+            assert!(!ask(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_page_of_another_site_may_not_post_here() {
+        let ask = |origin: &str, host: &str| {
+            let fields = [("Origin", origin), ("Host", host)];
+            foreign_origin(&request("POST", "/", &fields), &[]).is_some()
+        };
+        assert!(!ask("http://127.0.0.1:8000", "127.0.0.1:8000"));
+        assert!(!ask("https://share.example", "share.example:443"));
+        assert!(!ask("http://Share.Example:80", "share.example"));
+        assert!(ask("http://evil.example", "127.0.0.1:8000"));
+        assert!(ask("http://127.0.0.1:8001", "127.0.0.1:8000"));
+        assert!(ask("null", "127.0.0.1:8000"));
+        let allowed = ["https://app.example".to_owned()];
+        let fields = [("Origin", "https://app.example"), ("Host", "x")];
+        assert_eq!(
+            foreign_origin(&request("PUT", "/a", &fields), &allowed),
+            None
+        );
+        // A client that is not a browser sends no Origin.
+        assert_eq!(
+            foreign_origin(&request("PUT", "/a", &[("Host", "x")]), &[]),
+            None
+        );
+    }
 }

@@ -6,6 +6,8 @@
 
 /// The longest part head (its header lines) read; a longer one is refused.
 pub const MAX_HEAD: usize = 8 * 1024;
+/// Bytes taken before the first boundary and after the last (which mean nothing), in all.
+pub const MAX_OUTSIDE: u64 = 64 * 1024;
 
 /// What the body said, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub enum MultipartError {
     BadDelimiter,
     /// The body ended before the closing boundary.
     Truncated,
+    /// More than [`MAX_OUTSIDE`] bytes before the first boundary or after the last.
+    Outside,
 }
 
 impl MultipartError {
@@ -47,6 +51,7 @@ impl MultipartError {
             MultipartError::BadHead => "A part of the form does not say which field it is.",
             MultipartError::BadDelimiter => "The form's boundaries are malformed.",
             MultipartError::Truncated => "The form ended before its closing boundary.",
+            MultipartError::Outside => "The form has too much text outside its parts.",
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct Multipart {
     state: State,
     /// Bytes not yet given out: a possible start of the delimiter, or a head so far.
     held: Vec<u8>,
+    /// Bytes dropped before the first boundary and after the last.
+    outside: u64,
 }
 
 impl Multipart {
@@ -98,6 +105,7 @@ impl Multipart {
             state: State::Preamble,
             // The first boundary may start the body: read as if a line break came before it.
             held: b"\r\n".to_vec(),
+            outside: 0,
         }
     }
 
@@ -112,10 +120,14 @@ impl Multipart {
                 State::Head => self.head(&mut events)?,
                 State::Content => self.content(&mut events),
                 State::Done => {
+                    self.outside += self.held.len() as u64;
                     self.held.clear();
                     false
                 }
             };
+            if self.outside > MAX_OUTSIDE {
+                return Err(MultipartError::Outside);
+            }
             if !progressed {
                 return Ok(events);
             }
@@ -133,12 +145,15 @@ impl Multipart {
     fn skip_preamble(&mut self) -> bool {
         match find(&self.held, &self.delimiter) {
             Some(at) => {
+                self.outside += at as u64;
                 self.held.drain(..at + self.delimiter.len());
                 self.state = State::Delimited;
                 true
             }
             None => {
+                let before = self.held.len();
                 self.keep_tail();
+                self.outside += (before - self.held.len()) as u64;
                 false
             }
         }

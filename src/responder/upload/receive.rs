@@ -51,6 +51,10 @@ pub enum UploadError {
     Taken(String),
     /// The drop folder refused to be written otherwise (`500`).
     Unwritable(io::ErrorKind),
+    /// The body stopped coming: the client sent nothing for the request timeout (`408`).
+    Stalled,
+    /// The body ended short of its length: the client left (`400`).
+    Incomplete,
 }
 
 impl UploadError {
@@ -61,6 +65,8 @@ impl UploadError {
             UploadError::NoSpace => 507,
             UploadError::Taken(_) => 409,
             UploadError::Unwritable(_) => 500,
+            UploadError::Stalled => 408,
+            UploadError::Incomplete => 400,
         }
     }
 
@@ -85,6 +91,14 @@ impl UploadError {
                 format!("{name:?} and {MAX_NUMBER} numbered variants of it are all taken.")
             }
             UploadError::Unwritable(kind) => format!("The file could not be written ({kind})."),
+            UploadError::Stalled => {
+                "The upload stopped coming; nothing of the file in progress was kept.".into()
+            }
+            UploadError::Incomplete => {
+                "The upload ended before its body was complete; nothing of the file in progress \
+                 was kept."
+                    .into()
+            }
         }
     }
 }
