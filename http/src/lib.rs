@@ -24,7 +24,7 @@ use hhttpp::responder::compressed_cache;
 use hhttpp::responder::response::{BodyCursor, Response};
 use hhttpp::responder::site::Site;
 use hhttpp::responder::upload::Admission;
-use hhttpp::responder::upload::receive::{Stored, Upload, UploadError};
+use hhttpp::responder::upload::receive::{Outcome, Upload, UploadError};
 use hhttpp_cli::{Cli, Door};
 use wasi::http::types::{
     Fields, IncomingRequest, Method as WasiMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -68,8 +68,8 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 }
                 Admission::Refused(response) => response,
                 Admission::Receive { upload, user } => {
-                    let result = receive(&incoming, *upload, read_timeout);
-                    site.uploaded(&request, result, user)
+                    let outcome = receive(&incoming, *upload, read_timeout);
+                    site.uploaded(&request, outcome, user)
                 }
             }
         };
@@ -126,11 +126,17 @@ fn seed() -> u64 {
 
 /// Reads an upload's body from the platform into `upload` as it comes (the platform has undone
 /// its framing), giving up when no byte comes for `read_timeout`.
-fn receive(
+fn receive(incoming: &IncomingRequest, mut upload: Upload, read_timeout: Duration) -> Outcome {
+    let failure = read_body(incoming, &mut upload, read_timeout).err();
+    upload.end(failure)
+}
+
+/// Feeds the request's body to `upload` until it ends, or why it did not.
+fn read_body(
     incoming: &IncomingRequest,
-    mut upload: Upload,
+    upload: &mut Upload,
     read_timeout: Duration,
-) -> Result<Vec<Stored>, UploadError> {
+) -> Result<(), UploadError> {
     use wasi::clocks::monotonic_clock;
     use wasi::io::streams::StreamError;
     let body = incoming.consume().map_err(|()| UploadError::Incomplete)?;
@@ -159,7 +165,7 @@ fn receive(
     drop(pollable);
     drop(stream);
     let _ = wasi::http::types::IncomingBody::finish(body);
-    upload.finish()
+    Ok(())
 }
 
 /// The core's view of a wasi:http request: method, path-with-query and header fields.

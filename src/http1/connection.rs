@@ -23,7 +23,7 @@ use crate::responder::compressed_cache::EncodeError;
 use crate::responder::encoding::Coding;
 use crate::responder::response::{Body, BodyCursor, FileSend, Response};
 use crate::responder::site::Site;
-use crate::responder::upload::receive::{Stored, Upload, UploadError};
+use crate::responder::upload::receive::{Outcome, Upload};
 use crate::responder::upload::{self, Admission};
 use crate::time::Now;
 
@@ -117,13 +117,8 @@ pub trait Respond {
         Admission::Not
     }
     /// The answer to an upload whose body is in (or failed).
-    fn uploaded(
-        &mut self,
-        request: &Request,
-        result: Result<Vec<Stored>, UploadError>,
-        user: Option<String>,
-    ) -> Response {
-        upload::answer(request, result, user)
+    fn uploaded(&mut self, request: &Request, outcome: Outcome, user: Option<String>) -> Response {
+        upload::answer(request, outcome, user)
     }
 }
 
@@ -136,13 +131,8 @@ impl Respond for Site {
         Site::admit(self, request, seed)
     }
 
-    fn uploaded(
-        &mut self,
-        request: &Request,
-        result: Result<Vec<Stored>, UploadError>,
-        user: Option<String>,
-    ) -> Response {
-        Site::uploaded(self, request, result, user)
+    fn uploaded(&mut self, request: &Request, outcome: Outcome, user: Option<String>) -> Response {
+        Site::uploaded(self, request, outcome, user)
     }
 
     fn shed(&mut self) {
@@ -526,17 +516,13 @@ impl<S: Respond> Connection<S> {
             user,
             ..
         } = *receiving;
-        let result = match failed {
-            Some(error) => {
-                // The rest of the body is not read: the response closes the connection.
-                drop(upload);
-                self.input.clear();
-                self.input_closed = true;
-                Err(error)
-            }
-            None => upload.finish(),
-        };
-        let response = self.site.uploaded(&request, result, user);
+        if failed.is_some() {
+            // The rest of the body is not read: the response closes the connection.
+            self.input.clear();
+            self.input_closed = true;
+        }
+        let outcome = upload.end(failed);
+        let response = self.site.uploaded(&request, outcome, user);
         self.reply(request, response, now);
         None
     }

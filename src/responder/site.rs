@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::upload::receive::{Stored, UploadError};
+use super::upload::receive::Outcome;
 use super::upload::{self, Admission};
 use super::{Allowance, auth, decorate, respond, respond_without_root};
 use crate::config::Config;
@@ -83,13 +83,8 @@ impl Site {
     }
 
     /// The answer to an upload whose body is in (or failed).
-    pub fn uploaded(
-        &self,
-        request: &Request,
-        result: Result<Vec<Stored>, UploadError>,
-        user: Option<String>,
-    ) -> Response {
-        let response = upload::answer(request, result, user);
+    pub fn uploaded(&self, request: &Request, outcome: Outcome, user: Option<String>) -> Response {
+        let response = upload::answer(request, outcome, user);
         decorate(response, request, &self.config.options)
     }
 

@@ -14,7 +14,7 @@ pub mod receive;
 
 use std::io;
 
-use self::receive::{Stored, Upload, UploadError};
+use self::receive::{Outcome, Stored, Upload, UploadError};
 use super::auth;
 use super::response::{Body, Response};
 use super::target::{self, TargetForm};
@@ -185,20 +185,23 @@ fn announced_len(request: &Request) -> Option<u64> {
 
 /// The answer once the body is in (or why it is not): `201 Created` naming what was stored,
 /// as a page for a browser's form and as lines of text otherwise.
-pub fn answer(
-    request: &Request,
-    result: Result<Vec<Stored>, UploadError>,
-    user: Option<String>,
-) -> Response {
-    let stored = match result {
-        Ok(stored) => stored,
-        Err(error) => return error_response(&error, user),
-    };
-    let note = stored
-        .iter()
-        .map(|s| format!("stored \"{}\" {}", s.name.escape_debug(), s.size))
-        .collect::<Vec<_>>()
-        .join(", ");
+pub fn answer(request: &Request, outcome: Outcome, user: Option<String>) -> Response {
+    let Outcome { stored, failure } = outcome;
+    let note = (!stored.is_empty()).then(|| note(&stored));
+    if let Some(error) = failure {
+        // A form's files stored before the failure stay: the answer says which.
+        let mut message = error.message();
+        if !stored.is_empty() {
+            message.push_str(" Stored before it: ");
+            message.push_str(lines(&stored).trim_end().replace('\n', "; ").as_str());
+            message.push('.');
+        }
+        return Response {
+            user,
+            note,
+            ..Response::error(error.status(), &message).closing()
+        };
+    }
     let response = if request
         .headers
         .get("accept")
@@ -212,9 +215,18 @@ pub fn answer(
     };
     Response {
         user,
-        note: Some(note),
+        note,
         ..response.with("Cache-Control", "no-store")
     }
+}
+
+/// The access log's note of what was stored: `stored "NAME" SIZE, …`.
+fn note(stored: &[Stored]) -> String {
+    stored
+        .iter()
+        .map(|s| format!("stored \"{}\" {}", s.name.escape_debug(), s.size))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An upload's failure, closing the connection: the rest of the body is not read.
@@ -268,6 +280,28 @@ fn page(request: &Request, stored: &[Stored]) -> String {
 mod tests {
     use super::*;
     use crate::test_support::request;
+
+    #[test]
+    fn a_failed_form_says_which_files_it_stored_first() {
+        let stored = vec![Stored {
+            asked: "ok.txt".into(),
+            name: "ok (1).txt".into(),
+            size: 2,
+        }];
+        let failure = Some(UploadError::TooLarge { max: 4 });
+        let outcome = Outcome { stored, failure };
+        let response = answer(&request("POST", "/", &[]), outcome, None);
+        assert_eq!((response.status, response.close), (413, true));
+        assert_eq!(response.note.as_deref(), Some("stored \"ok (1).txt\" 2"));
+        let mut body = Vec::new();
+        let mut cursor = crate::responder::response::BodyCursor::new(response.body);
+        cursor.read_into(&mut body, 1 << 16).unwrap();
+        let page = String::from_utf8(body).unwrap();
+        assert!(
+            page.contains("Stored before it: stored ok (1).txt (2 bytes; ok.txt was taken)."),
+            "{page}"
+        );
+    }
 
     #[test]
     fn without_a_password_only_addresses_may_be_uploaded_to() {

@@ -32,6 +32,14 @@ pub struct Stored {
     pub size: u64,
 }
 
+/// What an upload came to: the files stored (a form's before a failure stay stored), and why it
+/// stopped short, if it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub stored: Vec<Stored>,
+    pub failure: Option<UploadError>,
+}
+
 /// Why an upload failed; each maps to one status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadError {
@@ -192,20 +200,36 @@ impl Upload {
     }
 
     /// The body has ended: what was stored.
-    pub fn finish(mut self) -> Result<Vec<Stored>, UploadError> {
+    pub fn finish(self) -> Result<Vec<Stored>, UploadError> {
+        let outcome = self.end(None);
+        match outcome.failure {
+            Some(error) => Err(error),
+            None => Ok(outcome.stored),
+        }
+    }
+
+    /// The upload is over, with `failure` if it failed (the file in progress is then not
+    /// kept), or else with the body ended: what was stored, and why it stopped short if it did.
+    pub fn end(mut self, failure: Option<UploadError>) -> Outcome {
+        let failure = match failure {
+            Some(error) => Some(error),
+            None => self.complete().err(),
+        };
+        Outcome {
+            stored: std::mem::take(&mut self.stored),
+            failure,
+        }
+    }
+
+    fn complete(&mut self) -> Result<(), UploadError> {
         match &self.shape {
             Shape::Raw => self.publish()?,
             Shape::Form { reader, .. } => reader.finish().map_err(UploadError::Form)?,
         }
-        if self.stored.is_empty() {
-            return Err(UploadError::NoFile);
+        match self.stored.is_empty() {
+            true => Err(UploadError::NoFile),
+            false => Ok(()),
         }
-        Ok(std::mem::take(&mut self.stored))
-    }
-
-    /// The files stored so far.
-    pub fn stored(&self) -> &[Stored] {
-        &self.stored
     }
 
     fn take(&mut self, event: Event) -> Result<(), UploadError> {
