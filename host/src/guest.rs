@@ -1,8 +1,9 @@
 //! The sandboxed core: compiling `hhttpp.wasm` once, and giving each connection its own instance.
 //!
 //! Every instance sees one preopened folder, read-only, mounted at `/` — the descriptor the host
-//! opened once at start ([`crate::root`]), never the path again — and nothing else: no
-//! network, no environment, no arguments, no stdin, no other files. Its memory is capped and each
+//! opened once at start ([`crate::root`]), never the path again — and, with `--upload-dir`, the
+//! drop folder, writable, held the same way — and nothing else: no network, no environment, no
+//! arguments, no stdin, no other files. Its memory is capped and each
 //! call into it has a CPU deadline (epoch interruption), so a hostile folder or client can at worst
 //! end its own connection. Instances are never shared between connections, so one client can never
 //! observe state left by another.

@@ -89,7 +89,11 @@ pub fn check_common(server: &Server, drop: &Path) {
     );
     let formed = server.request(&post_form("/", &body, "text/plain"));
     assert_eq!(formed.text(), "stored café.txt (5 bytes)\n");
-    let refused = server.request(&put("..%2F..%2Fetc%2Fx", b"x"));
+    let hostile = form_body(
+        "----WebKitFormBoundaryq1w2e3",
+        &[("file", Some("../../etc/x"), b"x")],
+    );
+    let refused = server.request(&post_form("/", &hostile, "text/plain"));
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert!(
         refused.text().contains("may not contain /"),
