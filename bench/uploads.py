@@ -20,6 +20,7 @@ PID). This machine has 2 cores: run it twice, and never beside a build.
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import HHTTPP, ensure_tools, free_port, memory_mib, wait_port  # noqa: E402
+from run import HHTTPP, free_port, memory_mib, sh, wait_port  # noqa: E402
 
 SERVERS = ["hhttpp", "hhttpp-native", "nginx"]
 
@@ -47,6 +48,16 @@ http {{
     }}
 }}
 """
+
+
+def ensure_tools():
+    """nginx and curl (apt), and a release build of hhttpp with its component."""
+    missing = [p for p in ("nginx", "curl") if shutil.which(p) is None]
+    if missing:
+        sh("apt-get", "update", "-qq")
+        sh("apt-get", "install", "-y", "-qq", *missing, stdout=subprocess.DEVNULL)
+    sh(os.path.join(ROOT, "scripts", "build-wasm"), stdout=subprocess.DEVNULL)
+    sh("cargo", "build", "--release", "--locked", "-p", "hhttpp-host", cwd=ROOT)
 
 
 def start(name, site, inbox, base):
@@ -81,6 +92,7 @@ def timed(cmd):
 def measure(name, site, inbox, base, large, small_file, small_count):
     proc, port = start(name, site, inbox, base)
     url = f"http://127.0.0.1:{port}"
+    print(f"{name}...", file=sys.stderr)
     try:
         timed(["curl", "-sS", "--fail", "-T", small_file, f"{url}/warm.bin"])  # a first instance
         empty(inbox)
@@ -124,6 +136,9 @@ def main():
         os.makedirs(site)
         os.makedirs(inbox)
         os.makedirs(os.path.join(base, "body"))
+        # nginx's workers run as another user: let them in, and write the inbox.
+        for folder in (base, site, inbox, os.path.join(base, "body")):
+            os.chmod(folder, 0o777)
         large = os.path.join(base, "large.bin")
         block = os.urandom(1 << 20)
         with open(large, "wb") as f:

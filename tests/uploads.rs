@@ -248,11 +248,7 @@ fn bad_uploads_get_a_clear_status_and_leave_nothing_behind() {
                 "{door}: the server still serves"
             );
         };
-        check(
-            &put("..%2Fescape.txt", b"x"),
-            400,
-            "encoded slash",
-        );
+        check(&put("..%2Fescape.txt", b"x"), 400, "encoded slash");
         check(&put(".htaccess", b"x"), 400, "may not start with a dot");
         check(&put("x%E2%80%AEgpj.exe", b"x"), 400, "invisible");
         check(&put("a%0Ab.txt", b"x"), 400, "control characters");

@@ -217,7 +217,9 @@ impl Multipart {
                 let keep = self.delimiter.len() - 1;
                 if self.held.len() > keep {
                     let give = self.held.len() - keep;
-                    events.push(Event::Data(self.held.drain(..give).collect()));
+                    // The tail stays; what goes out is the buffer itself, not a copy of it.
+                    let tail = self.held.split_off(give);
+                    events.push(Event::Data(std::mem::replace(&mut self.held, tail)));
                 }
                 false
             }
@@ -233,9 +235,10 @@ impl Multipart {
     }
 }
 
-/// Where `needle` first occurs in `haystack`.
+/// Where `needle` first occurs in `haystack` (memchr's vectorised search: a file's bytes are all
+/// searched for the boundary).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The field name and file name of a part's head (its `Content-Disposition: form-data`).
