@@ -120,7 +120,8 @@ fn chromium_uploads_two_files_through_the_listing_form() {
     let site = site();
     site.file("probe.html", UPLOAD_PROBE);
     let drop = Site::new();
-    let args = ["--upload-dir", drop.path().to_str().unwrap()];
+    // With --archives too: the README's picture shows a listing with both.
+    let args = ["--upload-dir", drop.path().to_str().unwrap(), "--archives"];
     let server = Server::hhttpp_with(site.path(), &args);
     let url = format!("http://127.0.0.1:{}/probe.html", server.port);
     // The second load (the form's answer) comes after the page's own: give it virtual time.
